@@ -1,0 +1,148 @@
+//! Counters and latency stores filled while a run goes.
+
+use super::{LatencyStore, Metrics};
+use crate::engine::SimTime;
+use crate::engine::time::nanos_to_secs;
+
+/// Everything a run counts. Memory is constant apart from the bounded latency stores.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    /// Call latencies, ns.
+    pub call_latency: LatencyStore,
+    /// Job latencies, ns.
+    pub job_latency: LatencyStore,
+    /// Jobs that arrived.
+    pub jobs: u64,
+    /// Jobs that finished with every agent successful.
+    pub jobs_ok: u64,
+    /// Jobs that finished with a failed agent.
+    pub jobs_failed: u64,
+    /// Calls that succeeded.
+    pub calls_ok: u64,
+    /// Calls that gave up.
+    pub gave_up: u64,
+    /// Requests sent to the provider.
+    pub attempts: u64,
+    /// Attempts beyond a call's first.
+    pub retries: u64,
+    /// 429s.
+    pub rate_limited: u64,
+    /// Non-retryable failures.
+    pub errors: u64,
+    /// Agent restarts.
+    pub agent_restarts: u64,
+    /// Input tokens billed.
+    pub tokens_input: u64,
+    /// Output tokens billed.
+    pub tokens_output: u64,
+    /// Most in flight at once.
+    pub peak_in_flight: u64,
+    /// Most waiting in the client's admission queue at once.
+    pub peak_client_queue: u64,
+    /// Time of the last job end.
+    pub last_job_end: SimTime,
+    in_flight: u64,
+    in_flight_area: u128,
+    in_flight_since: SimTime,
+    provider_wait: u128,
+    provider_time: u128,
+    provider_served: u64,
+}
+
+impl Recorder {
+    /// Attempts in flight at the provider changed by `delta` at `now`.
+    #[inline]
+    pub fn in_flight_changed(&mut self, now: SimTime, delta: i64) {
+        self.in_flight_area += self.in_flight as u128 * now.since(self.in_flight_since) as u128;
+        self.in_flight_since = now;
+        self.in_flight = self.in_flight.wrapping_add_signed(delta);
+        self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
+    }
+
+    /// An attempt finished at the provider after waiting `wait_ns` for a slot and `total_ns` in all.
+    #[inline]
+    pub fn served(&mut self, wait_ns: u64, total_ns: u64) {
+        self.provider_wait += wait_ns as u128;
+        self.provider_time += total_ns as u128;
+        self.provider_served += 1;
+    }
+
+    /// The client's admission queue has `depth` calls waiting.
+    #[inline]
+    pub fn client_queue(&mut self, depth: usize) {
+        self.peak_client_queue = self.peak_client_queue.max(depth as u64);
+    }
+
+    /// The headline numbers, with `end` the time the run stopped and prices in USD per million.
+    pub fn finish(
+        &self,
+        end: SimTime,
+        events: u64,
+        price_input_per_mtok: f64,
+        price_output_per_mtok: f64,
+    ) -> Metrics {
+        let secs = |ns: u64| nanos_to_secs(ns);
+        let [c50, c90, c99] = quantiles3(&self.call_latency);
+        let [j50, j90, j99] = quantiles3(&self.job_latency);
+        let calls = self.calls_ok + self.gave_up;
+        let area =
+            self.in_flight_area + self.in_flight as u128 * end.since(self.in_flight_since) as u128;
+        let per_served = |sum: u128| {
+            if self.provider_served == 0 {
+                0.0
+            } else {
+                sum as f64 / self.provider_served as f64 / 1e9
+            }
+        };
+        Metrics {
+            makespan_s: self.last_job_end.as_secs_f64(),
+            call_latency_p50_s: secs(c50),
+            call_latency_p90_s: secs(c90),
+            call_latency_p99_s: secs(c99),
+            call_latency_max_s: secs(self.call_latency.max()),
+            call_latency_mean_s: self.call_latency.mean() / 1e9,
+            job_latency_p50_s: secs(j50),
+            job_latency_p90_s: secs(j90),
+            job_latency_p99_s: secs(j99),
+            job_latency_max_s: secs(self.job_latency.max()),
+            job_latency_mean_s: self.job_latency.mean() / 1e9,
+            jobs: self.jobs as f64,
+            jobs_ok: self.jobs_ok as f64,
+            jobs_failed: self.jobs_failed as f64,
+            calls: calls as f64,
+            calls_ok: self.calls_ok as f64,
+            gave_up: self.gave_up as f64,
+            attempts: self.attempts as f64,
+            retries: self.retries as f64,
+            rate_limited: self.rate_limited as f64,
+            errors: self.errors as f64,
+            agent_restarts: self.agent_restarts as f64,
+            attempts_per_call: if calls == 0 {
+                0.0
+            } else {
+                self.attempts as f64 / calls as f64
+            },
+            tokens_billed: (self.tokens_input + self.tokens_output) as f64,
+            tokens_input: self.tokens_input as f64,
+            tokens_output: self.tokens_output as f64,
+            cost_usd: (self.tokens_input as f64 * price_input_per_mtok
+                + self.tokens_output as f64 * price_output_per_mtok)
+                / 1e6,
+            peak_in_flight: self.peak_in_flight as f64,
+            mean_in_flight: if end.0 == 0 {
+                0.0
+            } else {
+                area as f64 / end.0 as f64
+            },
+            peak_client_queue: self.peak_client_queue as f64,
+            provider_wait_mean_s: per_served(self.provider_wait),
+            provider_time_mean_s: per_served(self.provider_time),
+            events: events as f64,
+        }
+    }
+}
+
+fn quantiles3(store: &LatencyStore) -> [u64; 3] {
+    let q = store.quantiles(&[0.5, 0.9, 0.99]);
+    [q[0], q[1], q[2]]
+}

@@ -1,0 +1,201 @@
+//! The flat, named summary of a run, and its aggregate over replications.
+
+use serde::Serialize;
+
+macro_rules! metrics {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// One run's (or the mean of several runs') headline numbers. Units are in the names:
+        /// seconds (`_s`), tokens, USD; bare names are counts.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+        pub struct Metrics {
+            $($(#[doc = $doc])* pub $name: f64,)*
+        }
+
+        impl Metrics {
+            /// Every metric's name, in a fixed order (the CSV column order).
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// Every metric's value, in the order of [`Metrics::NAMES`].
+            pub fn values(&self) -> Vec<f64> {
+                vec![$(self.$name),*]
+            }
+
+            /// The metric called `name`, if there is one.
+            pub fn get(&self, name: &str) -> Option<f64> {
+                match name {
+                    $(stringify!($name) => Some(self.$name),)*
+                    _ => None,
+                }
+            }
+
+            fn from_values(v: &[f64]) -> Metrics {
+                let mut it = v.iter().copied();
+                Metrics { $($name: it.next().unwrap_or(0.0),)* }
+            }
+        }
+    };
+}
+
+metrics! {
+    /// Time from the start until the last job finished.
+    makespan_s,
+    /// Median call latency: from the call's first request (client queueing, retries and backoff
+    /// included) to its final outcome.
+    call_latency_p50_s,
+    /// 90th percentile call latency.
+    call_latency_p90_s,
+    /// 99th percentile call latency.
+    call_latency_p99_s,
+    /// Slowest call.
+    call_latency_max_s,
+    /// Mean call latency.
+    call_latency_mean_s,
+    /// Median job latency: arrival to the last agent's end.
+    job_latency_p50_s,
+    /// 90th percentile job latency.
+    job_latency_p90_s,
+    /// 99th percentile job latency.
+    job_latency_p99_s,
+    /// Slowest job.
+    job_latency_max_s,
+    /// Mean job latency.
+    job_latency_mean_s,
+    /// Jobs that arrived.
+    jobs,
+    /// Jobs whose every agent succeeded.
+    jobs_ok,
+    /// Jobs with an agent that failed for good.
+    jobs_failed,
+    /// Logical calls that reached a final outcome (success or giving up).
+    calls,
+    /// Calls that succeeded.
+    calls_ok,
+    /// Calls that gave up after every retry layer was exhausted.
+    gave_up,
+    /// Requests sent to the provider.
+    attempts,
+    /// Attempts beyond each call's first.
+    retries,
+    /// Attempts refused by a provider rate limit (HTTP 429).
+    rate_limited,
+    /// Attempts that failed with a non-retryable error (e.g. larger than any limit allows).
+    errors,
+    /// Agents restarted by the orchestrator after a call gave up.
+    agent_restarts,
+    /// Attempts per logical call: the amplification of layered retries.
+    attempts_per_call,
+    /// Tokens billed (input + output of served attempts).
+    tokens_billed,
+    /// Input tokens billed.
+    tokens_input,
+    /// Output tokens billed.
+    tokens_output,
+    /// Spend, USD.
+    cost_usd,
+    /// Most attempts admitted by the provider and not yet finished, at any instant.
+    peak_in_flight,
+    /// Time-average of attempts in flight at the provider (L in Little's law).
+    mean_in_flight,
+    /// Most calls waiting in the client's own admission queue at any instant.
+    peak_client_queue,
+    /// Mean time an admitted attempt waited for a free provider slot (Wq).
+    provider_wait_mean_s,
+    /// Mean time an admitted attempt spent at the provider, waiting and served (W).
+    provider_time_mean_s,
+    /// Events the simulator processed.
+    events,
+}
+
+/// A metric's mean over replications with the half-width of its 95% confidence interval.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Aggregate {
+    /// Replications aggregated.
+    pub replications: usize,
+    /// Means over replications (for one replication, that run's values).
+    pub mean: Metrics,
+    /// Half-widths of the Student-t 95% confidence intervals (zero for one replication).
+    pub ci95: Metrics,
+}
+
+impl Aggregate {
+    /// Mean and Student-t 95% confidence half-width of every metric over `runs`.
+    pub fn of(runs: &[Metrics]) -> Aggregate {
+        let n = runs.len();
+        let columns: Vec<Vec<f64>> = runs.iter().map(Metrics::values).collect();
+        let width = Metrics::NAMES.len();
+        let mut means = vec![0.0; width];
+        let mut halves = vec![0.0; width];
+        for j in 0..width {
+            let xs: Vec<f64> = columns.iter().map(|c| c[j]).collect();
+            let (m, h) = mean_ci95(&xs);
+            means[j] = m;
+            halves[j] = h;
+        }
+        Aggregate {
+            replications: n,
+            mean: Metrics::from_values(&means),
+            ci95: Metrics::from_values(&halves),
+        }
+    }
+}
+
+/// Sample mean and the half-width of its two-sided 95% Student-t confidence interval.
+pub fn mean_ci95(xs: &[f64]) -> (f64, f64) {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let n = xs.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, 0.0);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .map(|d| d.inverse_cdf(0.975))
+        .unwrap_or(f64::NAN);
+    (mean, t * (var / n as f64).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_values_line_up() {
+        let m = Metrics {
+            retries: 7.0,
+            cost_usd: 1.5,
+            ..Default::default()
+        };
+        let i = Metrics::NAMES.iter().position(|n| *n == "retries").unwrap();
+        assert_eq!(m.values()[i], 7.0);
+        assert_eq!(m.get("cost_usd"), Some(1.5));
+        assert_eq!(m.get("no_such_metric"), None);
+    }
+
+    #[test]
+    fn confidence_interval_uses_student_t() {
+        // xs = 1..=5: mean 3, s = sqrt(2.5), t(0.975, 4) = 2.776445: half-width 1.963154.
+        let (m, h) = mean_ci95(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(m, 3.0);
+        assert!((h - 1.963_154).abs() < 1e-5, "{h}");
+        assert_eq!(mean_ci95(&[4.0]), (4.0, 0.0));
+    }
+
+    #[test]
+    fn aggregate_averages_each_metric() {
+        let a = Metrics {
+            attempts: 10.0,
+            ..Default::default()
+        };
+        let b = Metrics {
+            attempts: 20.0,
+            ..Default::default()
+        };
+        let agg = Aggregate::of(&[a, b]);
+        assert_eq!(agg.mean.attempts, 15.0);
+        assert_eq!(agg.replications, 2);
+        assert!(agg.ci95.attempts > 0.0);
+    }
+}

@@ -1,0 +1,133 @@
+//! The validated description of a system: what the scenario file becomes once checked.
+//!
+//! Everything here is in base units: seconds as `f64` where a formula needs them, nanoseconds as
+//! `u64` on the clock, tokens as `f64` counts, prices in USD per million tokens.
+
+use super::dist::Dist;
+use super::retry::RetryLayer;
+use crate::engine::Guards;
+
+/// A whole scenario: one provider, a workload, and the policies to compare on it.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Short name; also the output directory's name.
+    pub name: String,
+    /// What the scenario shows, for reports.
+    pub description: String,
+    /// Master seed; every random stream derives from it.
+    pub seed: u64,
+    /// Independent replications per policy (each with its own derived seed).
+    pub replications: u32,
+    /// Limits that stop a runaway run.
+    pub guards: Guards,
+    /// The service every call goes to.
+    pub provider: Provider,
+    /// Where jobs come from.
+    pub sources: Vec<Source>,
+    /// Client policies, compared on identical draws.
+    pub policies: Vec<Policy>,
+}
+
+/// What a rate limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// One unit per request.
+    Requests,
+    /// The estimate `prompt_tokens + max_tokens`, charged at admission.
+    Tokens,
+}
+
+/// One provider rate limit, enforced as a token bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    /// What it counts.
+    pub resource: Resource,
+    /// Refill rate, units per second.
+    pub rate_per_s: f64,
+    /// Bucket capacity: the most that can pass at once.
+    pub burst: f64,
+}
+
+/// The rate-limited service.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    /// Limits an attempt must all pass.
+    pub limits: Vec<Limit>,
+    /// Whether a refused attempt still uses up the capacity it asked for (OpenAI: "unsuccessful
+    /// requests contribute to your per-minute limit").
+    pub count_rejected: bool,
+    /// Attempts served at once; the rest wait in FIFO order. `None`: unlimited.
+    pub concurrency: Option<u32>,
+    /// Time to first token, seconds.
+    pub ttft_s: Dist,
+    /// Decode speed, output tokens per second.
+    pub decode_tokens_per_s: Dist,
+    /// USD per million input (prompt) tokens.
+    pub price_input_per_mtok: f64,
+    /// USD per million output tokens.
+    pub price_output_per_mtok: f64,
+}
+
+/// How jobs arrive from one source.
+#[derive(Clone, Debug)]
+pub enum Arrival {
+    /// `count` jobs at once, at `at_ns`.
+    Burst { count: u64, at_ns: u64 },
+    /// A Poisson process of `rate_per_s` jobs per second, stopping after `count` jobs or at
+    /// `until_ns`, whichever comes first.
+    Poisson {
+        rate_per_s: f64,
+        count: Option<u64>,
+        until_ns: Option<u64>,
+    },
+}
+
+/// A stream of jobs of one shape.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Name, for reports.
+    pub name: String,
+    /// Arrival process.
+    pub arrival: Arrival,
+    /// The shape of every job.
+    pub job: JobTemplate,
+}
+
+/// A job: an orchestrator fanning out to parallel agents, each making calls in sequence.
+#[derive(Clone, Debug)]
+pub struct JobTemplate {
+    /// How many agents run in parallel (rounded to a whole number, at least 1).
+    pub agents: Dist,
+    /// Calls each agent makes, one after another.
+    pub calls_per_agent: u32,
+    /// Prompt (input) tokens per call.
+    pub prompt_tokens: Dist,
+    /// The `max_tokens` each call asks for; the limit estimate is `prompt + max_tokens`.
+    pub max_tokens: u32,
+    /// Output tokens actually generated (capped at `max_tokens`).
+    pub output_tokens: Dist,
+    /// Pause between an agent's calls (tool use, thinking), seconds.
+    pub think_time_s: Dist,
+}
+
+/// A client-side token bucket that makes calls wait instead of failing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BucketSpec {
+    /// Tokens per second.
+    pub rate_per_s: f64,
+    /// Capacity, tokens.
+    pub burst: f64,
+}
+
+/// How a client behaves: its retry layers, its pacing, its orchestrator.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Name, unique in the scenario.
+    pub name: String,
+    /// Retry layers, innermost (closest to the wire) first.
+    pub layers: Vec<RetryLayer>,
+    /// A bucket shared by all calls of the client, charged `prompt + max_tokens` per attempt.
+    pub bucket: Option<BucketSpec>,
+    /// How many times the orchestrator restarts an agent whose call gave up.
+    pub agent_restarts: u32,
+}

@@ -1,0 +1,13 @@
+//! The system being simulated: a rate-limited provider, a workload of agent jobs, and the client
+//! policies under comparison. Built on [`crate::engine`], which knows none of these words.
+
+pub mod config;
+pub mod dist;
+pub mod limiter;
+pub mod retry;
+pub mod world;
+
+pub use config::{
+    Arrival, BucketSpec, JobTemplate, Limit, Policy, Provider, Resource, Scenario, Source,
+};
+pub use world::simulate;

@@ -1,0 +1,124 @@
+//! Turning a [`Report`] into what people and machines read: a side-by-side table, a JSON
+//! document, CSV, and files written whole or not at all.
+
+mod table;
+
+pub use table::table;
+
+use crate::metrics::Metrics;
+use crate::run::Report;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    scenario: &'a str,
+    seed: u64,
+    replications: u32,
+    policies: Vec<JsonPolicy<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonPolicy<'a> {
+    name: &'a str,
+    metrics: &'a Metrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ci95: Option<&'a Metrics>,
+}
+
+/// The report as one JSON document: scenario, seed, and each policy's metrics (means over
+/// replications, with `ci95` half-widths when there are several).
+pub fn to_json(report: &Report) -> String {
+    let doc = JsonReport {
+        scenario: &report.scenario,
+        seed: report.seed,
+        replications: report.replications,
+        policies: report
+            .policies
+            .iter()
+            .map(|p| JsonPolicy {
+                name: &p.name,
+                metrics: &p.aggregate.mean,
+                ci95: (report.replications > 1).then_some(&p.aggregate.ci95),
+            })
+            .collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&doc).expect("metrics serialise");
+    s.push('\n');
+    s
+}
+
+/// The report as CSV: one row per policy with its mean metrics, then their 95% half-widths.
+pub fn to_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "scenario".to_string(),
+        "seed".into(),
+        "replications".into(),
+        "policy".into(),
+    ];
+    header.extend(Metrics::NAMES.iter().map(|n| n.to_string()));
+    header.extend(Metrics::NAMES.iter().map(|n| format!("{n}_ci95")));
+    w.write_record(&header).expect("in-memory CSV");
+    for p in &report.policies {
+        let mut row = vec![
+            report.scenario.clone(),
+            report.seed.to_string(),
+            report.replications.to_string(),
+            p.name.clone(),
+        ];
+        row.extend(p.aggregate.mean.values().iter().map(|v| v.to_string()));
+        row.extend(p.aggregate.ci95.values().iter().map(|v| v.to_string()));
+        w.write_record(&row).expect("in-memory CSV");
+    }
+    String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
+}
+
+/// The per-replication CSV: one row per policy and replication.
+pub fn runs_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "scenario".to_string(),
+        "policy".into(),
+        "replication".into(),
+        "seed".into(),
+    ];
+    header.extend(Metrics::NAMES.iter().map(|n| n.to_string()));
+    w.write_record(&header).expect("in-memory CSV");
+    for p in &report.policies {
+        for (r, m) in p.runs.iter().enumerate() {
+            let mut row = vec![
+                report.scenario.clone(),
+                p.name.clone(),
+                r.to_string(),
+                crate::run::replication_seed(report.seed, r as u32).to_string(),
+            ];
+            row.extend(m.values().iter().map(|v| v.to_string()));
+            w.write_record(&row).expect("in-memory CSV");
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
+}
+
+/// Writes `summary.json`, `summary.csv` and `runs.csv` into `dir` (created if missing).
+pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_atomic(&dir.join("summary.json"), to_json(report).as_bytes())?;
+    write_atomic(&dir.join("summary.csv"), to_csv(report).as_bytes())?;
+    write_atomic(&dir.join("runs.csv"), runs_csv(report).as_bytes())
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary file in the same directory, synced,
+/// then renamed over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! Running a scenario's policies side by side.
+//!
+//! Task: run every selected policy for every replication on the same random draws, in parallel,
+//! and return the results in a fixed order, so that the output is identical whatever the number
+//! of threads. Replication 0 runs on the scenario's seed; replication `r > 0` on a seed derived
+//! from `(seed, r)`, the same for every policy (common random numbers across policies).
+
+use crate::engine::GuardTripped;
+use crate::engine::rng::{derive, purpose};
+use crate::metrics::{Aggregate, Metrics};
+use crate::model::{Scenario, simulate};
+use rayon::prelude::*;
+
+/// What to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Only these policies, in this order (all of them, in file order, when empty).
+    pub policies: Vec<String>,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's replications.
+    pub replications: Option<u32>,
+}
+
+/// The results of one scenario run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Master seed used.
+    pub seed: u64,
+    /// Replications per policy.
+    pub replications: u32,
+    /// One entry per policy, in the order run.
+    pub policies: Vec<PolicyResult>,
+}
+
+/// One policy's results.
+#[derive(Clone, Debug)]
+pub struct PolicyResult {
+    /// Policy name.
+    pub name: String,
+    /// Each replication's metrics, in replication order.
+    pub runs: Vec<Metrics>,
+    /// Means and confidence intervals over the replications.
+    pub aggregate: Aggregate,
+}
+
+/// Why a run produced no report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A `--policy` name the scenario does not define.
+    #[error("no policy named \"{name}\" in scenario \"{scenario}\" (it has: {available})")]
+    UnknownPolicy {
+        name: String,
+        scenario: String,
+        available: String,
+    },
+    /// A replication hit a guard.
+    #[error("policy \"{policy}\", replication {replication} (seed {seed}): {source}")]
+    Guard {
+        policy: String,
+        replication: u32,
+        seed: u64,
+        source: GuardTripped,
+    },
+}
+
+/// The seed of replication `r` of a run seeded `seed`.
+pub fn replication_seed(seed: u64, r: u32) -> u64 {
+    if r == 0 {
+        seed
+    } else {
+        derive(seed, purpose("replication"), &[r as u64])
+    }
+}
+
+/// Runs the selected policies of `scenario`.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let replications = options.replications.unwrap_or(scenario.replications).max(1);
+    let selected: Vec<usize> = if options.policies.is_empty() {
+        (0..scenario.policies.len()).collect()
+    } else {
+        options
+            .policies
+            .iter()
+            .map(|name| {
+                scenario
+                    .policies
+                    .iter()
+                    .position(|p| &p.name == name)
+                    .ok_or_else(|| RunError::UnknownPolicy {
+                        name: name.clone(),
+                        scenario: scenario.name.clone(),
+                        available: scenario
+                            .policies
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let tasks: Vec<(usize, u32)> = selected
+        .iter()
+        .flat_map(|&p| (0..replications).map(move |r| (p, r)))
+        .collect();
+    let results: Vec<Result<Metrics, RunError>> = tasks
+        .par_iter()
+        .map(|&(p, r)| {
+            let policy = &scenario.policies[p];
+            let seed = replication_seed(seed, r);
+            simulate(scenario, policy, seed).map_err(|source| RunError::Guard {
+                policy: policy.name.clone(),
+                replication: r,
+                seed,
+                source,
+            })
+        })
+        .collect();
+    let mut results = results.into_iter();
+    let mut policies = Vec::new();
+    for &p in &selected {
+        let runs = (&mut results)
+            .take(replications as usize)
+            .collect::<Result<Vec<_>, _>>()?;
+        policies.push(PolicyResult {
+            name: scenario.policies[p].name.clone(),
+            aggregate: Aggregate::of(&runs),
+            runs,
+        });
+    }
+    Ok(Report {
+        scenario: scenario.name.clone(),
+        seed,
+        replications,
+        policies,
+    })
+}

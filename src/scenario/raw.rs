@@ -1,0 +1,527 @@
+//! The scenario file as written: serde structs that reject unknown fields, turned into the
+//! validated [`crate::model::Scenario`] by [`RawScenario::validate`].
+
+use super::values::{NonNegative, Of, Positive, Secs};
+use crate::engine::time::secs_to_nanos;
+use crate::engine::{Guards, SimTime};
+use crate::model::retry::{Backoff, Jitter, RetryLayer};
+use crate::model::world::MAX_LAYERS;
+use crate::model::{
+    self, Arrival, BucketSpec, JobTemplate, Limit, Policy, Provider, Resource, Source,
+};
+use serde::Deserialize;
+use std::ops::Range;
+use toml::Spanned;
+
+/// A check that failed after parsing, with the byte range it concerns and its field.
+pub struct Invalid {
+    pub span: Option<Range<usize>>,
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid<T>(
+    span: Option<Range<usize>>,
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> Result<T, Invalid> {
+    Err(Invalid {
+        span,
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    scenario: RawMeta,
+    #[serde(default)]
+    guards: RawGuards,
+    provider: RawProvider,
+    source: Vec<RawSource>,
+    policy: Vec<RawPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default = "one")]
+    replications: Spanned<u32>,
+}
+
+fn one() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGuards {
+    max_events: Option<u64>,
+    max_sim_time: Option<Secs>,
+    max_live: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    #[serde(default)]
+    limit: Vec<RawLimit>,
+    #[serde(default = "yes")]
+    count_rejected: bool,
+    concurrency: Option<Spanned<u32>>,
+    ttft: Of<Secs>,
+    #[serde(default = "fast_decode")]
+    decode_rate: Of<f64>,
+    #[serde(default)]
+    price_input_per_mtok: Option<NonNegative>,
+    #[serde(default)]
+    price_output_per_mtok: Option<NonNegative>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn fast_decode() -> Of<f64> {
+    Of::constant(100.0)
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawResource {
+    Requests,
+    Tokens,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimit {
+    resource: RawResource,
+    rate: Positive,
+    burst: Positive,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: String,
+    arrival: Spanned<RawArrival>,
+    job: RawJob,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "process", rename_all = "lowercase", deny_unknown_fields)]
+enum RawArrival {
+    Burst {
+        #[serde(default = "one_u64")]
+        count: u64,
+        at: Option<Secs>,
+    },
+    Poisson {
+        rate: Positive,
+        count: Option<u64>,
+        until: Option<Secs>,
+    },
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    #[serde(default = "one_dist")]
+    agents: Of<f64>,
+    #[serde(default = "one_u32")]
+    calls_per_agent: u32,
+    prompt_tokens: Of<f64>,
+    max_tokens: u32,
+    output_tokens: Of<f64>,
+    #[serde(default = "zero_secs")]
+    think_time: Of<Secs>,
+}
+
+fn one_dist() -> Of<f64> {
+    Of::constant(1.0)
+}
+fn one_u32() -> u32 {
+    1
+}
+fn zero_secs() -> Of<Secs> {
+    Of::constant(0.0)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: Spanned<String>,
+    retry: Option<Spanned<RawRetry>>,
+    sdk: Option<RawSdk>,
+    bucket: Option<RawBucket>,
+    #[serde(default)]
+    agent_restarts: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    max_attempts: Spanned<u32>,
+    #[serde(default)]
+    wait: RawWait,
+    #[serde(default)]
+    jitter: RawJitter,
+    #[serde(default)]
+    honor_retry_after: bool,
+    #[serde(default = "sixty_s")]
+    max_retry_after: Secs,
+}
+
+fn sixty_s() -> Secs {
+    Secs(60.0)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RawWait {
+    #[default]
+    None,
+    Fixed {
+        wait: Secs,
+    },
+    Exponential {
+        multiplier: Secs,
+        max: Option<Secs>,
+        min: Option<Secs>,
+        exp_base: Option<Positive>,
+    },
+    RandomExponential {
+        multiplier: Secs,
+        max: Option<Secs>,
+        min: Option<Secs>,
+    },
+}
+
+#[derive(Deserialize, Default, PartialEq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawJitter {
+    #[default]
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSdk {
+    #[serde(default = "two")]
+    max_retries: u32,
+    #[serde(default = "half_s")]
+    initial: Secs,
+    #[serde(default = "eight_s")]
+    max: Secs,
+    #[serde(default = "quarter")]
+    jitter_fraction: NonNegative,
+    #[serde(default = "yes")]
+    honor_retry_after: bool,
+    #[serde(default = "sixty_s")]
+    max_retry_after: Secs,
+}
+
+fn two() -> u32 {
+    2
+}
+fn half_s() -> Secs {
+    Secs(0.5)
+}
+fn eight_s() -> Secs {
+    Secs(8.0)
+}
+fn quarter() -> NonNegative {
+    NonNegative(0.25)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBucket {
+    rate: Positive,
+    burst: Positive,
+}
+
+impl RawScenario {
+    /// Checks what serde cannot and builds the model's scenario.
+    pub fn validate(self) -> Result<model::Scenario, Invalid> {
+        let name = self.scenario.name.get_ref().trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return invalid(
+                Some(self.scenario.name.span()),
+                "scenario.name",
+                format!(
+                    "expected a name of letters, digits, '_', '-' or '.' (it names the output directory), found \"{name}\""
+                ),
+            );
+        }
+        if *self.scenario.replications.get_ref() == 0 {
+            return invalid(
+                Some(self.scenario.replications.span()),
+                "scenario.replications",
+                "expected at least 1, found 0",
+            );
+        }
+        let defaults = Guards::default();
+        let guards = Guards {
+            max_events: self.guards.max_events.unwrap_or(defaults.max_events),
+            max_time: self
+                .guards
+                .max_sim_time
+                .map_or(defaults.max_time, |s| SimTime(secs_to_nanos(s.0))),
+            max_live: self
+                .guards
+                .max_live
+                .map_or(defaults.max_live, |n| n as usize),
+        };
+        let p = self.provider;
+        if let Some(c) = &p.concurrency
+            && *c.get_ref() == 0
+        {
+            return invalid(
+                Some(c.span()),
+                "provider.concurrency",
+                "expected at least 1 (omit it for unlimited), found 0",
+            );
+        }
+        if p.decode_rate.0.mean() <= 0.0 {
+            return invalid(
+                None,
+                "provider.decode_rate",
+                "expected a positive mean decode rate, found 0",
+            );
+        }
+        let provider = Provider {
+            limits: p
+                .limit
+                .iter()
+                .map(|l| Limit {
+                    resource: match l.resource {
+                        RawResource::Requests => Resource::Requests,
+                        RawResource::Tokens => Resource::Tokens,
+                    },
+                    rate_per_s: l.rate.0,
+                    burst: l.burst.0,
+                })
+                .collect(),
+            count_rejected: p.count_rejected,
+            concurrency: p.concurrency.map(|c| c.into_inner()),
+            ttft_s: p.ttft.0,
+            decode_tokens_per_s: p.decode_rate.0,
+            price_input_per_mtok: p.price_input_per_mtok.map_or(0.0, |v| v.0),
+            price_output_per_mtok: p.price_output_per_mtok.map_or(0.0, |v| v.0),
+        };
+
+        if self.source.is_empty() {
+            return invalid(
+                None,
+                "source",
+                "expected at least one [[source]], found none",
+            );
+        }
+        let mut sources = Vec::new();
+        for (i, s) in self.source.into_iter().enumerate() {
+            let span = s.arrival.span();
+            let arrival = match s.arrival.into_inner() {
+                RawArrival::Burst { count, at } => {
+                    if count == 0 {
+                        return invalid(
+                            Some(span),
+                            format!("source[{i}].arrival.count"),
+                            "expected at least 1 job, found 0",
+                        );
+                    }
+                    Arrival::Burst {
+                        count,
+                        at_ns: at.map_or(0, |a| secs_to_nanos(a.0)),
+                    }
+                }
+                RawArrival::Poisson { rate, count, until } => {
+                    if count.is_none() && until.is_none() {
+                        return invalid(
+                            Some(span),
+                            format!("source[{i}].arrival"),
+                            "a poisson arrival needs `count` (jobs) or `until` (a duration) so that the run ends",
+                        );
+                    }
+                    Arrival::Poisson {
+                        rate_per_s: rate.0,
+                        count,
+                        until_ns: until.map(|u| secs_to_nanos(u.0)),
+                    }
+                }
+            };
+            let j = s.job;
+            if j.calls_per_agent == 0 {
+                return invalid(
+                    Some(span),
+                    format!("source[{i}].job.calls_per_agent"),
+                    "expected at least 1, found 0",
+                );
+            }
+            sources.push(Source {
+                name: s.name,
+                arrival,
+                job: JobTemplate {
+                    agents: j.agents.0,
+                    calls_per_agent: j.calls_per_agent,
+                    prompt_tokens: j.prompt_tokens.0,
+                    max_tokens: j.max_tokens,
+                    output_tokens: j.output_tokens.0,
+                    think_time_s: j.think_time.0,
+                },
+            });
+        }
+
+        if self.policy.is_empty() {
+            return invalid(
+                None,
+                "policy",
+                "expected at least one [[policy]], found none",
+            );
+        }
+        let mut policies: Vec<Policy> = Vec::new();
+        for (i, raw) in self.policy.into_iter().enumerate() {
+            let name = raw.name.get_ref().clone();
+            if policies.iter().any(|p| p.name == name) {
+                return invalid(
+                    Some(raw.name.span()),
+                    format!("policy[{i}].name"),
+                    format!("a policy named \"{name}\" is already defined"),
+                );
+            }
+            let mut layers = Vec::new();
+            if let Some(sdk) = raw.sdk {
+                layers.push(RetryLayer {
+                    name: "sdk",
+                    max_attempts: sdk.max_retries + 1,
+                    backoff: Backoff::Exponential {
+                        multiplier_s: sdk.initial.0,
+                        max_s: sdk.max.0,
+                        min_s: 0.0,
+                        exp_base: 2.0,
+                    },
+                    jitter: Jitter::Proportional {
+                        fraction: sdk.jitter_fraction.0.min(1.0),
+                    },
+                    retry_after_max_s: sdk.honor_retry_after.then_some(sdk.max_retry_after.0),
+                    through_admission: false,
+                });
+            }
+            if let Some(retry) = raw.retry {
+                layers.push(retry_layer(retry, i)?);
+            }
+            debug_assert!(layers.len() <= MAX_LAYERS);
+            policies.push(Policy {
+                name,
+                layers,
+                bucket: raw.bucket.map(|b| BucketSpec {
+                    rate_per_s: b.rate.0,
+                    burst: b.burst.0,
+                }),
+                agent_restarts: raw.agent_restarts,
+            });
+        }
+
+        Ok(model::Scenario {
+            name,
+            description: self.scenario.description.trim().to_string(),
+            seed: self.scenario.seed,
+            replications: self.scenario.replications.into_inner(),
+            guards,
+            provider,
+            sources,
+            policies,
+        })
+    }
+}
+
+fn retry_layer(retry: Spanned<RawRetry>, i: usize) -> Result<RetryLayer, Invalid> {
+    let span = retry.span();
+    let r = retry.into_inner();
+    if *r.max_attempts.get_ref() == 0 {
+        return invalid(
+            Some(r.max_attempts.span()),
+            format!("policy[{i}].retry.max_attempts"),
+            "expected at least 1 (the first attempt counts), found 0",
+        );
+    }
+    const NO_CAP: f64 = f64::INFINITY;
+    let (backoff, jitter) = match r.wait {
+        RawWait::None => (Backoff::None, r.jitter),
+        RawWait::Fixed { wait } => (Backoff::Fixed { wait_s: wait.0 }, r.jitter),
+        RawWait::Exponential {
+            multiplier,
+            max,
+            min,
+            exp_base,
+        } => (
+            Backoff::Exponential {
+                multiplier_s: multiplier.0,
+                max_s: max.map_or(NO_CAP, |m| m.0),
+                min_s: min.map_or(0.0, |m| m.0),
+                exp_base: exp_base.map_or(2.0, |b| b.0),
+            },
+            r.jitter,
+        ),
+        RawWait::RandomExponential {
+            multiplier,
+            max,
+            min,
+        } => {
+            if r.jitter != RawJitter::None {
+                return invalid(
+                    Some(span),
+                    format!("policy[{i}].retry.jitter"),
+                    "random_exponential already applies full jitter (tenacity wait_random_exponential); remove `jitter` or use kind = \"exponential\"",
+                );
+            }
+            (
+                Backoff::Exponential {
+                    multiplier_s: multiplier.0,
+                    max_s: max.map_or(NO_CAP, |m| m.0),
+                    min_s: min.map_or(0.0, |m| m.0),
+                    exp_base: 2.0,
+                },
+                RawJitter::Full,
+            )
+        }
+    };
+    if jitter == RawJitter::Decorrelated && !matches!(backoff, Backoff::Exponential { .. }) {
+        return invalid(
+            Some(span),
+            format!("policy[{i}].retry.jitter"),
+            "decorrelated jitter needs wait.kind = \"exponential\" (its multiplier is the base, its max the cap)",
+        );
+    }
+    Ok(RetryLayer {
+        name: "retry",
+        max_attempts: r.max_attempts.into_inner(),
+        backoff,
+        jitter: match jitter {
+            RawJitter::None => Jitter::None,
+            RawJitter::Full => Jitter::Full,
+            RawJitter::Equal => Jitter::Equal,
+            RawJitter::Decorrelated => Jitter::Decorrelated,
+        },
+        retry_after_max_s: r.honor_retry_after.then_some(r.max_retry_after.0),
+        through_admission: true,
+    })
+}
