@@ -28,16 +28,16 @@ impl LatencyStore {
         self.sum += nanos as u128;
         self.max = self.max.max(nanos);
         match &mut self.histogram {
-            Some(h) => h.saturating_record(nanos),
+            Some(h) => record(h, nanos),
             None if self.exact.len() < EXACT_CAP => self.exact.push(nanos),
             None => {
                 let mut h =
                     Histogram::<u64>::new(3).expect("3 significant digits is a valid precision");
                 h.auto(true);
                 for &v in &self.exact {
-                    h.saturating_record(v);
+                    record(&mut h, v);
                 }
-                h.saturating_record(nanos);
+                record(&mut h, nanos);
                 self.exact = Vec::new();
                 self.histogram = Some(h);
             }
@@ -92,6 +92,14 @@ impl LatencyStore {
                     .collect()
             }
         }
+    }
+}
+
+/// Records into an auto-resizing histogram; a value it cannot grow to is clamped, not lost.
+#[inline]
+fn record(h: &mut Histogram<u64>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
     }
 }
 

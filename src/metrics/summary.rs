@@ -176,10 +176,10 @@ mod tests {
 
     #[test]
     fn confidence_interval_uses_student_t() {
-        // xs = 1..=5: mean 3, s = sqrt(2.5), t(0.975, 4) = 2.776445: half-width 1.963154.
+        // xs = 1..=5: mean 3, s = sqrt(2.5), t(0.975, 4) = 2.776445: half-width 1.963243.
         let (m, h) = mean_ci95(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(m, 3.0);
-        assert!((h - 1.963_154).abs() < 1e-5, "{h}");
+        assert!((h - 1.963_243).abs() < 1e-5, "{h}");
         assert_eq!(mean_ci95(&[4.0]), (4.0, 0.0));
     }
 

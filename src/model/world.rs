@@ -13,7 +13,7 @@
 use super::config::{Arrival, Policy, Resource, Scenario};
 use super::limiter::TokenBucket;
 use crate::engine::rng::{StreamRng, purpose, stream, unit};
-use crate::engine::time::secs_to_nanos;
+use crate::engine::time::{NANOS_PER_SEC, secs_to_nanos};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
 use crate::metrics::{Metrics, Recorder};
 use slab::Slab;
@@ -365,9 +365,11 @@ impl World<'_> {
                     bucket.drain(now, cost(*resource));
                 }
             }
-            // Providers send Retry-After in whole seconds, rounded up.
+            // Providers send Retry-After in whole seconds, rounded up. `wait_nanos` adds one
+            // nanosecond of rounding slack, which must not push an exact 10 s hint to 11 s.
+            let whole_secs = wait_ns.saturating_sub(1).div_ceil(NANOS_PER_SEC).max(1);
             Answer::RateLimited {
-                retry_after_s: (wait_ns as f64 / 1e9).ceil().max(1.0),
+                retry_after_s: whole_secs as f64,
             }
         }
     }
@@ -540,5 +542,98 @@ impl World<'_> {
             }
             self.rec.last_job_end = now;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::metrics::Metrics;
+    use crate::scenario::parse;
+
+    /// `jobs` one-call jobs at t=0 against `provider_extra`, with 1 s constant service.
+    fn run(jobs: u32, provider_extra: &str, policy: &str) -> Metrics {
+        let text = format!(
+            r#"
+            [scenario]
+            name = "t"
+            [provider]
+            ttft = "1s"
+            {provider_extra}
+            [[source]]
+            name = "s"
+            arrival = {{ process = "burst", count = {jobs} }}
+            [source.job]
+            prompt_tokens = 50
+            max_tokens = 50
+            output_tokens = 0
+            [[policy]]
+            name = "p"
+            {policy}
+            "#
+        );
+        let scenario = parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        super::simulate(&scenario, &scenario.policies[0], 1).unwrap()
+    }
+
+    #[test]
+    fn the_sdk_layer_waits_the_retry_after_hint() {
+        // 100 tokens at t=0 empty a bucket of 100 refilling 10/s: the second call is refused with
+        // retry_after = ceil(100 / 10) = 10 s, retried at 10 s and served until 11 s.
+        let m = run(
+            2,
+            "[[provider.limit]]\nresource = \"tokens\"\nrate = 10\nburst = 100",
+            "sdk = {}",
+        );
+        assert_eq!(m.rate_limited, 1.0);
+        assert_eq!(m.retries, 1.0);
+        assert_eq!(m.makespan_s, 11.0);
+        assert_eq!(m.call_latency_max_s, 11.0);
+    }
+
+    #[test]
+    fn layered_retries_multiply_attempts_and_restarts_multiply_again() {
+        // One request passes, then the request bucket (almost) never refills: every later attempt
+        // is refused. sdk: 3 attempts per round; retry: 5 rounds; 1 restart: 2 x 15 = 30 attempts.
+        let m = run(
+            2,
+            "[[provider.limit]]\nresource = \"requests\"\nrate = 1e-9\nburst = 1",
+            "agent_restarts = 1\nsdk = { honor_retry_after = false }\nretry = { max_attempts = 5 }",
+        );
+        assert_eq!(m.attempts, 31.0);
+        assert_eq!(m.rate_limited, 30.0);
+        assert_eq!(m.gave_up, 2.0);
+        assert_eq!(m.agent_restarts, 1.0);
+        assert_eq!((m.jobs_ok, m.jobs_failed), (1.0, 1.0));
+    }
+
+    #[test]
+    fn the_client_bucket_queues_calls_instead_of_failing_them() {
+        // Each call costs 100 of a bucket of 100 refilling 10/s: admissions at 0, 10 and 20 s.
+        let m = run(3, "", "bucket = { rate = 10, burst = 100 }");
+        assert_eq!(m.attempts, 3.0);
+        assert_eq!(m.rate_limited, 0.0);
+        // The bucket wakes a nanosecond late, as documented in `TokenBucket::wait_nanos`.
+        assert!((m.makespan_s - 21.0).abs() < 1e-6, "{}", m.makespan_s);
+        assert!((m.call_latency_p50_s - 11.0).abs() < 1e-6);
+        assert_eq!(m.peak_client_queue, 2.0);
+    }
+
+    #[test]
+    fn counted_rejections_use_up_capacity_that_would_have_passed_a_later_call() {
+        // Bucket 100, refill 10/s, calls of 100. At t=0 call 1 passes and call 2 is refused (hint
+        // 10 s); tenacity retries it after a fixed 5 s. Counted: the refusal at 5 s drains the 50
+        // tokens refilled so far, so the retry at 10 s finds only 50 and is refused again.
+        let limit = "[[provider.limit]]\nresource = \"tokens\"\nrate = 10\nburst = 100";
+        let policy = "retry = { max_attempts = 10, wait = { kind = \"fixed\", wait = \"5s\" } }";
+        let counted = run(2, &format!("count_rejected = true\n{limit}"), policy);
+        let not_counted = run(2, &format!("count_rejected = false\n{limit}"), policy);
+        // Not counted: refused at 0 and 5, passes at 10, done at 11.
+        assert_eq!(
+            (not_counted.rate_limited, not_counted.makespan_s),
+            (2.0, 11.0)
+        );
+        // Counted: refused at 0, 5, 10, 15 (each finds 50 and drains it)... it never passes.
+        assert_eq!(counted.rate_limited, 10.0);
+        assert_eq!(counted.gave_up, 1.0);
     }
 }

@@ -1,0 +1,626 @@
+//! The `stampede` command line as a user meets it: what `run` prints and writes, what `validate`
+//! accepts, how bad input is reported (exit 2, `FILE:LINE:COL:`, the field), and how a tripped
+//! guard is reported (exit 3, the guard, a command that reproduces it).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stampede() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stampede"))
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+fn cascade() -> PathBuf {
+    scenario("cascade_12_agents.toml")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// Runs `stampede run FILE ARGS... --out OUT` and asserts it succeeded.
+fn run_ok(file: &Path, args: &[&str], out_dir: &Path) -> Output {
+    let out = stampede()
+        .arg("run")
+        .arg(file)
+        .args(args)
+        .arg("--out")
+        .arg(out_dir)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "stampede run {} {args:?} failed: {}",
+        file.display(),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// `run --format json`, parsed.
+fn run_json(file: &Path, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let out = run_ok(file, &all, dir.path());
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            text(&out.stdout)
+        )
+    })
+}
+
+fn policy<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["policies"]
+        .as_array()
+        .expect("policies is an array")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no policy {name} in {doc}"))
+}
+
+fn metric(doc: &Value, policy_name: &str, key: &str) -> f64 {
+    policy(doc, policy_name)["metrics"][key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{policy_name}.metrics.{key} is not a number"))
+}
+
+const CONTRACT_METRICS: &[&str] = &[
+    "makespan_s",
+    "call_latency_p99_s",
+    "job_latency_p99_s",
+    "attempts",
+    "retries",
+    "rate_limited",
+    "gave_up",
+    "jobs_ok",
+    "jobs_failed",
+    "tokens_billed",
+    "cost_usd",
+    "peak_in_flight",
+];
+
+const CASCADE_POLICIES: &[&str] = &["naive", "jitter_only", "bucket_only", "fixed"];
+
+#[test]
+fn run_json_prints_one_document_with_the_contract_keys_for_every_policy() {
+    let doc = run_json(&cascade(), &[]);
+    assert_eq!(doc["scenario"], "cascade_12_agents");
+    assert_eq!(doc["seed"].as_u64(), Some(1), "the scenario's seed is 1");
+    let policies = doc["policies"].as_array().expect("policies[]");
+    let names: Vec<&str> = policies
+        .iter()
+        .map(|p| p["name"].as_str().expect("policies[].name is a string"))
+        .collect();
+    assert_eq!(names, CASCADE_POLICIES, "all policies, in file order");
+    for p in policies {
+        for key in CONTRACT_METRICS {
+            let v = p["metrics"][key].as_f64();
+            assert!(
+                v.is_some_and(f64::is_finite),
+                "{}.metrics.{key} = {:?}",
+                p["name"],
+                p["metrics"][key]
+            );
+        }
+    }
+}
+
+#[test]
+fn cascade_shows_the_incident_naive_is_ten_times_slower_and_fixed_is_never_refused() {
+    let doc = run_json(&cascade(), &[]);
+    let naive = metric(&doc, "naive", "makespan_s");
+    let fixed = metric(&doc, "fixed", "makespan_s");
+    assert!(
+        naive >= 10.0 * fixed,
+        "naive makespan {naive} s is not 10x fixed's {fixed} s"
+    );
+    assert!(
+        (30.0..=50.0).contains(&fixed),
+        "fixed makespan {fixed} s outside 30-50 s"
+    );
+    assert_eq!(metric(&doc, "fixed", "rate_limited"), 0.0);
+    assert_eq!(metric(&doc, "fixed", "jobs_ok"), 1.0);
+    assert_eq!(metric(&doc, "fixed", "jobs_failed"), 0.0);
+    // The incident's mechanism: naive is refused over and over.
+    assert!(metric(&doc, "naive", "rate_limited") > 100.0);
+}
+
+#[test]
+fn out_dir_gets_summary_json_summary_csv_and_runs_csv_matching_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("nested").join("results");
+    let json_out = run_ok(&cascade(), &["--format", "json"], &out_dir);
+    let summary_json = std::fs::read(out_dir.join("summary.json")).expect("summary.json");
+    assert_eq!(
+        summary_json, json_out.stdout,
+        "summary.json is what --format json prints"
+    );
+
+    let csv_out = run_ok(&cascade(), &["--format", "csv"], &out_dir);
+    let summary_csv = std::fs::read(out_dir.join("summary.csv")).expect("summary.csv");
+    assert_eq!(
+        summary_csv, csv_out.stdout,
+        "summary.csv is what --format csv prints"
+    );
+    let mut reader = csv::Reader::from_reader(summary_csv.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let policy_col = headers.iter().position(|h| h == "policy").expect("policy");
+    for key in CONTRACT_METRICS {
+        assert!(headers.iter().any(|h| h == *key), "summary.csv lacks {key}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let names: Vec<&str> = rows.iter().map(|r| &r[policy_col]).collect();
+    assert_eq!(names, CASCADE_POLICIES, "one summary row per policy");
+
+    let runs = std::fs::read(out_dir.join("runs.csv")).expect("runs.csv");
+    let mut reader = csv::Reader::from_reader(runs.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let replication_col = headers
+        .iter()
+        .position(|h| h == "replication")
+        .expect("replication");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), CASCADE_POLICIES.len(), "1 replication each");
+    assert!(rows.iter().all(|r| &r[replication_col] == "0"));
+}
+
+#[test]
+fn runs_csv_has_one_row_per_policy_and_replication() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(
+        &cascade(),
+        &[
+            "--policy",
+            "fixed",
+            "--policy",
+            "naive",
+            "--replications",
+            "3",
+        ],
+        dir.path(),
+    );
+    let runs = std::fs::read(dir.path().join("runs.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(runs.as_slice());
+    let rows: Vec<(String, String)> = reader
+        .deserialize::<std::collections::HashMap<String, String>>()
+        .map(|r| {
+            let r = r.unwrap();
+            (r["policy"].clone(), r["replication"].clone())
+        })
+        .collect();
+    let want: Vec<(String, String)> = ["fixed", "naive"]
+        .iter()
+        .flat_map(|p| (0..3).map(move |r| (p.to_string(), r.to_string())))
+        .collect();
+    assert_eq!(rows, want, "policies in --policy order, replications 0..3");
+}
+
+#[test]
+fn policy_flag_runs_only_that_policy_with_the_same_results() {
+    let all = run_json(&cascade(), &[]);
+    let only = run_json(&cascade(), &["--policy", "fixed"]);
+    let policies = only["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0]["name"], "fixed");
+    // Common random numbers: leaving other policies out changes nothing for this one.
+    assert_eq!(policies[0], *policy(&all, "fixed"));
+}
+
+#[test]
+fn unknown_policy_exits_2_and_names_the_available_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stampede()
+        .arg("run")
+        .arg(cascade())
+        .args(["--policy", "fixed", "--policy", "no_such_policy", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), Some(2), "stderr: {err}");
+    assert!(err.contains("no_such_policy"), "{err}");
+    for name in CASCADE_POLICIES {
+        assert!(err.contains(name), "stderr does not name {name}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing written on bad input"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        vec!["run", "--replications", "0"],
+        vec!["run", "--format", "xml"],
+        vec!["frobnicate"],
+    ] {
+        let out = stampede()
+            .args(&args)
+            .arg(cascade())
+            .output()
+            .expect("the binary runs");
+        assert_eq!(code(&out), Some(2), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = stampede()
+        .args(["run", "/no/such/scenario.toml"])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), Some(2), "{err}");
+    assert!(err.contains("/no/such/scenario.toml"), "{err}");
+}
+
+#[test]
+fn validate_accepts_every_shipped_scenario() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let out = stampede().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(
+            code(&out),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).starts_with("ok: "), "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 2, "found only {checked} scenario files");
+}
+
+/// A small valid scenario; the malformed cases below each replace one of its lines.
+const BASE: &str = r#"[scenario]
+name = "small"
+seed = 3
+
+[provider]
+ttft = "1s"
+
+[[provider.limit]]
+resource = "tokens"
+rate = 1000
+burst = 5000
+
+[[source]]
+name = "s"
+arrival = { process = "burst", count = 2 }
+
+[source.job]
+prompt_tokens = 100
+max_tokens = 10
+output_tokens = 5
+
+[[policy]]
+name = "a"
+"#;
+
+/// `BASE` with its 1-based line `n` (checked to read `old`) replaced by `new`.
+fn with_line(n: usize, old: &str, new: &str) -> String {
+    let mut lines: Vec<&str> = BASE.lines().collect();
+    assert_eq!(lines[n - 1], old, "BASE line {n}");
+    lines[n - 1] = new;
+    lines.join("\n") + "\n"
+}
+
+fn write_temp(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Runs `validate` and `run` on `contents` and checks both exit 2 with
+/// `error: FILE:LINE:COL: field `FIELD`` on stderr, nothing on stdout, and no panic.
+fn assert_rejected_at(name: &str, contents: &str, line: usize, col: usize, field: &str) {
+    assert_rejected(name, contents, line, Some(col), field);
+}
+
+/// [`assert_rejected_at`] for errors where pointing at the key or at its value are both right:
+/// any column on `line`.
+fn assert_rejected_on_line(name: &str, contents: &str, line: usize, field: &str) {
+    assert_rejected(name, contents, line, None, field);
+}
+
+fn assert_rejected(name: &str, contents: &str, line: usize, col: Option<usize>, field: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), name, contents);
+    for command in ["validate", "run"] {
+        let mut cmd = stampede();
+        cmd.arg(command).arg(&path);
+        if command == "run" {
+            cmd.arg("--out").arg(dir.path().join("out"));
+        }
+        let out = cmd.output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), Some(2), "{name} ({command}): {err}");
+        let prefix = format!("error: {}:{line}:", path.display());
+        let col_found = err
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(": "))
+            .and_then(|(c, _)| c.parse::<usize>().ok());
+        let expected = col.map_or("any".to_string(), |c| c.to_string());
+        assert!(
+            col_found.is_some_and(|c| col.is_none_or(|want| c == want)),
+            "{name} ({command}): expected stderr to start with {prefix:?} and column {expected}, got {err:?}"
+        );
+        assert!(
+            err.contains(&format!("field `{field}`")),
+            "{name} ({command}): expected field `{field}` in {err:?}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: stdout {:?}",
+            text(&out.stdout)
+        );
+        assert!(!dir.path().join("out").exists(), "{name}: wrote results");
+    }
+}
+
+#[test]
+fn the_base_of_the_malformed_cases_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "base", BASE);
+    let out = stampede().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_typo_in_a_limit_field_is_an_error_at_the_typo() {
+    let s = with_line(10, "rate = 1000", "rat = 5");
+    assert_rejected_at("typo", &s, 10, 1, "provider.limit[0].rat");
+    let err = validate_stderr(&s);
+    assert!(err.contains("unknown field `rat`"), "{err}");
+}
+
+#[test]
+fn a_string_where_a_number_belongs_is_an_error_at_the_value() {
+    let s = with_line(10, "rate = 1000", r#"rate = "fast""#);
+    assert_rejected_at("wrong_type", &s, 10, 8, "provider.limit[0].rate");
+}
+
+#[test]
+fn a_duration_with_an_unknown_unit_is_an_error_at_the_value() {
+    let s = with_line(6, r#"ttft = "1s""#, r#"ttft = "5 parsecs""#);
+    assert_rejected_at("bad_unit", &s, 6, 8, "provider.ttft");
+    assert!(validate_stderr(&s).contains("parsecs"));
+}
+
+#[test]
+fn a_duration_without_a_unit_is_an_error_at_the_value() {
+    let s = with_line(6, r#"ttft = "1s""#, "ttft = 5");
+    assert_rejected_at("bare_duration", &s, 6, 8, "provider.ttft");
+}
+
+#[test]
+fn a_negative_or_zero_rate_is_an_error_at_the_value() {
+    let s = with_line(10, "rate = 1000", "rate = -3");
+    assert_rejected_at("negative_rate", &s, 10, 8, "provider.limit[0].rate");
+    let s = with_line(11, "burst = 5000", "burst = 0");
+    assert_rejected_at("zero_burst", &s, 11, 9, "provider.limit[0].burst");
+}
+
+#[test]
+fn a_poisson_arrival_without_count_or_until_is_an_error_at_the_arrival() {
+    let s = with_line(
+        15,
+        r#"arrival = { process = "burst", count = 2 }"#,
+        r#"arrival = { process = "poisson", rate = 2.0 }"#,
+    );
+    assert_rejected_at("endless_poisson", &s, 15, 11, "source[0].arrival");
+}
+
+#[test]
+fn a_duplicate_policy_name_is_an_error_at_the_second_name() {
+    let s = with_line(
+        23,
+        r#"name = "a""#,
+        "name = \"a\"\n\n[[policy]]\nname = \"a\"",
+    );
+    assert_rejected_at("duplicate_policy", &s, 26, 8, "policy[1].name");
+}
+
+#[test]
+fn a_uniform_with_low_above_high_is_an_error_at_the_distribution() {
+    let s = with_line(
+        18,
+        "prompt_tokens = 100",
+        r#"prompt_tokens = { dist = "uniform", low = 10, high = 5 }"#,
+    );
+    assert_rejected_at(
+        "uniform_low_high",
+        &s,
+        18,
+        17,
+        "source[0].job.prompt_tokens",
+    );
+}
+
+#[test]
+fn zero_replications_and_zero_concurrency_are_errors_at_their_values() {
+    let s = with_line(3, "seed = 3", "seed = 3\nreplications = 0");
+    assert_rejected_at("zero_replications", &s, 4, 16, "scenario.replications");
+    let s = with_line(6, r#"ttft = "1s""#, "ttft = \"1s\"\nconcurrency = 0");
+    assert_rejected_at("zero_concurrency", &s, 7, 15, "provider.concurrency");
+}
+
+#[test]
+fn errors_inside_an_inline_retry_table_point_at_the_bad_value() {
+    let s = with_line(
+        23,
+        r#"name = "a""#,
+        "name = \"a\"\nretry = { max_attempts = 0 }",
+    );
+    assert_rejected_at("zero_attempts", &s, 24, 26, "policy[0].retry.max_attempts");
+}
+
+fn validate_stderr(contents: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "s", contents);
+    let out = stampede().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&out), Some(2));
+    text(&out.stderr).replace(&path.display().to_string(), "FILE")
+}
+
+// ---- Scenario errors that currently break the FILE:LINE:COL + field contract (bugs in src). ----
+
+/// Bug: `arrival` is a `Spanned<RawArrival>` around an internally tagged enum, so serde buffers
+/// the table and the error keeps only the arrival's own span (the `[source.arrival]` header) and a
+/// path through toml's private `$__serde_spanned_private_value` instead of `rate`.
+#[test]
+fn an_error_inside_a_poisson_arrival_table_points_at_the_bad_value_and_names_it() {
+    let s = BASE.replace(
+        r#"arrival = { process = "burst", count = 2 }"#,
+        "\n[source.arrival]\nprocess = \"poisson\"\nrate = -2\ncount = 5",
+    );
+    // Lines: 15 blank, 16 [source.arrival], 17 process, 18 rate = -2.
+    assert_rejected_on_line("arrival_rate", &s, 18, "source[0].arrival.rate");
+}
+
+/// Bug: the same private serde name leaks into field paths under `policy[i].retry` (also a
+/// `Spanned`), e.g. `policy[0].retry.$__serde_spanned_private_value.wiat`.
+#[test]
+fn field_paths_never_show_serde_internal_names() {
+    let s = with_line(
+        23,
+        r#"name = "a""#,
+        "name = \"a\"\nretry = { max_attempts = 3, wiat = \"1s\" }",
+    );
+    let err = validate_stderr(&s);
+    assert!(!err.contains("$__serde"), "{err}");
+    assert!(err.contains("field `policy[0].retry.wiat`"), "{err}");
+}
+
+/// Bug: `source[i].job.calls_per_agent = 0` is reported at the source's `arrival` span
+/// (src/scenario/raw.rs uses `Some(span)` of the arrival), i.e. on the wrong line.
+#[test]
+fn zero_calls_per_agent_is_reported_on_its_own_line() {
+    let s = with_line(
+        19,
+        "max_tokens = 10",
+        "max_tokens = 10\ncalls_per_agent = 0",
+    );
+    assert_rejected_on_line("zero_calls", &s, 20, "source[0].job.calls_per_agent");
+}
+
+/// Bug: a zero mean decode rate is reported with no position at all (`invalid(None, ...)` in
+/// src/scenario/raw.rs), so stderr reads `FILE: field ...` without `LINE:COL`.
+#[test]
+fn zero_decode_rate_is_reported_with_its_line_and_column() {
+    let s = with_line(6, r#"ttft = "1s""#, "ttft = \"1s\"\ndecode_rate = 0");
+    assert_rejected_on_line("zero_decode", &s, 7, "provider.decode_rate");
+}
+
+/// Bug: `jitter` set together with `kind = "random_exponential"` is reported at the start of the
+/// whole `retry` table (its span), not at the `jitter` line.
+#[test]
+fn conflicting_jitter_is_reported_on_the_jitter_line() {
+    let s = with_line(
+        23,
+        r#"name = "a""#,
+        "name = \"a\"\n\n[policy.retry]\nmax_attempts = 3\nwait = { kind = \"random_exponential\", multiplier = \"1s\" }\njitter = \"full\"",
+    );
+    // Lines: 24 blank, 25 [policy.retry], 26 max_attempts, 27 wait, 28 jitter.
+    assert_rejected_on_line("jitter_conflict", &s, 28, "policy[0].retry.jitter");
+}
+
+// ---- Guards. ----
+
+const RUNAWAY: &str = r#"[scenario]
+name = "runaway"
+seed = 5
+
+[guards]
+max_events = 100
+
+[provider]
+ttft = "1s"
+
+[[source]]
+name = "s"
+arrival = { process = "burst", count = 500 }
+
+[source.job]
+prompt_tokens = 100
+max_tokens = 10
+output_tokens = 5
+
+[[policy]]
+name = "a"
+"#;
+
+#[test]
+fn a_tripped_guard_exits_3_naming_the_guard_with_a_command_that_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "runaway", RUNAWAY);
+    let out_dir = dir.path().join("out");
+    let out = stampede()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), Some(3), "{err}");
+    assert!(err.contains("max_events = 100"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out_dir.exists(), "no results written for a tripped run");
+
+    let marker = "reproduce with: ";
+    let command = err[err.find(marker).expect("a reproduce command") + marker.len()..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim();
+    let expected = format!("stampede run {} --seed 5", path.display());
+    assert_eq!(command, expected);
+    // And it does reproduce: the same guard trips again.
+    let again = stampede()
+        .args(command.split(' ').skip(1))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&again), Some(3));
+    assert!(text(&again.stderr).contains("max_events = 100"));
+}
+
+#[test]
+fn the_runaway_scenario_passes_validation_and_only_its_guard_stops_it() {
+    // validate does not simulate; and with a larger guard the same workload completes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "runaway", RUNAWAY);
+    let out = stampede().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&out), Some(0));
+    let roomy = write_temp(
+        dir.path(),
+        "roomy",
+        &RUNAWAY.replace("max_events = 100", "max_events = 100_000"),
+    );
+    let doc = run_json(&roomy, &[]);
+    assert_eq!(metric(&doc, "a", "jobs_ok"), 500.0);
+}
