@@ -116,7 +116,17 @@ fn run_command(
         Ok(s) => s,
         Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
     };
-    let report = match run::run(&scenario, &options) {
+    let bar = progress_bar();
+    let tick = |total: usize| {
+        if total > 0 {
+            bar.set_length(total as u64);
+        } else {
+            bar.inc(1);
+        }
+    };
+    let report = run::run_with_progress(&scenario, &options, &tick);
+    bar.finish_and_clear();
+    let report = match report {
         Ok(r) => r,
         Err(e @ run::RunError::UnknownPolicy { .. }) => {
             return fail(EXIT_BAD_INPUT, &e.to_string());
@@ -146,6 +156,21 @@ fn run_command(
         Format::Csv => report::to_csv(&report),
     };
     print_out(&text)
+}
+
+/// A progress bar on stderr when it is a terminal, hidden when piped or under CI.
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {elapsed} (eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Prints to stdout; a closed pipe (`stampede ... | head`) is not an error.

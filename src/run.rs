@@ -77,6 +77,16 @@ pub fn replication_seed(seed: u64, r: u32) -> u64 {
 
 /// Runs the selected policies of `scenario`.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError> {
+    run_with_progress(scenario, options, &|_| {})
+}
+
+/// [`run`], calling `progress(total)` once before starting and `progress(0)` after each finished
+/// replication, from any thread (for a progress bar; the results do not depend on it).
+pub fn run_with_progress(
+    scenario: &Scenario,
+    options: &RunOptions,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Report, RunError> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let replications = options.replications.unwrap_or(scenario.replications).max(1);
     let selected: Vec<usize> = if options.policies.is_empty() {
@@ -107,12 +117,15 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Report, RunError
         .iter()
         .flat_map(|&p| (0..replications).map(move |r| (p, r)))
         .collect();
+    progress(tasks.len());
     let results: Vec<Result<Metrics, RunError>> = tasks
         .par_iter()
         .map(|&(p, r)| {
             let policy = &scenario.policies[p];
             let seed = replication_seed(seed, r);
-            simulate(scenario, policy, seed).map_err(|source| RunError::Guard {
+            let result = simulate(scenario, policy, seed);
+            progress(0);
+            result.map_err(|source| RunError::Guard {
                 policy: policy.name.clone(),
                 replication: r,
                 seed,
