@@ -430,7 +430,8 @@ fn a_poisson_arrival_without_count_or_until_is_an_error_at_the_arrival() {
         r#"arrival = { process = "burst", count = 2 }"#,
         r#"arrival = { process = "poisson", rate = 2.0 }"#,
     );
-    assert_rejected_at("endless_poisson", &s, 15, 11, "source[0].arrival");
+    // Column 23: the `"poisson"` that needs `count` or `until`.
+    assert_rejected_at("endless_poisson", &s, 15, 23, "source[0].arrival");
 }
 
 #[test]

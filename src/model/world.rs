@@ -311,8 +311,9 @@ impl World<'_> {
 
     fn queue_for_admission(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         self.admission_queue.push_back(call);
-        self.rec.client_queue(self.admission_queue.len());
         self.admit_waiting(now, q);
+        // Counted after admission: a call the bucket lets straight through never waited.
+        self.rec.client_queue(self.admission_queue.len());
     }
 
     /// Lets waiting calls through the client bucket in FIFO order while it holds enough.

@@ -31,7 +31,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, file, None, &e))?;
     let raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
+        // `toml::Spanned` shows up in serde's path as a private field name: not the user's.
+        let path = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
         let field = (path != "." && !path.is_empty()).then_some(path);
         toml_error(text, file, field, e.inner())
     })?;
@@ -52,5 +56,71 @@ fn toml_error(text: &str, file: &str, field: Option<String>, e: &toml::de::Error
         position: e.span().map(|s| line_col(text, s.start)),
         field,
         message: e.message().trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    const BASE: &str = r#"
+[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+[source.job]
+prompt_tokens = 10
+max_tokens = 10
+output_tokens = 5
+[[policy]]
+name = "p"
+"#;
+
+    fn error(extra: &str) -> String {
+        parse(&format!("{BASE}{extra}"), "t.toml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_field_of_another_wait_kind_is_refused_at_that_field() {
+        let e = error(
+            "retry = { max_attempts = 2, wait = { kind = \"fixed\", wait = \"1s\", multiplier = \"2s\" } }",
+        );
+        assert!(e.starts_with("t.toml:15:80:"), "{e}");
+        assert!(
+            e.contains("`multiplier` does not apply to \"fixed\" (it takes wait)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_wait_kind_missing_its_parameter_is_refused() {
+        let e = error("retry = { max_attempts = 2, wait = { kind = \"exponential\" } }");
+        assert!(
+            e.contains("field `policy[0].retry.wait`: \"exponential\" needs `multiplier`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_distribution_missing_a_parameter_names_it() {
+        let text = BASE.replace(
+            "output_tokens = 5",
+            "output_tokens = { dist = \"normal\", mean = 5 }",
+        );
+        let e = parse(&text, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("dist = \"normal\" needs `sd`"), "{e}");
+        assert!(e.contains("field `source[0].job.output_tokens`"), "{e}");
+    }
+
+    #[test]
+    fn the_base_scenario_of_these_tests_is_valid() {
+        let s = parse(BASE, "t.toml").unwrap();
+        assert_eq!(s.policies.len(), 1);
+        assert_eq!(s.replications, 1);
     }
 }

@@ -77,7 +77,7 @@ struct RawProvider {
     concurrency: Option<Spanned<u32>>,
     ttft: Of<Secs>,
     #[serde(default = "fast_decode")]
-    decode_rate: Of<f64>,
+    decode_rate: Spanned<Of<f64>>,
     #[serde(default)]
     price_input_per_mtok: Option<NonNegative>,
     #[serde(default)]
@@ -88,8 +88,8 @@ fn yes() -> bool {
     true
 }
 
-fn fast_decode() -> Of<f64> {
-    Of::constant(100.0)
+fn fast_decode() -> Spanned<Of<f64>> {
+    Spanned::new(0..0, Of::constant(100.0))
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -111,27 +111,25 @@ struct RawLimit {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     name: String,
-    arrival: Spanned<RawArrival>,
+    arrival: RawArrival,
     job: RawJob,
 }
 
 #[derive(Deserialize)]
-#[serde(tag = "process", rename_all = "lowercase", deny_unknown_fields)]
-enum RawArrival {
-    Burst {
-        #[serde(default = "one_u64")]
-        count: u64,
-        at: Option<Secs>,
-    },
-    Poisson {
-        rate: Positive,
-        count: Option<u64>,
-        until: Option<Secs>,
-    },
+#[serde(deny_unknown_fields)]
+struct RawArrival {
+    process: Spanned<Process>,
+    count: Option<Spanned<u64>>,
+    at: Option<Spanned<Secs>>,
+    rate: Option<Spanned<Positive>>,
+    until: Option<Spanned<Secs>>,
 }
 
-fn one_u64() -> u64 {
-    1
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum Process {
+    Burst,
+    Poisson,
 }
 
 #[derive(Deserialize)]
@@ -140,7 +138,7 @@ struct RawJob {
     #[serde(default = "one_dist")]
     agents: Of<f64>,
     #[serde(default = "one_u32")]
-    calls_per_agent: u32,
+    calls_per_agent: Spanned<u32>,
     prompt_tokens: Of<f64>,
     max_tokens: u32,
     output_tokens: Of<f64>,
@@ -151,8 +149,8 @@ struct RawJob {
 fn one_dist() -> Of<f64> {
     Of::constant(1.0)
 }
-fn one_u32() -> u32 {
-    1
+fn one_u32() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
 }
 fn zero_secs() -> Of<Secs> {
     Of::constant(0.0)
@@ -162,7 +160,7 @@ fn zero_secs() -> Of<Secs> {
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     name: Spanned<String>,
-    retry: Option<Spanned<RawRetry>>,
+    retry: Option<RawRetry>,
     sdk: Option<RawSdk>,
     bucket: Option<RawBucket>,
     #[serde(default)]
@@ -173,39 +171,41 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawRetry {
     max_attempts: Spanned<u32>,
-    #[serde(default)]
-    wait: RawWait,
-    #[serde(default)]
-    jitter: RawJitter,
+    wait: Option<RawWait>,
+    #[serde(default = "no_jitter")]
+    jitter: Spanned<RawJitter>,
     #[serde(default)]
     honor_retry_after: bool,
     #[serde(default = "sixty_s")]
     max_retry_after: Secs,
 }
 
+fn no_jitter() -> Spanned<RawJitter> {
+    Spanned::new(0..0, RawJitter::None)
+}
+
 fn sixty_s() -> Secs {
     Secs(60.0)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum RawWait {
-    #[default]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWait {
+    kind: Spanned<WaitKind>,
+    wait: Option<Spanned<Secs>>,
+    multiplier: Option<Spanned<Secs>>,
+    max: Option<Spanned<Secs>>,
+    min: Option<Spanned<Secs>>,
+    exp_base: Option<Spanned<Positive>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum WaitKind {
     None,
-    Fixed {
-        wait: Secs,
-    },
-    Exponential {
-        multiplier: Secs,
-        max: Option<Secs>,
-        min: Option<Secs>,
-        exp_base: Option<Positive>,
-    },
-    RandomExponential {
-        multiplier: Secs,
-        max: Option<Secs>,
-        min: Option<Secs>,
-    },
+    Fixed,
+    Exponential,
+    RandomExponential,
 }
 
 #[derive(Deserialize, Default, PartialEq, Clone, Copy)]
@@ -301,11 +301,11 @@ impl RawScenario {
                 "expected at least 1 (omit it for unlimited), found 0",
             );
         }
-        if p.decode_rate.0.mean() <= 0.0 {
+        if p.decode_rate.get_ref().0.mean() <= 0.0 {
             return invalid(
-                None,
+                Some(p.decode_rate.span()),
                 "provider.decode_rate",
-                "expected a positive mean decode rate, found 0",
+                "expected a positive mean decode rate (output tokens per second), found 0",
             );
         }
         let provider = Provider {
@@ -324,7 +324,7 @@ impl RawScenario {
             count_rejected: p.count_rejected,
             concurrency: p.concurrency.map(|c| c.into_inner()),
             ttft_s: p.ttft.0,
-            decode_tokens_per_s: p.decode_rate.0,
+            decode_tokens_per_s: p.decode_rate.into_inner().0,
             price_input_per_mtok: p.price_input_per_mtok.map_or(0.0, |v| v.0),
             price_output_per_mtok: p.price_output_per_mtok.map_or(0.0, |v| v.0),
         };
@@ -338,40 +338,11 @@ impl RawScenario {
         }
         let mut sources = Vec::new();
         for (i, s) in self.source.into_iter().enumerate() {
-            let span = s.arrival.span();
-            let arrival = match s.arrival.into_inner() {
-                RawArrival::Burst { count, at } => {
-                    if count == 0 {
-                        return invalid(
-                            Some(span),
-                            format!("source[{i}].arrival.count"),
-                            "expected at least 1 job, found 0",
-                        );
-                    }
-                    Arrival::Burst {
-                        count,
-                        at_ns: at.map_or(0, |a| secs_to_nanos(a.0)),
-                    }
-                }
-                RawArrival::Poisson { rate, count, until } => {
-                    if count.is_none() && until.is_none() {
-                        return invalid(
-                            Some(span),
-                            format!("source[{i}].arrival"),
-                            "a poisson arrival needs `count` (jobs) or `until` (a duration) so that the run ends",
-                        );
-                    }
-                    Arrival::Poisson {
-                        rate_per_s: rate.0,
-                        count,
-                        until_ns: until.map(|u| secs_to_nanos(u.0)),
-                    }
-                }
-            };
+            let arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
             let j = s.job;
-            if j.calls_per_agent == 0 {
+            if *j.calls_per_agent.get_ref() == 0 {
                 return invalid(
-                    Some(span),
+                    Some(j.calls_per_agent.span()),
                     format!("source[{i}].job.calls_per_agent"),
                     "expected at least 1, found 0",
                 );
@@ -381,7 +352,7 @@ impl RawScenario {
                 arrival,
                 job: JobTemplate {
                     agents: j.agents.0,
-                    calls_per_agent: j.calls_per_agent,
+                    calls_per_agent: j.calls_per_agent.into_inner(),
                     prompt_tokens: j.prompt_tokens.0,
                     max_tokens: j.max_tokens,
                     output_tokens: j.output_tokens.0,
@@ -453,61 +424,184 @@ impl RawScenario {
     }
 }
 
-fn retry_layer(retry: Spanned<RawRetry>, i: usize) -> Result<RetryLayer, Invalid> {
-    let span = retry.span();
-    let r = retry.into_inner();
+/// Checks that a kind-tagged table has the fields its kind needs and no others: `fields` lists
+/// every field with its span when present.
+fn kind_fields(
+    path: &str,
+    kind: (&str, Range<usize>),
+    fields: &[(&str, Option<Range<usize>>)],
+    required: &[&str],
+    allowed: &[&str],
+) -> Result<(), Invalid> {
+    let (kind_name, kind_span) = kind;
+    for (name, span) in fields {
+        if span.is_some() && !allowed.contains(name) {
+            let takes = if allowed.is_empty() {
+                "no other fields".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            return invalid(
+                span.clone(),
+                format!("{path}.{name}"),
+                format!("`{name}` does not apply to \"{kind_name}\" (it takes {takes})"),
+            );
+        }
+    }
+    for name in required {
+        if fields.iter().any(|(n, span)| n == name && span.is_none()) {
+            return invalid(
+                Some(kind_span),
+                path.to_string(),
+                format!("\"{kind_name}\" needs `{name}`"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn span_of<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(|s| s.span())
+}
+
+fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
+    let fields = [
+        ("count", span_of(&a.count)),
+        ("at", span_of(&a.at)),
+        ("rate", span_of(&a.rate)),
+        ("until", span_of(&a.until)),
+    ];
+    let count = a.count.map(|c| (c.span(), c.into_inner()));
+    if let Some((span, 0)) = &count {
+        return invalid(
+            Some(span.clone()),
+            format!("{path}.count"),
+            "expected at least 1 job, found 0",
+        );
+    }
+    match *a.process.get_ref() {
+        Process::Burst => {
+            kind_fields(
+                path,
+                ("burst", a.process.span()),
+                &fields,
+                &[],
+                &["count", "at"],
+            )?;
+            Ok(Arrival::Burst {
+                count: count.map_or(1, |c| c.1),
+                at_ns: a.at.map_or(0, |t| secs_to_nanos(t.get_ref().0)),
+            })
+        }
+        Process::Poisson => {
+            kind_fields(
+                path,
+                ("poisson", a.process.span()),
+                &fields,
+                &["rate"],
+                &["rate", "count", "until"],
+            )?;
+            if count.is_none() && a.until.is_none() {
+                return invalid(
+                    Some(a.process.span()),
+                    path.to_string(),
+                    "a poisson arrival needs `count` (jobs) or `until` (a duration) so that the run ends",
+                );
+            }
+            Ok(Arrival::Poisson {
+                rate_per_s: a.rate.map_or(0.0, |r| r.get_ref().0),
+                count: count.map(|c| c.1),
+                until_ns: a.until.map(|u| secs_to_nanos(u.get_ref().0)),
+            })
+        }
+    }
+}
+
+fn secs(v: &Option<Spanned<Secs>>) -> Option<f64> {
+    v.as_ref().map(|s| s.get_ref().0)
+}
+
+fn retry_layer(r: RawRetry, i: usize) -> Result<RetryLayer, Invalid> {
+    let path = format!("policy[{i}].retry");
     if *r.max_attempts.get_ref() == 0 {
         return invalid(
             Some(r.max_attempts.span()),
-            format!("policy[{i}].retry.max_attempts"),
+            format!("{path}.max_attempts"),
             "expected at least 1 (the first attempt counts), found 0",
         );
     }
-    const NO_CAP: f64 = f64::INFINITY;
-    let (backoff, jitter) = match r.wait {
-        RawWait::None => (Backoff::None, r.jitter),
-        RawWait::Fixed { wait } => (Backoff::Fixed { wait_s: wait.0 }, r.jitter),
-        RawWait::Exponential {
-            multiplier,
-            max,
-            min,
-            exp_base,
-        } => (
-            Backoff::Exponential {
-                multiplier_s: multiplier.0,
-                max_s: max.map_or(NO_CAP, |m| m.0),
-                min_s: min.map_or(0.0, |m| m.0),
-                exp_base: exp_base.map_or(2.0, |b| b.0),
-            },
-            r.jitter,
-        ),
-        RawWait::RandomExponential {
-            multiplier,
-            max,
-            min,
-        } => {
-            if r.jitter != RawJitter::None {
-                return invalid(
-                    Some(span),
-                    format!("policy[{i}].retry.jitter"),
-                    "random_exponential already applies full jitter (tenacity wait_random_exponential); remove `jitter` or use kind = \"exponential\"",
-                );
+    let jitter_span = r.jitter.span();
+    let mut jitter = *r.jitter.get_ref();
+    let backoff = match r.wait {
+        None => Backoff::None,
+        Some(w) => {
+            let wait_path = format!("{path}.wait");
+            let fields = [
+                ("wait", span_of(&w.wait)),
+                ("multiplier", span_of(&w.multiplier)),
+                ("max", span_of(&w.max)),
+                ("min", span_of(&w.min)),
+                ("exp_base", span_of(&w.exp_base)),
+            ];
+            let kind = w.kind.span();
+            let max_s = secs(&w.max).unwrap_or(f64::INFINITY);
+            let min_s = secs(&w.min).unwrap_or(0.0);
+            match *w.kind.get_ref() {
+                WaitKind::None => {
+                    kind_fields(&wait_path, ("none", kind), &fields, &[], &[])?;
+                    Backoff::None
+                }
+                WaitKind::Fixed => {
+                    kind_fields(&wait_path, ("fixed", kind), &fields, &["wait"], &["wait"])?;
+                    Backoff::Fixed {
+                        wait_s: secs(&w.wait).unwrap_or(0.0),
+                    }
+                }
+                WaitKind::Exponential => {
+                    kind_fields(
+                        &wait_path,
+                        ("exponential", kind),
+                        &fields,
+                        &["multiplier"],
+                        &["multiplier", "max", "min", "exp_base"],
+                    )?;
+                    Backoff::Exponential {
+                        multiplier_s: secs(&w.multiplier).unwrap_or(0.0),
+                        max_s,
+                        min_s,
+                        exp_base: w.exp_base.as_ref().map_or(2.0, |b| b.get_ref().0),
+                    }
+                }
+                WaitKind::RandomExponential => {
+                    kind_fields(
+                        &wait_path,
+                        ("random_exponential", kind),
+                        &fields,
+                        &["multiplier"],
+                        &["multiplier", "max", "min"],
+                    )?;
+                    if jitter != RawJitter::None {
+                        return invalid(
+                            Some(jitter_span),
+                            format!("{path}.jitter"),
+                            "random_exponential already applies full jitter (tenacity wait_random_exponential); remove `jitter` or use kind = \"exponential\"",
+                        );
+                    }
+                    jitter = RawJitter::Full;
+                    Backoff::Exponential {
+                        multiplier_s: secs(&w.multiplier).unwrap_or(0.0),
+                        max_s,
+                        min_s,
+                        exp_base: 2.0,
+                    }
+                }
             }
-            (
-                Backoff::Exponential {
-                    multiplier_s: multiplier.0,
-                    max_s: max.map_or(NO_CAP, |m| m.0),
-                    min_s: min.map_or(0.0, |m| m.0),
-                    exp_base: 2.0,
-                },
-                RawJitter::Full,
-            )
         }
     };
     if jitter == RawJitter::Decorrelated && !matches!(backoff, Backoff::Exponential { .. }) {
         return invalid(
-            Some(span),
-            format!("policy[{i}].retry.jitter"),
+            Some(jitter_span),
+            format!("{path}.jitter"),
             "decorrelated jitter needs wait.kind = \"exponential\" (its multiplier is the base, its max the cap)",
         );
     }

@@ -94,15 +94,68 @@ impl Scalar for Secs {
     }
 }
 
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum DistKind {
+    Constant,
+    Uniform,
+    Normal,
+    Lognormal,
+    Exponential,
+}
+
+/// The table form of a distribution. Flat rather than an internally tagged enum, so that an error
+/// inside it keeps its own line and column (serde buffers tagged enums and loses positions).
 #[derive(Deserialize)]
-#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 #[serde(bound = "T: Scalar")]
-enum DistSpec<T> {
-    Constant { value: T },
-    Uniform { low: T, high: T },
-    Normal { mean: T, sd: T },
-    Lognormal { mean: T, sd: T },
-    Exponential { mean: T },
+struct DistSpec<T> {
+    dist: DistKind,
+    value: Option<T>,
+    low: Option<T>,
+    high: Option<T>,
+    mean: Option<T>,
+    sd: Option<T>,
+}
+
+impl<T: Scalar> DistSpec<T> {
+    fn build(self) -> Result<Dist, String> {
+        let (name, needs): (&str, &[&str]) = match self.dist {
+            DistKind::Constant => ("constant", &["value"]),
+            DistKind::Uniform => ("uniform", &["low", "high"]),
+            DistKind::Normal => ("normal", &["mean", "sd"]),
+            DistKind::Lognormal => ("lognormal", &["mean", "sd"]),
+            DistKind::Exponential => ("exponential", &["mean"]),
+        };
+        let fields = [
+            ("value", &self.value),
+            ("low", &self.low),
+            ("high", &self.high),
+            ("mean", &self.mean),
+            ("sd", &self.sd),
+        ];
+        for (field, v) in fields {
+            match (v.is_some(), needs.contains(&field)) {
+                (true, false) => {
+                    return Err(format!(
+                        "`{field}` does not apply to dist = \"{name}\" (it takes {})",
+                        needs.join(", ")
+                    ));
+                }
+                (false, true) => return Err(format!("dist = \"{name}\" needs `{field}`")),
+                _ => {}
+            }
+        }
+        let get = |v: &Option<T>| v.as_ref().map_or(0.0, Scalar::base);
+        match self.dist {
+            DistKind::Constant => Dist::constant(get(&self.value)),
+            DistKind::Uniform => Dist::uniform(get(&self.low), get(&self.high)),
+            DistKind::Normal => Dist::normal(get(&self.mean), get(&self.sd)),
+            DistKind::Lognormal => Dist::lognormal(get(&self.mean), get(&self.sd)),
+            DistKind::Exponential => Dist::exponential(get(&self.mean)),
+        }
+        .map_err(|e| e.0)
+    }
 }
 
 /// A distribution written as a bare value (a constant) or as a table
@@ -151,14 +204,9 @@ impl<'de, T: Scalar> Deserialize<'de> for Of<T> {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Of<T>, A::Error> {
                 let spec = DistSpec::<T>::deserialize(MapAccessDeserializer::new(map))?;
-                let dist = match spec {
-                    DistSpec::Constant { value } => Dist::constant(value.base()),
-                    DistSpec::Uniform { low, high } => Dist::uniform(low.base(), high.base()),
-                    DistSpec::Normal { mean, sd } => Dist::normal(mean.base(), sd.base()),
-                    DistSpec::Lognormal { mean, sd } => Dist::lognormal(mean.base(), sd.base()),
-                    DistSpec::Exponential { mean } => Dist::exponential(mean.base()),
-                };
-                dist.map(|d| Of(d, PhantomData)).map_err(de::Error::custom)
+                spec.build()
+                    .map(|d| Of(d, PhantomData))
+                    .map_err(de::Error::custom)
             }
         }
         d.deserialize_any(V(PhantomData))
