@@ -7,8 +7,10 @@
 
 use crate::engine::GuardTripped;
 use crate::engine::rng::{derive, purpose};
+use crate::metrics::timeseries::Sample;
 use crate::metrics::{Aggregate, Metrics};
-use crate::model::{Scenario, simulate};
+use crate::model::Scenario;
+use crate::model::world::{RunOutput, simulate_full};
 use rayon::prelude::*;
 
 /// What to run.
@@ -44,6 +46,8 @@ pub struct PolicyResult {
     pub runs: Vec<Metrics>,
     /// Means and confidence intervals over the replications.
     pub aggregate: Aggregate,
+    /// Replication 0's time series, when the scenario sets `timeseries_interval`.
+    pub series: Option<Vec<Sample>>,
 }
 
 /// Why a run produced no report.
@@ -118,12 +122,12 @@ pub fn run_with_progress(
         .flat_map(|&p| (0..replications).map(move |r| (p, r)))
         .collect();
     progress(tasks.len());
-    let results: Vec<Result<Metrics, RunError>> = tasks
+    let results: Vec<Result<RunOutput, RunError>> = tasks
         .par_iter()
         .map(|&(p, r)| {
             let policy = &scenario.policies[p];
             let seed = replication_seed(seed, r);
-            let result = simulate(scenario, policy, seed);
+            let result = simulate_full(scenario, policy, seed, r == 0);
             progress(0);
             result.map_err(|source| RunError::Guard {
                 policy: policy.name.clone(),
@@ -136,13 +140,16 @@ pub fn run_with_progress(
     let mut results = results.into_iter();
     let mut policies = Vec::new();
     for &p in &selected {
-        let runs = (&mut results)
+        let outputs = (&mut results)
             .take(replications as usize)
             .collect::<Result<Vec<_>, _>>()?;
+        let series = outputs.first().and_then(|o| o.series.clone());
+        let runs: Vec<Metrics> = outputs.into_iter().map(|o| o.metrics).collect();
         policies.push(PolicyResult {
             name: scenario.policies[p].name.clone(),
             aggregate: Aggregate::of(&runs),
             runs,
+            series,
         });
     }
     Ok(Report {

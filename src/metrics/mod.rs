@@ -7,6 +7,7 @@
 pub mod latency;
 pub mod recorder;
 pub mod summary;
+pub mod timeseries;
 
 pub use latency::LatencyStore;
 pub use recorder::Recorder;

@@ -27,8 +27,18 @@ pub struct Recorder {
     pub retries: u64,
     /// 429s.
     pub rate_limited: u64,
+    /// Server errors (5xx, 529).
+    pub server_errors: u64,
+    /// Abandoned attempts.
+    pub timeouts: u64,
     /// Non-retryable failures.
     pub errors: u64,
+    /// Retries refused by the budget.
+    pub retries_throttled: u64,
+    /// Input tokens billed for abandoned attempts (also counted in `tokens_input`).
+    pub wasted_input: u64,
+    /// Output tokens billed for abandoned attempts (also counted in `tokens_output`).
+    pub wasted_output: u64,
     /// Agent restarts.
     pub agent_restarts: u64,
     /// Input tokens billed.
@@ -85,6 +95,9 @@ impl Recorder {
         let [c50, c90, c99] = quantiles3(&self.call_latency);
         let [j50, j90, j99] = quantiles3(&self.job_latency);
         let calls = self.calls_ok + self.gave_up;
+        let cost = |input: u64, output: u64| {
+            (input as f64 * price_input_per_mtok + output as f64 * price_output_per_mtok) / 1e6
+        };
         let area =
             self.in_flight_area + self.in_flight as u128 * end.since(self.in_flight_since) as u128;
         let per_served = |sum: u128| {
@@ -115,7 +128,10 @@ impl Recorder {
             attempts: self.attempts as f64,
             retries: self.retries as f64,
             rate_limited: self.rate_limited as f64,
+            server_errors: self.server_errors as f64,
+            timeouts: self.timeouts as f64,
             errors: self.errors as f64,
+            retries_throttled: self.retries_throttled as f64,
             agent_restarts: self.agent_restarts as f64,
             attempts_per_call: if calls == 0 {
                 0.0
@@ -125,9 +141,9 @@ impl Recorder {
             tokens_billed: (self.tokens_input + self.tokens_output) as f64,
             tokens_input: self.tokens_input as f64,
             tokens_output: self.tokens_output as f64,
-            cost_usd: (self.tokens_input as f64 * price_input_per_mtok
-                + self.tokens_output as f64 * price_output_per_mtok)
-                / 1e6,
+            cost_usd: cost(self.tokens_input, self.tokens_output),
+            tokens_wasted: (self.wasted_input + self.wasted_output) as f64,
+            cost_wasted_usd: cost(self.wasted_input, self.wasted_output),
             peak_in_flight: self.peak_in_flight as f64,
             mean_in_flight: if end.0 == 0 {
                 0.0

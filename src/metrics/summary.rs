@@ -78,8 +78,14 @@ metrics! {
     retries,
     /// Attempts refused by a provider rate limit (HTTP 429).
     rate_limited,
+    /// Attempts answered with a server error (5xx, or 529 overloaded).
+    server_errors,
+    /// Attempts the client abandoned at its per-attempt timeout.
+    timeouts,
     /// Attempts that failed with a non-retryable error (e.g. larger than any limit allows).
     errors,
+    /// Retries refused by the client's retry budget (the call gave up instead).
+    retries_throttled,
     /// Agents restarted by the orchestrator after a call gave up.
     agent_restarts,
     /// Attempts per logical call: the amplification of layered retries.
@@ -92,6 +98,10 @@ metrics! {
     tokens_output,
     /// Spend, USD.
     cost_usd,
+    /// Tokens billed for attempts the client abandoned (timeouts): paid for, never used.
+    tokens_wasted,
+    /// Spend on abandoned attempts, USD.
+    cost_wasted_usd,
     /// Most attempts admitted by the provider and not yet finished, at any instant.
     peak_in_flight,
     /// Time-average of attempts in flight at the provider (L in Little's law).

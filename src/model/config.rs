@@ -20,6 +20,8 @@ pub struct Scenario {
     pub replications: u32,
     /// Limits that stop a runaway run.
     pub guards: Guards,
+    /// Sampling interval of the per-policy time series, if one is wanted.
+    pub timeseries_interval_ns: Option<u64>,
     /// The service every call goes to.
     pub provider: Provider,
     /// Where jobs come from.
@@ -33,19 +35,82 @@ pub struct Scenario {
 pub enum Resource {
     /// One unit per request.
     Requests,
+    /// Prompt tokens.
+    InputTokens,
+    /// Output tokens, estimated as `max_tokens` at admission.
+    OutputTokens,
     /// The estimate `prompt_tokens + max_tokens`, charged at admission.
     Tokens,
 }
 
-/// One provider rate limit, enforced as a token bucket.
+impl Resource {
+    /// Units an attempt is charged at admission.
+    #[inline]
+    pub fn estimate(self, prompt: u32, max_tokens: u32) -> f64 {
+        match self {
+            Resource::Requests => 1.0,
+            Resource::InputTokens => prompt as f64,
+            Resource::OutputTokens => max_tokens as f64,
+            Resource::Tokens => prompt as f64 + max_tokens as f64,
+        }
+    }
+
+    /// Whether the estimate includes `max_tokens`, which completion may reconcile.
+    pub fn counts_output(self) -> bool {
+        matches!(self, Resource::OutputTokens | Resource::Tokens)
+    }
+}
+
+/// How a limit counts over time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LimitKind {
+    /// Continuous refill at `rate_per_s` up to `burst`.
+    TokenBucket { rate_per_s: f64, burst: f64 },
+    /// At most `limit` per aligned window of `window_ns`.
+    FixedWindow { limit: f64, window_ns: u64 },
+    /// At most `limit` in any window of `window_ns` ending now.
+    SlidingWindow { limit: f64, window_ns: u64 },
+}
+
+/// One provider rate limit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limit {
     /// What it counts.
     pub resource: Resource,
-    /// Refill rate, units per second.
-    pub rate_per_s: f64,
-    /// Bucket capacity: the most that can pass at once.
-    pub burst: f64,
+    /// How it counts.
+    pub kind: LimitKind,
+}
+
+/// A window of time in which the provider answers every attempt with a server error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outage {
+    /// First instant of the outage.
+    pub start_ns: u64,
+    /// First instant after it.
+    pub end_ns: u64,
+    /// HTTP status answered (503, 529, 500, ...).
+    pub status: u16,
+}
+
+/// From `at_ns` on, limits run at `limits` and decoding at `decode` times their configured values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CapacityStep {
+    /// When the step takes effect.
+    pub at_ns: u64,
+    /// Scale of every rate limit.
+    pub limits: f64,
+    /// Scale of the decode rate.
+    pub decode: f64,
+}
+
+/// How serving time responds to load.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Serving {
+    /// Each attempt decodes at its own rate; `concurrency` slots, the rest queue FIFO.
+    Fifo,
+    /// Processor sharing: with `n` attempts decoding at once, each decodes at
+    /// `rate * min(1, above / n)`.
+    Shared { above: u32 },
 }
 
 /// The rate-limited service.
@@ -58,6 +123,18 @@ pub struct Provider {
     pub count_rejected: bool,
     /// Attempts served at once; the rest wait in FIFO order. `None`: unlimited.
     pub concurrency: Option<u32>,
+    /// Attempts in flight beyond which the provider refuses with 429. `None`: no such limit.
+    pub max_in_flight: Option<u32>,
+    /// Whether completion gives back the unused part of `max_tokens` to output-counting limits.
+    pub refund_unused_output: bool,
+    /// Probability that an admitted attempt fails with a 500 after its time to first token.
+    pub error_rate: f64,
+    /// Windows answered with a server error.
+    pub outages: Vec<Outage>,
+    /// Capacity over time, in time order (ramps already cut into steps).
+    pub capacity: Vec<CapacityStep>,
+    /// How serving slows with load.
+    pub serving: Serving,
     /// Time to first token, seconds.
     pub ttft_s: Dist,
     /// Decode speed, output tokens per second.
@@ -130,4 +207,8 @@ pub struct Policy {
     pub bucket: Option<BucketSpec>,
     /// How many times the orchestrator restarts an agent whose call gave up.
     pub agent_restarts: u32,
+    /// Per-attempt timeout: the client abandons an attempt not finished by then.
+    pub timeout_ns: Option<u64>,
+    /// A limit on retries shared by all the client's calls.
+    pub budget: Option<super::budget::BudgetSpec>,
 }

@@ -45,6 +45,47 @@ pub enum Jitter {
     Proportional { fraction: f64 },
 }
 
+/// Why an attempt failed, as far as retrying is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// 429: a rate limit refused it.
+    RateLimited,
+    /// 5xx or 529: the server failed or is overloaded.
+    ServerError,
+    /// The client gave up waiting (a per-attempt timeout).
+    Timeout,
+}
+
+/// Which failures a layer retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryOn {
+    /// Retry 429s.
+    pub rate_limited: bool,
+    /// Retry 5xx and 529.
+    pub server_error: bool,
+    /// Retry timed-out attempts.
+    pub timeout: bool,
+}
+
+impl RetryOn {
+    /// Every retryable failure: what the SDKs and tenacity's default `retry_if_exception_type()` do.
+    pub const ALL: RetryOn = RetryOn {
+        rate_limited: true,
+        server_error: true,
+        timeout: true,
+    };
+
+    /// Whether `failure` is retried.
+    #[inline]
+    pub fn covers(self, failure: Failure) -> bool {
+        match failure {
+            Failure::RateLimited => self.rate_limited,
+            Failure::ServerError => self.server_error,
+            Failure::Timeout => self.timeout,
+        }
+    }
+}
+
 /// One layer of retries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryLayer {
@@ -59,6 +100,8 @@ pub struct RetryLayer {
     /// Honour a `retry_after` hint up to this many seconds; longer hints fall back to the backoff.
     /// The SDKs honour hints of up to 60 s; tenacity ignores them.
     pub retry_after_max_s: Option<f64>,
+    /// Failures this layer retries; others pass to the layer outside it.
+    pub retry_on: RetryOn,
     /// Whether this layer's retries pass through the client's own admission (a shared bucket).
     /// The application's layer wraps the bucket; the SDK's retries happen beneath it.
     pub through_admission: bool,
@@ -137,6 +180,7 @@ mod tests {
             backoff,
             jitter,
             retry_after_max_s: None,
+            retry_on: RetryOn::ALL,
             through_admission: true,
         }
     }

@@ -2,19 +2,26 @@
 //!
 //! Task: turn the scenario's entities (jobs, agents, calls, attempts) into events on the engine,
 //! drawing every random value from a stream keyed by what it is for, so that two policies run on
-//! the same seed see the same jobs, token sizes, service times and jitter draws.
+//! the same seed see the same jobs, token sizes, service times, errors and jitter draws.
 //!
 //! The life of a call: the agent issues it; it waits in the client's admission queue if the policy
-//! has a shared bucket; each attempt is offered to the provider's limits; an admitted attempt waits
-//! for a serving slot, is served for `ttft + output_tokens / decode_rate` and billed; a refused one
-//! (429) goes to the innermost retry layer with attempts left, or gives up, failing its agent, which
-//! the orchestrator may restart from its first call.
+//! has a shared bucket; each attempt is offered to the provider, which may be down (5xx/529), or
+//! refuse it at a rate limit (429 with `retry_after`); an admitted attempt waits for a serving slot,
+//! is served for `ttft + output_tokens / decode_rate` (slower under processor sharing), and is
+//! billed, or fails with a transient 500, or is abandoned at the client's timeout (billed for what
+//! was generated, and counted as waste). A failure goes to the innermost retry layer that retries
+//! it and has attempts left, if the retry budget allows; otherwise the call gives up, failing its
+//! agent, which the orchestrator may restart from its first call.
 
-use super::config::{Arrival, Policy, Resource, Scenario};
-use super::limiter::TokenBucket;
+use super::budget::RetryBudget;
+use super::config::{Arrival, LimitKind, Policy, Resource, Scenario, Serving};
+use super::dist::Dist;
+use super::limiter::Limiter;
+use super::retry::Failure;
 use crate::engine::rng::{StreamRng, purpose, stream, unit};
-use crate::engine::time::{NANOS_PER_SEC, secs_to_nanos};
+use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs, secs_to_nanos};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
+use crate::metrics::timeseries::{Gauges, Sample, TimeSeries};
 use crate::metrics::{Metrics, Recorder};
 use slab::Slab;
 use std::collections::VecDeque;
@@ -35,12 +42,16 @@ enum Event {
     Arrive { source: u32 },
     /// An attempt of `call` leaves the client, through its admission queue or straight to the wire.
     Send { call: u32, through_admission: bool },
-    /// The provider finished serving `call`'s current attempt.
-    Finish { call: u32 },
+    /// The provider finishes `call`'s attempt, unless `token` is stale (rescheduled or abandoned).
+    Finish { call: u32, token: u64 },
+    /// The client's per-attempt timeout for attempt `attempt` of `call`.
+    Timeout { call: u32, attempt: u64 },
     /// An agent's pause between calls is over.
     NextCall { agent: u32 },
     /// The client bucket may now hold enough for the head of its queue.
     AdmissionWake,
+    /// The provider's capacity changes to step `step` of its schedule.
+    Capacity { step: u32 },
 }
 
 struct SourceState {
@@ -64,6 +75,17 @@ struct Agent {
     restarts: u32,
 }
 
+/// Where a call's current attempt is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not at the provider: being created, waiting for admission or for a retry.
+    Client,
+    /// Admitted, waiting for a serving slot.
+    Queued,
+    /// Being served.
+    Serving,
+}
+
 struct Call {
     agent: u32,
     started: SimTime,
@@ -72,30 +94,47 @@ struct Call {
     output: u32,
     /// Attempts made by this incarnation of the call, all layers together.
     attempts: u32,
+    /// Unique id of the current attempt (for timeouts).
+    attempt_id: u64,
+    /// Unique id of the current attempt's pending `Finish` event.
+    finish_token: u64,
+    phase: Phase,
     /// Attempts each layer has started in its current round (1 at the first attempt).
     tries: [u32; MAX_LAYERS],
     /// Each layer's previous wait, seconds (for decorrelated jitter).
     previous_wait_s: [Option<f64>; MAX_LAYERS],
     admitted_at: SimTime,
     service_started: SimTime,
+    /// End of the time to first token of the attempt being served.
+    ttft_end: SimTime,
+    /// Decode rate of the attempt being served, tokens/s, before processor sharing.
+    decode_rate: f64,
+    /// Output tokens still to generate, as of `progress_at`.
+    tokens_left: f64,
+    progress_at: SimTime,
+    /// The attempt being served fails with a 500 at its time to first token.
+    fails: bool,
 }
 
-impl Call {
-    #[inline]
-    fn estimate(&self) -> f64 {
-        self.prompt as f64 + self.max_tokens as f64
-    }
-}
-
-/// How the provider answered an attempt.
+/// How the provider answered an attempt on arrival.
 enum Answer {
     Admitted,
     /// 429, with a `retry_after` hint in whole seconds.
     RateLimited {
         retry_after_s: f64,
     },
-    /// The attempt can never pass (its cost exceeds a limit's burst): not retryable.
+    /// Down: 5xx or 529.
+    ServerError,
+    /// The attempt can never pass (its cost exceeds a limit's capacity): not retryable.
     TooLarge,
+}
+
+/// What a run produces.
+pub struct RunOutput {
+    /// The headline numbers.
+    pub metrics: Metrics,
+    /// The time series, when the scenario asks for one and it was requested.
+    pub series: Option<Vec<Sample>>,
 }
 
 /// The state of one run.
@@ -103,41 +142,79 @@ struct World<'a> {
     scenario: &'a Scenario,
     policy: &'a Policy,
     seed: u64,
-    limits: Vec<(Resource, TokenBucket)>,
+    /// Each provider limit with what it counts and the most one attempt may ever cost against it
+    /// (its configured burst or window limit, whatever the current capacity).
+    limits: Vec<(Resource, Limiter, f64)>,
+    decode_scale: f64,
     serving: u32,
     slots: u32,
-    provider_queue: VecDeque<u32>,
-    bucket: Option<TokenBucket>,
+    provider_queue: VecDeque<(u32, u64)>,
+    queued: u32,
+    /// Calls being served, for processor sharing.
+    in_service: Vec<u32>,
+    next_id: u64,
+    bucket: Option<Limiter>,
     admission_queue: VecDeque<u32>,
     wake_pending: bool,
+    budget: Option<RetryBudget>,
     sources: Vec<SourceState>,
     jobs: Slab<Job>,
     agents: Slab<Agent>,
     calls: Slab<Call>,
     rec: Recorder,
+    series: Option<TimeSeries>,
 }
 
 /// Runs `policy` on `scenario` with `seed`; the metrics, or the guard that stopped the run.
 pub fn simulate(scenario: &Scenario, policy: &Policy, seed: u64) -> Result<Metrics, GuardTripped> {
+    simulate_full(scenario, policy, seed, false).map(|o| o.metrics)
+}
+
+/// [`simulate`], also recording the time series when `series` is set and the scenario has an
+/// interval for it.
+pub fn simulate_full(
+    scenario: &Scenario,
+    policy: &Policy,
+    seed: u64,
+    series: bool,
+) -> Result<RunOutput, GuardTripped> {
+    let p = &scenario.provider;
     let mut world = World {
         scenario,
         policy,
         seed,
-        limits: scenario
-            .provider
+        limits: p
             .limits
             .iter()
-            .map(|l| (l.resource, TokenBucket::new(l.rate_per_s, l.burst)))
+            .map(|l| {
+                let (limiter, max) = match l.kind {
+                    LimitKind::TokenBucket { rate_per_s, burst } => {
+                        (Limiter::token_bucket(rate_per_s, burst), burst)
+                    }
+                    LimitKind::FixedWindow { limit, window_ns } => {
+                        (Limiter::fixed_window(limit, window_ns), limit)
+                    }
+                    LimitKind::SlidingWindow { limit, window_ns } => {
+                        (Limiter::sliding_window(limit, window_ns), limit)
+                    }
+                };
+                (l.resource, limiter, max)
+            })
             .collect(),
+        decode_scale: 1.0,
         serving: 0,
-        slots: scenario.provider.concurrency.unwrap_or(u32::MAX),
+        slots: p.concurrency.unwrap_or(u32::MAX),
         provider_queue: VecDeque::new(),
+        queued: 0,
+        in_service: Vec::new(),
+        next_id: 0,
         bucket: policy
             .bucket
             .as_ref()
-            .map(|b| TokenBucket::new(b.rate_per_s, b.burst)),
+            .map(|b| Limiter::token_bucket(b.rate_per_s, b.burst)),
         admission_queue: VecDeque::new(),
         wake_pending: false,
+        budget: policy.budget.map(RetryBudget::new),
         sources: (0..scenario.sources.len())
             .map(|i| SourceState {
                 rng: stream(seed, ARRIVALS, &[i as u64]),
@@ -148,6 +225,11 @@ pub fn simulate(scenario: &Scenario, policy: &Policy, seed: u64) -> Result<Metri
         agents: Slab::new(),
         calls: Slab::new(),
         rec: Recorder::default(),
+        series: if series {
+            scenario.timeseries_interval_ns.map(TimeSeries::new)
+        } else {
+            None
+        },
     };
     let mut queue = EventQueue::new();
     for (i, source) in scenario.sources.iter().enumerate() {
@@ -161,11 +243,17 @@ pub fn simulate(scenario: &Scenario, policy: &Policy, seed: u64) -> Result<Metri
             queue.push(first, Event::Arrive { source: i as u32 });
         }
     }
+    if let Some(first) = p.capacity.first() {
+        queue.push(SimTime(first.at_ns), Event::Capacity { step: 0 });
+    }
     let RunStats { events, end } = run(&mut world, &mut queue, &scenario.guards)?;
-    let p = &scenario.provider;
-    Ok(world
-        .rec
-        .finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok))
+    let gauges = world.gauges();
+    Ok(RunOutput {
+        metrics: world
+            .rec
+            .finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok),
+        series: world.series.take().map(|s| s.finish(end, gauges)),
+    })
 }
 
 impl Model for World<'_> {
@@ -173,6 +261,12 @@ impl Model for World<'_> {
 
     #[inline]
     fn handle(&mut self, now: SimTime, event: Event, q: &mut EventQueue<Event>) {
+        if self.series.as_ref().is_some_and(|s| s.due(now)) {
+            let gauges = self.gauges();
+            if let Some(s) = self.series.as_mut() {
+                s.close_until(now, gauges);
+            }
+        }
         match event {
             Event::Arrive { source } => self.arrive(now, source as usize, q),
             Event::Send {
@@ -185,12 +279,30 @@ impl Model for World<'_> {
                     self.send(now, call, q);
                 }
             }
-            Event::Finish { call } => self.finish(now, call, q),
+            Event::Finish { call, token } => {
+                if self
+                    .calls
+                    .get(call as usize)
+                    .is_some_and(|c| c.phase == Phase::Serving && c.finish_token == token)
+                {
+                    self.finish(now, call, q);
+                }
+            }
+            Event::Timeout { call, attempt } => {
+                if self
+                    .calls
+                    .get(call as usize)
+                    .is_some_and(|c| c.phase != Phase::Client && c.attempt_id == attempt)
+                {
+                    self.abandon(now, call, q);
+                }
+            }
             Event::NextCall { agent } => self.start_call(now, agent, q),
             Event::AdmissionWake => {
                 self.wake_pending = false;
                 self.admit_waiting(now, q);
             }
+            Event::Capacity { step } => self.capacity_step(now, step as usize, q),
         }
     }
 
@@ -201,6 +313,24 @@ impl Model for World<'_> {
 }
 
 impl World<'_> {
+    fn gauges(&self) -> Gauges {
+        Gauges {
+            in_flight: (self.serving + self.queued) as u64,
+            provider_queue: self.queued as u64,
+            client_queue: self.admission_queue.len() as u64,
+            limit_tokens_per_s: self
+                .limits
+                .iter()
+                .find(|(r, _, _)| *r == Resource::Tokens)
+                .map_or(f64::NAN, |(_, l, _)| l.rate_per_s()),
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
     fn interarrival(&mut self, source: usize, rate_per_s: f64) -> u64 {
         let u = unit(&mut self.sources[source].rng);
         // Inverse transform: -ln(1 - U) / rate, with 1 - U in (0, 1].
@@ -242,12 +372,31 @@ impl World<'_> {
         }
     }
 
+    fn capacity_step(&mut self, now: SimTime, step: usize, q: &mut EventQueue<Event>) {
+        let steps = &self.scenario.provider.capacity;
+        let s = steps[step];
+        for (_, limiter, _) in &mut self.limits {
+            limiter.set_scale(now, s.limits);
+        }
+        self.decode_scale = s.decode;
+        if let Some(next) = steps.get(step + 1) {
+            q.push(
+                SimTime(next.at_ns),
+                Event::Capacity {
+                    step: step as u32 + 1,
+                },
+            );
+        }
+        // More capacity may let the head of a FIFO wait list through sooner: nothing waits on the
+        // provider's limits here (refused attempts come back as retries), so nothing to wake.
+    }
+
     fn create_job(&mut self, now: SimTime, source: usize, q: &mut EventQueue<Event>) {
         let index = self.sources[source].emitted;
         self.sources[source].emitted += 1;
         self.rec.jobs += 1;
         let template = &self.scenario.sources[source].job;
-        let width = if let super::dist::Dist::Constant(w) = template.agents {
+        let width = if let Dist::Constant(w) = template.agents {
             w
         } else {
             template
@@ -282,6 +431,15 @@ impl World<'_> {
         [j.source as u64, j.index, a.index as u64, k as u64]
     }
 
+    /// Ids that name the current attempt of `call` across policies.
+    #[inline]
+    fn attempt_key(&self, call: u32) -> [u64; 6] {
+        let c = &self.calls[call as usize];
+        let a = &self.agents[c.agent as usize];
+        let [s, j, ag, k] = self.call_key(c.agent, a.next_call);
+        [s, j, ag, k, a.generation as u64, c.attempts as u64]
+    }
+
     fn start_call(&mut self, now: SimTime, agent: u32, q: &mut EventQueue<Event>) {
         let k = self.agents[agent as usize].next_call;
         let key = self.call_key(agent, k);
@@ -297,10 +455,18 @@ impl World<'_> {
             max_tokens: template.max_tokens,
             output,
             attempts: 0,
+            attempt_id: 0,
+            finish_token: 0,
+            phase: Phase::Client,
             tries: [1; MAX_LAYERS],
             previous_wait_s: [None; MAX_LAYERS],
             admitted_at: now,
             service_started: now,
+            ttft_end: now,
+            decode_rate: 1.0,
+            tokens_left: 0.0,
+            progress_at: now,
+            fails: false,
         }) as u32;
         if self.bucket.is_some() {
             self.queue_for_admission(now, call, q);
@@ -319,78 +485,120 @@ impl World<'_> {
     /// Lets waiting calls through the client bucket in FIFO order while it holds enough.
     fn admit_waiting(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
         while let Some(&call) = self.admission_queue.front() {
-            let cost = self.calls[call as usize].estimate();
+            let c = &self.calls[call as usize];
+            let cost = Resource::Tokens.estimate(c.prompt, c.max_tokens);
             let bucket = self
                 .bucket
                 .as_mut()
                 .expect("admission queue without a bucket");
-            if bucket.try_take(now, cost) {
+            let wait = bucket.wait_nanos(now, cost);
+            if wait == 0 {
+                bucket.take(now, cost);
                 self.admission_queue.pop_front();
                 self.send(now, call, q);
             } else {
                 if !self.wake_pending {
                     self.wake_pending = true;
-                    q.push(
-                        now.after(bucket.wait_nanos(now, cost)),
-                        Event::AdmissionWake,
-                    );
+                    q.push(now.after(wait), Event::AdmissionWake);
                 }
                 return;
             }
         }
     }
 
-    /// Offers one attempt to the provider's limits.
+    /// Offers one attempt to the provider.
     fn offer(&mut self, now: SimTime, call: u32) -> Answer {
+        let p = &self.scenario.provider;
+        if p.outages
+            .iter()
+            .any(|o| o.start_ns <= now.0 && now.0 < o.end_ns)
+        {
+            return Answer::ServerError;
+        }
+        if p.max_in_flight
+            .is_some_and(|m| self.serving + self.queued >= m)
+        {
+            return Answer::RateLimited { retry_after_s: 1.0 };
+        }
         let c = &self.calls[call as usize];
-        let cost = |r: Resource| match r {
-            Resource::Requests => 1.0,
-            Resource::Tokens => c.estimate(),
-        };
+        let (prompt, max_tokens) = (c.prompt, c.max_tokens);
         let mut wait_ns = 0u64;
-        for (resource, bucket) in &mut self.limits {
-            let need = cost(*resource);
-            if need > bucket.burst() {
+        for (resource, limiter, max) in &mut self.limits {
+            let need = resource.estimate(prompt, max_tokens);
+            if need > *max {
                 return Answer::TooLarge;
             }
-            wait_ns = wait_ns.max(bucket.wait_nanos(now, need));
+            wait_ns = wait_ns.max(limiter.wait_nanos(now, need));
         }
         if wait_ns == 0 {
-            for (resource, bucket) in &mut self.limits {
-                bucket.take(now, cost(*resource));
+            for (resource, limiter, _) in &mut self.limits {
+                limiter.take(now, resource.estimate(prompt, max_tokens));
             }
-            Answer::Admitted
+            return Answer::Admitted;
+        }
+        if p.count_rejected {
+            for (resource, limiter, _) in &mut self.limits {
+                limiter.count_refused(now, resource.estimate(prompt, max_tokens));
+            }
+        }
+        // Providers send Retry-After in whole seconds, rounded up. `wait_nanos` adds one
+        // nanosecond of rounding slack, which must not push an exact 10 s hint to 11 s. A wait
+        // that cannot end at the current capacity (a brownout shrank a window below the request)
+        // is answered with the longest hint the SDKs honour.
+        let whole_secs = if wait_ns == u64::MAX {
+            60
         } else {
-            if self.scenario.provider.count_rejected {
-                for (resource, bucket) in &mut self.limits {
-                    bucket.drain(now, cost(*resource));
-                }
-            }
-            // Providers send Retry-After in whole seconds, rounded up. `wait_nanos` adds one
-            // nanosecond of rounding slack, which must not push an exact 10 s hint to 11 s.
-            let whole_secs = wait_ns.saturating_sub(1).div_ceil(NANOS_PER_SEC).max(1);
-            Answer::RateLimited {
-                retry_after_s: whole_secs as f64,
-            }
+            wait_ns.saturating_sub(1).div_ceil(NANOS_PER_SEC).max(1)
+        };
+        Answer::RateLimited {
+            retry_after_s: whole_secs as f64,
         }
     }
 
     fn send(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         self.rec.attempts += 1;
-        self.calls[call as usize].attempts += 1;
+        let attempt_id = self.next_id();
+        let c = &mut self.calls[call as usize];
+        c.attempts += 1;
+        c.attempt_id = attempt_id;
         match self.offer(now, call) {
             Answer::Admitted => {
                 self.rec.in_flight_changed(now, 1);
+                if let Some(s) = self.series.as_mut() {
+                    let c = &self.calls[call as usize];
+                    s.counts.admitted_tokens += Resource::Tokens.estimate(c.prompt, c.max_tokens);
+                }
                 self.calls[call as usize].admitted_at = now;
+                if let Some(t) = self.policy.timeout_ns {
+                    q.push(
+                        now.after(t),
+                        Event::Timeout {
+                            call,
+                            attempt: attempt_id,
+                        },
+                    );
+                }
                 if self.serving < self.slots {
                     self.start_service(now, call, q);
                 } else {
-                    self.provider_queue.push_back(call);
+                    self.calls[call as usize].phase = Phase::Queued;
+                    self.queued += 1;
+                    self.provider_queue.push_back((call, attempt_id));
                 }
             }
             Answer::RateLimited { retry_after_s } => {
                 self.rec.rate_limited += 1;
-                self.attempt_failed(now, call, Some(retry_after_s), q);
+                if let Some(s) = self.series.as_mut() {
+                    s.counts.rate_limited += 1;
+                }
+                self.attempt_failed(now, call, Failure::RateLimited, Some(retry_after_s), q);
+            }
+            Answer::ServerError => {
+                self.rec.server_errors += 1;
+                if let Some(s) = self.series.as_mut() {
+                    s.counts.errors += 1;
+                }
+                self.attempt_failed(now, call, Failure::ServerError, None, q);
             }
             Answer::TooLarge => {
                 self.rec.errors += 1;
@@ -399,44 +607,145 @@ impl World<'_> {
         }
     }
 
-    fn start_service(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
-        self.serving += 1;
-        let c = &self.calls[call as usize];
-        let a = &self.agents[c.agent as usize];
-        let key = self.call_key(c.agent, a.next_call);
-        let mut rng = stream(
-            self.seed,
-            SERVICE,
-            &[
-                key[0],
-                key[1],
-                key[2],
-                key[3],
-                a.generation as u64,
-                c.attempts as u64,
-            ],
-        );
-        let p = &self.scenario.provider;
-        let mut secs = p.ttft_s.sample(&mut rng);
-        if c.output > 0 {
-            secs += c.output as f64 / p.decode_tokens_per_s.sample(&mut rng).max(1e-9);
+    /// Processor sharing: the factor each decoding attempt's rate is multiplied by.
+    #[inline]
+    fn share(&self) -> f64 {
+        match self.scenario.provider.serving {
+            Serving::Fifo => 1.0,
+            Serving::Shared { above } => (above as f64 / self.serving.max(1) as f64).min(1.0),
         }
-        self.calls[call as usize].service_started = now;
-        q.push(now.after(secs_to_nanos(secs)), Event::Finish { call });
+    }
+
+    /// Brings `call`'s decoding progress up to `now` at sharing factor `share`.
+    #[inline]
+    fn progress(c: &mut Call, now: SimTime, share: f64) {
+        let from = c.progress_at.max(c.ttft_end);
+        if now > from {
+            c.tokens_left =
+                (c.tokens_left - c.decode_rate * share * nanos_to_secs(now.since(from))).max(0.0);
+        }
+        c.progress_at = now;
+    }
+
+    /// Schedules the end of `call`'s service at the current sharing factor.
+    fn schedule_finish(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        let share = self.share();
+        let token = self.next_id();
+        let c = &mut self.calls[call as usize];
+        c.finish_token = token;
+        let at = if c.fails {
+            c.ttft_end
+        } else {
+            c.ttft_end
+                .max(now)
+                .after(secs_to_nanos(c.tokens_left / (c.decode_rate * share)))
+        };
+        q.push(at, Event::Finish { call, token });
+    }
+
+    /// Under processor sharing, the number served changed: bring everyone's progress up to `now`
+    /// at the old factor and reschedule their ends at the new one.
+    fn reshare(&mut self, now: SimTime, old_share: f64, q: &mut EventQueue<Event>) {
+        if matches!(self.scenario.provider.serving, Serving::Fifo) || self.share() == old_share {
+            return;
+        }
+        for i in 0..self.in_service.len() {
+            let call = self.in_service[i];
+            Self::progress(&mut self.calls[call as usize], now, old_share);
+            self.schedule_finish(now, call, q);
+        }
+    }
+
+    fn start_service(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        let old_share = self.share();
+        self.serving += 1;
+        let key = self.attempt_key(call);
+        let mut rng = stream(self.seed, SERVICE, &key);
+        let p = &self.scenario.provider;
+        let ttft = p.ttft_s.sample(&mut rng);
+        let c = &self.calls[call as usize];
+        let rate = if c.output > 0 {
+            p.decode_tokens_per_s.sample(&mut rng).max(1e-9) * self.decode_scale
+        } else {
+            1.0
+        };
+        let fails = p.error_rate > 0.0 && unit(&mut rng) < p.error_rate;
+        let c = &mut self.calls[call as usize];
+        c.phase = Phase::Serving;
+        c.service_started = now;
+        c.ttft_end = now.after(secs_to_nanos(ttft));
+        c.decode_rate = rate;
+        c.tokens_left = c.output as f64;
+        c.progress_at = now;
+        c.fails = fails;
+        if !matches!(p.serving, Serving::Fifo) {
+            self.in_service.push(call);
+            self.reshare(now, old_share, q);
+        }
+        self.schedule_finish(now, call, q);
+    }
+
+    /// Frees `call`'s serving slot and starts the next queued attempt.
+    fn end_service(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        let old_share = self.share();
+        if !matches!(self.scenario.provider.serving, Serving::Fifo) {
+            for i in 0..self.in_service.len() {
+                let other = self.in_service[i];
+                Self::progress(&mut self.calls[other as usize], now, old_share);
+            }
+            if let Some(i) = self.in_service.iter().position(|&c| c == call) {
+                self.in_service.swap_remove(i);
+            }
+        }
+        self.serving -= 1;
+        self.rec.in_flight_changed(now, -1);
+        self.calls[call as usize].phase = Phase::Client;
+        while let Some((next, attempt)) = self.provider_queue.pop_front() {
+            let live = self
+                .calls
+                .get(next as usize)
+                .is_some_and(|c| c.phase == Phase::Queued && c.attempt_id == attempt);
+            if live {
+                self.queued -= 1;
+                self.start_service(now, next, q);
+                return;
+            }
+        }
+        self.reshare(now, old_share, q);
     }
 
     fn finish(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
-        self.serving -= 1;
-        self.rec.in_flight_changed(now, -1);
         let c = &self.calls[call as usize];
+        let (fails, prompt, output, max_tokens, admitted_at) =
+            (c.fails, c.prompt, c.output, c.max_tokens, c.admitted_at);
         self.rec.served(
             c.service_started.since(c.admitted_at),
             now.since(c.admitted_at),
         );
-        self.rec.tokens_input += c.prompt as u64;
-        self.rec.tokens_output += c.output as u64;
-        if let Some(next) = self.provider_queue.pop_front() {
-            self.start_service(now, next, q);
+        self.end_service(now, call, q);
+        if fails {
+            self.rec.server_errors += 1;
+            if let Some(s) = self.series.as_mut() {
+                s.counts.errors += 1;
+            }
+            self.attempt_failed(now, call, Failure::ServerError, None, q);
+            return;
+        }
+        self.rec.tokens_input += prompt as u64;
+        self.rec.tokens_output += output as u64;
+        if self.scenario.provider.refund_unused_output && output < max_tokens {
+            let unused = (max_tokens - output) as f64;
+            for (resource, limiter, _) in &mut self.limits {
+                if resource.counts_output() {
+                    limiter.refund(now, admitted_at, unused);
+                }
+            }
+        }
+        if let Some(b) = self.budget.as_mut() {
+            b.on_success();
+        }
+        if let Some(s) = self.series.as_mut() {
+            s.counts.completed += 1;
         }
         let c = self.calls.remove(call as usize);
         self.rec.calls_ok += 1;
@@ -452,7 +761,7 @@ impl World<'_> {
             return;
         }
         let think = match template.think_time_s {
-            super::dist::Dist::Constant(s) => s,
+            Dist::Constant(s) => s,
             ref d => d.sample(&mut stream(self.seed, THINK, &self.call_key(agent, k))),
         };
         let think_ns = secs_to_nanos(think);
@@ -463,35 +772,74 @@ impl World<'_> {
         }
     }
 
-    /// The innermost layer with attempts left retries; the layers inside it start a new round.
+    /// The client stops waiting for the current attempt: an attempt being served is cut off and
+    /// billed for its input and the output generated so far, all of it wasted.
+    fn abandon(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        self.rec.timeouts += 1;
+        if let Some(s) = self.series.as_mut() {
+            s.counts.timeouts += 1;
+        }
+        match self.calls[call as usize].phase {
+            Phase::Queued => {
+                // Never served, never billed. The queue entry goes stale.
+                let c = &mut self.calls[call as usize];
+                c.phase = Phase::Client;
+                let waited = now.since(c.admitted_at);
+                self.rec.served(waited, waited);
+                self.queued -= 1;
+                self.rec.in_flight_changed(now, -1);
+            }
+            Phase::Serving => {
+                let share = self.share();
+                let c = &mut self.calls[call as usize];
+                Self::progress(c, now, share);
+                // The prompt was read (billed) once serving began; output as far as generated.
+                let generated = (c.output as f64 - c.tokens_left).floor().max(0.0) as u64;
+                let input = c.prompt as u64;
+                self.rec.served(
+                    c.service_started.since(c.admitted_at),
+                    now.since(c.admitted_at),
+                );
+                self.rec.tokens_input += input;
+                self.rec.tokens_output += generated;
+                self.rec.wasted_input += input;
+                self.rec.wasted_output += generated;
+                self.end_service(now, call, q);
+            }
+            Phase::Client => return,
+        }
+        self.attempt_failed(now, call, Failure::Timeout, None, q);
+    }
+
+    /// The innermost layer that retries `failure` and has attempts left retries, if the budget
+    /// allows; the layers inside it start a new round.
     fn attempt_failed(
         &mut self,
         now: SimTime,
         call: u32,
+        failure: Failure,
         retry_after_s: Option<f64>,
         q: &mut EventQueue<Event>,
     ) {
+        if let Some(b) = self.budget.as_mut() {
+            b.on_failure();
+        }
         let layers = &self.policy.layers;
         let c = &self.calls[call as usize];
-        let Some(i) = (0..layers.len()).find(|&i| c.tries[i] < layers[i].max_attempts) else {
+        let Some(i) = (0..layers.len())
+            .find(|&i| layers[i].retry_on.covers(failure) && c.tries[i] < layers[i].max_attempts)
+        else {
             self.give_up(now, call, q);
             return;
         };
-        let a = &self.agents[c.agent as usize];
-        let key = self.call_key(c.agent, a.next_call);
-        let u = unit(&mut stream(
-            self.seed,
-            BACKOFF,
-            &[
-                key[0],
-                key[1],
-                key[2],
-                key[3],
-                a.generation as u64,
-                c.attempts as u64,
-            ],
-        ));
+        if self.budget.as_ref().is_some_and(|b| !b.allows_retry()) {
+            self.rec.retries_throttled += 1;
+            self.give_up(now, call, q);
+            return;
+        }
+        let u = unit(&mut stream(self.seed, BACKOFF, &self.attempt_key(call)));
         let layer = &layers[i];
+        let c = &self.calls[call as usize];
         let wait_s = layer.wait_secs(c.tries[i], c.previous_wait_s[i], retry_after_s, u);
         let through_admission = layer.through_admission;
         let c = &mut self.calls[call as usize];

@@ -101,12 +101,48 @@ pub fn runs_csv(report: &Report) -> String {
     String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
 }
 
-/// Writes `summary.json`, `summary.csv` and `runs.csv` into `dir` (created if missing).
+/// The time series of every policy that has one (replication 0), one row per policy and
+/// interval; `None` when the scenario asks for none.
+pub fn timeseries_csv(report: &Report) -> Option<String> {
+    if report.policies.iter().all(|p| p.series.is_none()) {
+        return None;
+    }
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record([
+        "policy",
+        "t_s",
+        "in_flight",
+        "provider_queue",
+        "client_queue",
+        "admitted_tokens_per_s",
+        "limit_tokens_per_s",
+        "rate_limited_per_s",
+        "errors_per_s",
+        "timeouts_per_s",
+        "goodput_calls_per_s",
+    ])
+    .expect("in-memory CSV");
+    for p in &report.policies {
+        for s in p.series.iter().flatten() {
+            w.serialize((&p.name, s)).expect("in-memory CSV");
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields"))
+}
+
+/// Writes `summary.json`, `summary.csv`, `runs.csv` and, when there is one, `timeseries.csv`
+/// into `dir` (created if missing).
 pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     write_atomic(&dir.join("summary.json"), to_json(report).as_bytes())?;
     write_atomic(&dir.join("summary.csv"), to_csv(report).as_bytes())?;
-    write_atomic(&dir.join("runs.csv"), runs_csv(report).as_bytes())
+    write_atomic(&dir.join("runs.csv"), runs_csv(report).as_bytes())?;
+    if let Some(ts) = timeseries_csv(report) {
+        write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` whole or not at all: a temporary file in the same directory, synced,

@@ -4,7 +4,9 @@
 use super::values::{NonNegative, Of, Positive, Secs};
 use crate::engine::time::secs_to_nanos;
 use crate::engine::{Guards, SimTime};
-use crate::model::retry::{Backoff, Jitter, RetryLayer};
+use crate::model::budget::BudgetSpec;
+use crate::model::config::{CapacityStep, LimitKind, Outage, Serving};
+use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
 use crate::model::world::MAX_LAYERS;
 use crate::model::{
     self, Arrival, BucketSpec, JobTemplate, Limit, Policy, Provider, Resource, Source,
@@ -53,6 +55,7 @@ struct RawMeta {
     seed: u64,
     #[serde(default = "one")]
     replications: Spanned<u32>,
+    timeseries_interval: Option<Spanned<Secs>>,
 }
 
 fn one() -> Spanned<u32> {
@@ -75,6 +78,15 @@ struct RawProvider {
     #[serde(default = "yes")]
     count_rejected: bool,
     concurrency: Option<Spanned<u32>>,
+    max_in_flight: Option<Spanned<u32>>,
+    sharing_above: Option<Spanned<u32>>,
+    #[serde(default)]
+    refund_unused_output: bool,
+    error_rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    outage: Vec<RawOutage>,
+    #[serde(default)]
+    capacity: Vec<RawCapacity>,
     ttft: Of<Secs>,
     #[serde(default = "fast_decode")]
     decode_rate: Spanned<Of<f64>>,
@@ -93,9 +105,11 @@ fn fast_decode() -> Spanned<Of<f64>> {
 }
 
 #[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 enum RawResource {
     Requests,
+    InputTokens,
+    OutputTokens,
     Tokens,
 }
 
@@ -103,8 +117,41 @@ enum RawResource {
 #[serde(deny_unknown_fields)]
 struct RawLimit {
     resource: RawResource,
-    rate: Positive,
-    burst: Positive,
+    kind: Option<Spanned<RawLimitKind>>,
+    rate: Option<Spanned<Positive>>,
+    burst: Option<Spanned<Positive>>,
+    limit: Option<Spanned<Positive>>,
+    window: Option<Spanned<Secs>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum RawLimitKind {
+    TokenBucket,
+    FixedWindow,
+    SlidingWindow,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutage {
+    start: Secs,
+    end: Spanned<Secs>,
+    #[serde(default = "unavailable")]
+    status: Spanned<u16>,
+}
+
+fn unavailable() -> Spanned<u16> {
+    Spanned::new(0..0, 503)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCapacity {
+    at: Spanned<Secs>,
+    limits: Option<Positive>,
+    decode: Option<Positive>,
+    ramp: Option<Secs>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +212,41 @@ struct RawPolicy {
     bucket: Option<RawBucket>,
     #[serde(default)]
     agent_restarts: u32,
+    timeout: Option<Spanned<Secs>>,
+    retry_budget: Option<RawBudget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    kind: Spanned<BudgetKind>,
+    max_tokens: Option<Spanned<Positive>>,
+    token_ratio: Option<Spanned<Positive>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum BudgetKind {
+    Grpc,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum RawFailure {
+    RateLimited,
+    ServerError,
+    Timeout,
+}
+
+fn retry_on(list: Option<Vec<RawFailure>>) -> RetryOn {
+    match list {
+        None => RetryOn::ALL,
+        Some(l) => RetryOn {
+            rate_limited: l.contains(&RawFailure::RateLimited),
+            server_error: l.contains(&RawFailure::ServerError),
+            timeout: l.contains(&RawFailure::Timeout),
+        },
+    }
 }
 
 #[derive(Deserialize)]
@@ -178,6 +260,7 @@ struct RawRetry {
     honor_retry_after: bool,
     #[serde(default = "sixty_s")]
     max_retry_after: Secs,
+    retry_on: Option<Vec<RawFailure>>,
 }
 
 fn no_jitter() -> Spanned<RawJitter> {
@@ -233,6 +316,7 @@ struct RawSdk {
     honor_retry_after: bool,
     #[serde(default = "sixty_s")]
     max_retry_after: Secs,
+    retry_on: Option<Vec<RawFailure>>,
 }
 
 fn two() -> u32 {
@@ -279,6 +363,16 @@ impl RawScenario {
                 "expected at least 1, found 0",
             );
         }
+        let timeseries_interval_ns = match self.scenario.timeseries_interval {
+            Some(t) if t.get_ref().0 <= 0.0 => {
+                return invalid(
+                    Some(t.span()),
+                    "scenario.timeseries_interval",
+                    "expected an interval longer than zero",
+                );
+            }
+            t => t.map(|t| secs_to_nanos(t.get_ref().0)),
+        };
         let defaults = Guards::default();
         let guards = Guards {
             max_events: self.guards.max_events.unwrap_or(defaults.max_events),
@@ -308,21 +402,81 @@ impl RawScenario {
                 "expected a positive mean decode rate (output tokens per second), found 0",
             );
         }
+        let mut limits = Vec::new();
+        for (i, l) in p.limit.into_iter().enumerate() {
+            limits.push(limit(l, &format!("provider.limit[{i}]"))?);
+        }
+        if let Some(m) = &p.max_in_flight
+            && *m.get_ref() == 0
+        {
+            return invalid(
+                Some(m.span()),
+                "provider.max_in_flight",
+                "expected at least 1 (omit it for no limit), found 0",
+            );
+        }
+        let serving = match &p.sharing_above {
+            None => Serving::Fifo,
+            Some(a) if *a.get_ref() == 0 => {
+                return invalid(
+                    Some(a.span()),
+                    "provider.sharing_above",
+                    "expected at least 1, found 0",
+                );
+            }
+            Some(a) => Serving::Shared {
+                above: *a.get_ref(),
+            },
+        };
+        let error_rate = match &p.error_rate {
+            None => 0.0,
+            Some(e) if (0.0..=1.0).contains(e.get_ref()) => *e.get_ref(),
+            Some(e) => {
+                return invalid(
+                    Some(e.span()),
+                    "provider.error_rate",
+                    format!("expected a probability in [0, 1], found {}", e.get_ref()),
+                );
+            }
+        };
+        let mut outages = Vec::new();
+        for (i, o) in p.outage.into_iter().enumerate() {
+            if o.end.get_ref().0 <= o.start.0 {
+                return invalid(
+                    Some(o.end.span()),
+                    format!("provider.outage[{i}].end"),
+                    format!(
+                        "expected an end after the start ({}s), found {}s",
+                        o.start.0,
+                        o.end.get_ref().0
+                    ),
+                );
+            }
+            let status = *o.status.get_ref();
+            if !(500..=599).contains(&status) {
+                return invalid(
+                    Some(o.status.span()),
+                    format!("provider.outage[{i}].status"),
+                    format!("expected a 5xx status such as 503 or 529, found {status}"),
+                );
+            }
+            outages.push(Outage {
+                start_ns: secs_to_nanos(o.start.0),
+                end_ns: secs_to_nanos(o.end.get_ref().0),
+                status,
+            });
+        }
+        let capacity = capacity_steps(p.capacity)?;
         let provider = Provider {
-            limits: p
-                .limit
-                .iter()
-                .map(|l| Limit {
-                    resource: match l.resource {
-                        RawResource::Requests => Resource::Requests,
-                        RawResource::Tokens => Resource::Tokens,
-                    },
-                    rate_per_s: l.rate.0,
-                    burst: l.burst.0,
-                })
-                .collect(),
+            limits,
             count_rejected: p.count_rejected,
             concurrency: p.concurrency.map(|c| c.into_inner()),
+            max_in_flight: p.max_in_flight.map(|m| m.into_inner()),
+            refund_unused_output: p.refund_unused_output,
+            error_rate,
+            outages,
+            capacity,
+            serving,
             ttft_s: p.ttft.0,
             decode_tokens_per_s: p.decode_rate.into_inner().0,
             price_input_per_mtok: p.price_input_per_mtok.map_or(0.0, |v| v.0),
@@ -393,6 +547,7 @@ impl RawScenario {
                         fraction: sdk.jitter_fraction.0.min(1.0),
                     },
                     retry_after_max_s: sdk.honor_retry_after.then_some(sdk.max_retry_after.0),
+                    retry_on: retry_on(sdk.retry_on),
                     through_admission: false,
                 });
             }
@@ -408,6 +563,20 @@ impl RawScenario {
                     burst: b.burst.0,
                 }),
                 agent_restarts: raw.agent_restarts,
+                timeout_ns: match raw.timeout {
+                    Some(t) if t.get_ref().0 <= 0.0 => {
+                        return invalid(
+                            Some(t.span()),
+                            format!("policy[{i}].timeout"),
+                            "expected a timeout longer than zero",
+                        );
+                    }
+                    t => t.map(|t| secs_to_nanos(t.get_ref().0)),
+                },
+                budget: raw
+                    .retry_budget
+                    .map(|b| budget(b, &format!("policy[{i}].retry_budget")))
+                    .transpose()?,
             });
         }
 
@@ -417,10 +586,143 @@ impl RawScenario {
             seed: self.scenario.seed,
             replications: self.scenario.replications.into_inner(),
             guards,
+            timeseries_interval_ns,
             provider,
             sources,
             policies,
         })
+    }
+}
+
+fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
+    let resource = match l.resource {
+        RawResource::Requests => Resource::Requests,
+        RawResource::InputTokens => Resource::InputTokens,
+        RawResource::OutputTokens => Resource::OutputTokens,
+        RawResource::Tokens => Resource::Tokens,
+    };
+    let fields = [
+        ("rate", span_of(&l.rate)),
+        ("burst", span_of(&l.burst)),
+        ("limit", span_of(&l.limit)),
+        ("window", span_of(&l.window)),
+    ];
+    let kind_span = l.kind.as_ref().map_or(0..0, |k| k.span());
+    let kind = l.kind.map_or(RawLimitKind::TokenBucket, |k| k.into_inner());
+    let positive = |v: &Option<Spanned<Positive>>| v.as_ref().map_or(1.0, |p| p.get_ref().0);
+    let window_ns = |w: &Option<Spanned<Secs>>| {
+        w.as_ref()
+            .map_or(1, |w| secs_to_nanos(w.get_ref().0).max(1))
+    };
+    let kind = match kind {
+        RawLimitKind::TokenBucket => {
+            kind_fields(
+                path,
+                ("token_bucket", kind_span),
+                &fields,
+                &["rate", "burst"],
+                &["rate", "burst"],
+            )?;
+            LimitKind::TokenBucket {
+                rate_per_s: positive(&l.rate),
+                burst: positive(&l.burst),
+            }
+        }
+        RawLimitKind::FixedWindow => {
+            kind_fields(
+                path,
+                ("fixed_window", kind_span),
+                &fields,
+                &["limit", "window"],
+                &["limit", "window"],
+            )?;
+            LimitKind::FixedWindow {
+                limit: positive(&l.limit),
+                window_ns: window_ns(&l.window),
+            }
+        }
+        RawLimitKind::SlidingWindow => {
+            kind_fields(
+                path,
+                ("sliding_window", kind_span),
+                &fields,
+                &["limit", "window"],
+                &["limit", "window"],
+            )?;
+            LimitKind::SlidingWindow {
+                limit: positive(&l.limit),
+                window_ns: window_ns(&l.window),
+            }
+        }
+    };
+    if let Some(w) = &l.window
+        && w.get_ref().0 <= 0.0
+    {
+        return invalid(
+            Some(w.span()),
+            format!("{path}.window"),
+            "expected a window longer than zero",
+        );
+    }
+    Ok(Limit { resource, kind })
+}
+
+/// Turns capacity entries into steps: a ramp becomes one step per second of its length (at most
+/// 600), moving linearly from the previous values to the entry's.
+fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invalid> {
+    let mut steps: Vec<CapacityStep> = Vec::new();
+    let (mut limits, mut decode, mut last_at) = (1.0, 1.0, -1.0f64);
+    for (i, e) in entries.into_iter().enumerate() {
+        let at = e.at.get_ref().0;
+        if at <= last_at {
+            return invalid(
+                Some(e.at.span()),
+                format!("provider.capacity[{i}].at"),
+                format!("expected a time after the previous entry's ({last_at}s), found {at}s"),
+            );
+        }
+        let to_limits = e.limits.map_or(limits, |v| v.0);
+        let to_decode = e.decode.map_or(decode, |v| v.0);
+        let ramp = e.ramp.map_or(0.0, |r| r.0);
+        let n = if ramp > 0.0 {
+            (ramp.ceil() as u32).clamp(1, 600)
+        } else {
+            1
+        };
+        for k in 1..=n {
+            let f = k as f64 / n as f64;
+            steps.push(CapacityStep {
+                at_ns: secs_to_nanos(at + ramp * f),
+                limits: limits + (to_limits - limits) * f,
+                decode: decode + (to_decode - decode) * f,
+            });
+        }
+        (limits, decode, last_at) = (to_limits, to_decode, at + ramp);
+    }
+    Ok(steps)
+}
+
+fn budget(b: RawBudget, path: &str) -> Result<BudgetSpec, Invalid> {
+    let fields = [
+        ("max_tokens", span_of(&b.max_tokens)),
+        ("token_ratio", span_of(&b.token_ratio)),
+    ];
+    match *b.kind.get_ref() {
+        BudgetKind::Grpc => {
+            kind_fields(
+                path,
+                ("grpc", b.kind.span()),
+                &fields,
+                &["max_tokens", "token_ratio"],
+                &["max_tokens", "token_ratio"],
+            )?;
+            let max_tokens = b.max_tokens.as_ref().map_or(1.0, |v| v.get_ref().0);
+            let token_ratio = b.token_ratio.as_ref().map_or(1.0, |v| v.get_ref().0);
+            Ok(BudgetSpec::Grpc {
+                max_tokens,
+                token_ratio,
+            })
+        }
     }
 }
 
@@ -616,6 +918,7 @@ fn retry_layer(r: RawRetry, i: usize) -> Result<RetryLayer, Invalid> {
             RawJitter::Decorrelated => Jitter::Decorrelated,
         },
         retry_after_max_s: r.honor_retry_after.then_some(r.max_retry_after.0),
+        retry_on: retry_on(r.retry_on),
         through_admission: true,
     })
 }
