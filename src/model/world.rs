@@ -163,6 +163,8 @@ struct World<'a> {
     calls: Slab<Call>,
     rec: Recorder,
     series: Option<TimeSeries>,
+    /// Time of the last event that was not stale: the run's end.
+    last_event: SimTime,
 }
 
 /// Runs `policy` on `scenario` with `seed`; the metrics, or the guard that stopped the run.
@@ -230,6 +232,7 @@ pub fn simulate_full(
         } else {
             None
         },
+        last_event: SimTime::ZERO,
     };
     let mut queue = EventQueue::new();
     for (i, source) in scenario.sources.iter().enumerate() {
@@ -246,7 +249,8 @@ pub fn simulate_full(
     if let Some(first) = p.capacity.first() {
         queue.push(SimTime(first.at_ns), Event::Capacity { step: 0 });
     }
-    let RunStats { events, end } = run(&mut world, &mut queue, &scenario.guards)?;
+    let RunStats { events, .. } = run(&mut world, &mut queue, &scenario.guards)?;
+    let end = world.last_event;
     let gauges = world.gauges();
     Ok(RunOutput {
         metrics: world
@@ -261,6 +265,23 @@ impl Model for World<'_> {
 
     #[inline]
     fn handle(&mut self, now: SimTime, event: Event, q: &mut EventQueue<Event>) {
+        // Rescheduled and abandoned attempts leave stale events behind: they change nothing and
+        // must not stretch the run's end (which time averages divide by).
+        let stale = match event {
+            Event::Finish { call, token } => !self
+                .calls
+                .get(call as usize)
+                .is_some_and(|c| c.phase == Phase::Serving && c.finish_token == token),
+            Event::Timeout { call, attempt } => !self
+                .calls
+                .get(call as usize)
+                .is_some_and(|c| c.phase != Phase::Client && c.attempt_id == attempt),
+            _ => false,
+        };
+        if stale {
+            return;
+        }
+        self.last_event = now;
         if self.series.as_ref().is_some_and(|s| s.due(now)) {
             let gauges = self.gauges();
             if let Some(s) = self.series.as_mut() {
@@ -279,24 +300,8 @@ impl Model for World<'_> {
                     self.send(now, call, q);
                 }
             }
-            Event::Finish { call, token } => {
-                if self
-                    .calls
-                    .get(call as usize)
-                    .is_some_and(|c| c.phase == Phase::Serving && c.finish_token == token)
-                {
-                    self.finish(now, call, q);
-                }
-            }
-            Event::Timeout { call, attempt } => {
-                if self
-                    .calls
-                    .get(call as usize)
-                    .is_some_and(|c| c.phase != Phase::Client && c.attempt_id == attempt)
-                {
-                    self.abandon(now, call, q);
-                }
-            }
+            Event::Finish { call, .. } => self.finish(now, call, q),
+            Event::Timeout { call, .. } => self.abandon(now, call, q),
             Event::NextCall { agent } => self.start_call(now, agent, q),
             Event::AdmissionWake => {
                 self.wake_pending = false;
@@ -984,5 +989,215 @@ mod tests {
         // Counted: refused at 0, 5, 10, 15 (each finds 50 and drains it)... it never passes.
         assert_eq!(counted.rate_limited, 10.0);
         assert_eq!(counted.gave_up, 1.0);
+    }
+
+    /// A scenario from its parts: `provider` is the body of `[provider]` (with `ttft`), `job` the
+    /// body of `[source.job]`, `arrival` the source's arrival table, `policy` the policy's body.
+    fn sim(provider: &str, arrival: &str, job: &str, policy: &str) -> super::RunOutput {
+        let text = format!(
+            "[scenario]\nname = \"t\"\ntimeseries_interval = \"1s\"\n[provider]\n{provider}\n[[source]]\nname = \"s\"\narrival = {arrival}\n[source.job]\n{job}\n[[policy]]\nname = \"p\"\n{policy}\n"
+        );
+        let scenario = parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        super::simulate_full(&scenario, &scenario.policies[0], 1, true).unwrap()
+    }
+
+    const ONE_CALL: &str = "prompt_tokens = 50\nmax_tokens = 100\noutput_tokens = 100";
+
+    #[test]
+    fn processor_sharing_slows_each_attempt_by_the_number_served() {
+        // 100 output tokens at 100 tokens/s, no ttft: alone, 1 s. With sharing above 1, two
+        // attempts started together each decode at 50 tokens/s and both end at 2 s.
+        let m = sim(
+            "ttft = \"0s\"\ndecode_rate = 100\nsharing_above = 1",
+            "{ process = \"burst\", count = 2 }",
+            ONE_CALL,
+            "",
+        )
+        .metrics;
+        assert_eq!(m.call_latency_max_s, 2.0);
+        assert_eq!(m.call_latency_p50_s, 2.0);
+        // Staggered: A alone for 0.5 s (50 tokens), then both at 50/s: A ends at 1.5 s; B has
+        // 50 left at 1.5 s and ends alone at 2.0 s, 1.5 s after it started.
+        let text = "[scenario]\nname = \"t\"\n[provider]\nttft = \"0s\"\ndecode_rate = 100\nsharing_above = 1\n\
+            [[source]]\nname = \"a\"\narrival = { process = \"burst\" }\n[source.job]\nprompt_tokens = 50\nmax_tokens = 100\noutput_tokens = 100\n\
+            [[source]]\nname = \"b\"\narrival = { process = \"burst\", at = \"500ms\" }\n[source.job]\nprompt_tokens = 50\nmax_tokens = 100\noutput_tokens = 100\n\
+            [[policy]]\nname = \"p\"\n";
+        let scenario = parse(text, "t.toml").unwrap();
+        let m = super::simulate(&scenario, &scenario.policies[0], 1).unwrap();
+        assert_eq!(m.makespan_s, 2.0);
+        assert_eq!(m.call_latency_p50_s, 1.5);
+        assert_eq!(m.call_latency_max_s, 1.5);
+    }
+
+    #[test]
+    fn a_timed_out_attempt_is_billed_for_what_was_generated_and_counted_as_waste() {
+        // ttft 1 s, then 100 tokens at 10 tokens/s (10 s). A 5 s timeout cuts it after 40 tokens:
+        // billed 50 input + 40 output, all wasted; the retry (no timeout left to change) times out
+        // the same way, and the call gives up after 2 attempts.
+        let m = sim(
+            "ttft = \"1s\"\ndecode_rate = 10\nprice_input_per_mtok = 1_000_000\nprice_output_per_mtok = 1_000_000",
+            "{ process = \"burst\" }",
+            ONE_CALL,
+            "timeout = \"5s\"\nretry = { max_attempts = 2 }",
+        )
+        .metrics;
+        assert_eq!(m.timeouts, 2.0);
+        assert_eq!(m.gave_up, 1.0);
+        assert_eq!(m.tokens_wasted, 180.0);
+        assert_eq!(m.tokens_billed, 180.0);
+        assert_eq!(m.cost_wasted_usd, 180.0);
+        assert_eq!(m.call_latency_max_s, 10.0);
+        assert_eq!(m.mean_in_flight, 1.0);
+    }
+
+    #[test]
+    fn an_outage_answers_server_errors_and_retries_ride_it_out() {
+        // Down from 0 to 2.5 s: attempts at 0, 1 and 2 s get a 503; the one at 3 s is served.
+        let m = sim(
+            "ttft = \"1s\"\n[[provider.outage]]\nstart = \"0s\"\nend = \"2500ms\"\nstatus = 503",
+            "{ process = \"burst\" }",
+            "prompt_tokens = 50\nmax_tokens = 10\noutput_tokens = 0",
+            "retry = { max_attempts = 10, wait = { kind = \"fixed\", wait = \"1s\" } }",
+        )
+        .metrics;
+        assert_eq!((m.server_errors, m.retries, m.calls_ok), (3.0, 3.0, 1.0));
+        assert_eq!(m.makespan_s, 4.0);
+    }
+
+    #[test]
+    fn a_policy_that_does_not_retry_server_errors_gives_up_on_the_first() {
+        let m = sim(
+            "ttft = \"1s\"\n[[provider.outage]]\nstart = \"0s\"\nend = \"10s\"\nstatus = 529",
+            "{ process = \"burst\" }",
+            "prompt_tokens = 50\nmax_tokens = 10\noutput_tokens = 0",
+            "retry = { max_attempts = 10, retry_on = [\"rate_limited\"] }",
+        )
+        .metrics;
+        assert_eq!((m.server_errors, m.retries, m.gave_up), (1.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn transient_errors_fail_the_stated_fraction_of_attempts() {
+        // 20,000 one-attempt calls, error_rate 0.1: the count is Binomial(20000, 0.1),
+        // sd = 42.4; allow 5 sd.
+        let m = sim(
+            "ttft = \"10ms\"\nerror_rate = 0.1",
+            "{ process = \"poisson\", rate = 100, count = 20_000 }",
+            "prompt_tokens = 50\nmax_tokens = 10\noutput_tokens = 0",
+            "",
+        )
+        .metrics;
+        assert!(
+            (m.server_errors - 2_000.0).abs() < 5.0 * 42.4,
+            "{}",
+            m.server_errors
+        );
+        assert_eq!(m.server_errors + m.calls_ok, 20_000.0);
+        // A failed attempt is not billed.
+        assert_eq!(m.tokens_input, 50.0 * m.calls_ok);
+    }
+
+    #[test]
+    fn a_capacity_step_scales_the_limit_from_its_instant() {
+        // 10 tokens/s, burst 10, calls of 10 tokens (prompt 5 + max_tokens 5), one every 0.1 s:
+        // one passes per second; halved at t = 10 s, one every 2 s after that.
+        let out = sim(
+            "ttft = \"10ms\"\ncount_rejected = false\n[[provider.limit]]\nresource = \"tokens\"\nrate = 10\nburst = 10\n\
+             [[provider.capacity]]\nat = \"10s\"\nlimits = 0.5",
+            "{ process = \"poisson\", rate = 1000, until = \"20s\" }",
+            "prompt_tokens = 5\nmax_tokens = 5\noutput_tokens = 0",
+            "",
+        );
+        let series = out.series.unwrap();
+        let admitted = |t: f64| {
+            series
+                .iter()
+                .find(|s| s.t_s == t)
+                .unwrap()
+                .admitted_tokens_per_s
+        };
+        // The first second also has the full burst: 10 + 10.
+        assert_eq!(admitted(5.0), 10.0);
+        assert_eq!(
+            series
+                .iter()
+                .find(|s| s.t_s == 15.0)
+                .unwrap()
+                .limit_tokens_per_s,
+            5.0
+        );
+        let late: f64 = (11..=20).map(|t| admitted(t as f64)).sum();
+        assert!(
+            (late - 50.0).abs() <= 10.0,
+            "admitted {late} tokens in the 10 s at half rate"
+        );
+    }
+
+    #[test]
+    fn refunding_unused_output_lets_the_next_call_in_sooner() {
+        // Output-token limit: burst 100, 1 token/s. Each call reserves max_tokens = 100 and uses
+        // 20. The first call takes the whole burst at t = 0 and ends at t = 1 s; the second is
+        // refused and retried every second.
+        let provider = "ttft = \"1s\"\ndecode_rate = 1e9\n{refund}\n[[provider.limit]]\nresource = \"output_tokens\"\nrate = 1\nburst = 100";
+        let job = "prompt_tokens = 50\nmax_tokens = 100\noutput_tokens = 20";
+        let policy = "retry = { max_attempts = 1000, wait = { kind = \"fixed\", wait = \"1s\" } }";
+        let arrival = "{ process = \"burst\", count = 2 }";
+        let with = sim(
+            &provider.replace(
+                "{refund}",
+                "refund_unused_output = true\ncount_rejected = false",
+            ),
+            arrival,
+            job,
+            policy,
+        )
+        .metrics;
+        let without = sim(
+            &provider.replace("{refund}", "count_rejected = false"),
+            arrival,
+            job,
+            policy,
+        )
+        .metrics;
+        // With the refund, 80 tokens come back at 1 s: 81 + (t - 1) reaches 100 at t = 20, and
+        // the call ends at 21 s. Without it the bucket refills from 0 at 1 token/s: 100 s, end
+        // at 101 s. (Decoding 20 tokens at 1e9/s adds 20 ns.)
+        assert!((with.makespan_s - 21.0).abs() < 1e-6, "{}", with.makespan_s);
+        assert!(
+            (without.makespan_s - 101.0).abs() < 1e-6,
+            "{}",
+            without.makespan_s
+        );
+    }
+
+    #[test]
+    fn grpc_throttling_stops_retries_once_half_the_tokens_are_gone() {
+        // A provider that refuses everything after one request. Budget 10, ratio 0.1: the first
+        // call succeeds (tokens stay 10); the second is refused 5 times (10 -> 5) and may not
+        // retry at 5; the third is refused once (5 -> 4) and gives up at once.
+        let m = sim(
+            "ttft = \"1s\"\n[[provider.limit]]\nresource = \"requests\"\nrate = 1e-9\nburst = 1",
+            "{ process = \"burst\", count = 3 }",
+            "prompt_tokens = 5\nmax_tokens = 5\noutput_tokens = 0",
+            "retry = { max_attempts = 100 }\nretry_budget = { kind = \"grpc\", max_tokens = 10, token_ratio = 0.1 }",
+        )
+        .metrics;
+        assert_eq!(m.calls_ok, 1.0);
+        assert_eq!(m.rate_limited, 6.0);
+        assert_eq!(m.retries, 4.0);
+        assert_eq!(m.retries_throttled, 2.0);
+    }
+
+    #[test]
+    fn the_in_flight_limit_refuses_beyond_its_count() {
+        let m = sim(
+            "ttft = \"1s\"\nmax_in_flight = 2",
+            "{ process = \"burst\", count = 3 }",
+            ONE_CALL,
+            "",
+        )
+        .metrics;
+        assert_eq!((m.calls_ok, m.rate_limited, m.gave_up), (2.0, 1.0, 1.0));
+        assert_eq!(m.peak_in_flight, 2.0);
     }
 }
