@@ -1,0 +1,63 @@
+//! The shipped scenarios tell the stories their comments and the README claim.
+
+use stampede::metrics::timeseries::Sample;
+use stampede::run::{Report, RunOptions, run};
+use stampede::scenario::load;
+use std::path::Path;
+
+fn report(file: &str) -> Report {
+    let scenario = load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file),
+    )
+    .unwrap();
+    run(&scenario, &RunOptions::default()).unwrap()
+}
+
+fn series<'a>(r: &'a Report, policy: &str) -> &'a [Sample] {
+    let p = r.policies.iter().find(|p| p.name == policy).unwrap();
+    p.series
+        .as_deref()
+        .expect("the scenario asks for a time series")
+}
+
+/// Mean goodput (calls/s) over the samples ending in (from, to].
+fn goodput(s: &[Sample], from: f64, to: f64) -> f64 {
+    let window: Vec<f64> = s
+        .iter()
+        .filter(|x| x.t_s > from && x.t_s <= to)
+        .map(|x| x.goodput_calls_per_s)
+        .collect();
+    window.iter().sum::<f64>() / window.len() as f64
+}
+
+#[test]
+fn brownout_naive_retries_hold_goodput_down_long_after_capacity_returns_and_the_budget_recovers() {
+    let r = report("provider_brownout.toml");
+    // Capacity is at 30% from 120 s to 180 s. Before it, every policy carries the offered load.
+    for policy in ["naive", "full_jitter", "budgeted"] {
+        let before = goodput(series(&r, policy), 20.0, 120.0);
+        assert!(
+            before > 4.0,
+            "{policy}: goodput {before:.2} calls/s before the brownout"
+        );
+    }
+    let offered = goodput(series(&r, "budgeted"), 20.0, 120.0);
+    // From 60 s after the recovery to 200 s after it, naive is still locked out...
+    let naive_after = goodput(series(&r, "naive"), 240.0, 380.0);
+    assert!(
+        naive_after < 0.2 * offered,
+        "naive goodput {naive_after:.2} of {offered:.2} calls/s long after the recovery"
+    );
+    // ... while the budgeted policy is back to the offered load within 20 s of the recovery.
+    let budgeted_after = goodput(series(&r, "budgeted"), 200.0, 380.0);
+    assert!(
+        budgeted_after > 0.9 * offered,
+        "budgeted goodput {budgeted_after:.2} of {offered:.2} calls/s after the recovery"
+    );
+    let naive = &r.policies[0].aggregate.mean;
+    let budgeted = &r.policies[2].aggregate.mean;
+    assert!(budgeted.jobs_ok > 2.0 * naive.jobs_ok);
+    assert!(naive.rate_limited > 50.0 * budgeted.rate_limited);
+}
