@@ -57,6 +57,7 @@ pub struct Recorder {
     provider_wait: u128,
     provider_time: u128,
     provider_served: u64,
+    provider_waited: u64,
 }
 
 impl Recorder {
@@ -75,6 +76,7 @@ impl Recorder {
         self.provider_wait += wait_ns as u128;
         self.provider_time += total_ns as u128;
         self.provider_served += 1;
+        self.provider_waited += (wait_ns > 0) as u64;
     }
 
     /// The client's admission queue has `depth` calls waiting.
@@ -153,6 +155,11 @@ impl Recorder {
             peak_client_queue: self.peak_client_queue as f64,
             provider_wait_mean_s: per_served(self.provider_wait),
             provider_time_mean_s: per_served(self.provider_time),
+            provider_waited_fraction: if self.provider_served == 0 {
+                0.0
+            } else {
+                self.provider_waited as f64 / self.provider_served as f64
+            },
             events: events as f64,
         }
     }

@@ -112,6 +112,8 @@ metrics! {
     provider_wait_mean_s,
     /// Mean time an admitted attempt spent at the provider, waiting and served (W).
     provider_time_mean_s,
+    /// Fraction of admitted attempts that waited for a serving slot (Erlang C in M/M/c).
+    provider_waited_fraction,
     /// Events the simulator processed.
     events,
 }
