@@ -1,6 +1,7 @@
 //! The system being simulated: a rate-limited provider, a workload of agent jobs, and the client
 //! policies under comparison. Built on [`crate::engine`], which knows none of these words.
 
+pub mod admission;
 pub mod budget;
 pub mod config;
 pub mod dist;
