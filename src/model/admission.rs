@@ -92,12 +92,19 @@ pub struct Admission {
 impl Admission {
     /// Admission with `buckets` (at most one per scope) for a client serving `tenants` tenants.
     pub fn new(buckets: &[ScopedBucket], discipline: Discipline, tenants: usize) -> Admission {
-        let find = |s: Scope| buckets.iter().find(|b| b.scope == s).map(|b| (b.rate_per_s, b.burst));
+        let find = |s: Scope| {
+            buckets
+                .iter()
+                .find(|b| b.scope == s)
+                .map(|b| (b.rate_per_s, b.burst))
+        };
         let tenant_spec = find(Scope::Tenant);
         Admission {
             global: find(Scope::Global).map(|(r, b)| Limiter::token_bucket(r, b)),
             tenant_spec,
-            tenants: tenant_spec.map_or(Vec::new(), |(r, b)| (0..tenants).map(|_| Limiter::token_bucket(r, b)).collect()),
+            tenants: tenant_spec.map_or(Vec::new(), |(r, b)| {
+                (0..tenants).map(|_| Limiter::token_bucket(r, b)).collect()
+            }),
             job_spec: find(Scope::Job),
             jobs: Vec::new(),
             discipline,
@@ -158,9 +165,19 @@ impl Admission {
     /// Nanoseconds until every bucket of `w` holds its cost, split into the shared (global) part
     /// and the part of its own tenant's and job's buckets.
     fn waits(&mut self, now: SimTime, w: &Waiting) -> (u64, u64) {
-        let global = self.global.as_mut().map_or(0, |b| b.wait_nanos(now, w.cost));
-        let tenant = self.tenants.get_mut(w.tenant as usize).map_or(0, |b| b.wait_nanos(now, w.cost));
-        let job = self.jobs.get_mut(w.job as usize).and_then(Option::as_mut).map_or(0, |b| b.wait_nanos(now, w.cost));
+        let global = self
+            .global
+            .as_mut()
+            .map_or(0, |b| b.wait_nanos(now, w.cost));
+        let tenant = self
+            .tenants
+            .get_mut(w.tenant as usize)
+            .map_or(0, |b| b.wait_nanos(now, w.cost));
+        let job = self
+            .jobs
+            .get_mut(w.job as usize)
+            .and_then(Option::as_mut)
+            .map_or(0, |b| b.wait_nanos(now, w.cost));
         (global, tenant.max(job))
     }
 
@@ -201,8 +218,13 @@ impl Admission {
         // held back by its own bucket passes its turn; one held back by the shared bucket keeps it.
         let mut soonest = u64::MAX;
         for _ in 0..self.ring.len() {
-            let key = *self.ring.front().expect("ring holds the keys with waiting calls") as usize;
-            let w = *self.queues[key].front().expect("a key in the ring has a waiting call");
+            let key = *self
+                .ring
+                .front()
+                .expect("ring holds the keys with waiting calls") as usize;
+            let w = *self.queues[key]
+                .front()
+                .expect("a key in the ring has a waiting call");
             let (shared, own) = self.waits(now, &w);
             if own > 0 {
                 soonest = soonest.min(own);
@@ -235,11 +257,20 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn w(call: u32, cost: f64, tenant: u32, job: u32) -> Waiting {
-        Waiting { call, cost, tenant, job }
+        Waiting {
+            call,
+            cost,
+            tenant,
+            job,
+        }
     }
 
     fn bucket(scope: Scope, rate_per_s: f64, burst: f64) -> ScopedBucket {
-        ScopedBucket { scope, rate_per_s, burst }
+        ScopedBucket {
+            scope,
+            rate_per_s,
+            burst,
+        }
     }
 
     fn open(_: &Waiting) -> bool {
@@ -265,7 +296,10 @@ mod tests {
         for (c, cost) in [(1, 10.0), (2, 8.0), (3, 1.0)] {
             a.push(w(c, cost, 0, 0));
         }
-        assert_eq!(drain(&mut a, SimTime::ZERO), (vec![1], Popped::Wait(8 * S / 10 + 1)));
+        assert_eq!(
+            drain(&mut a, SimTime::ZERO),
+            (vec![1], Popped::Wait(8 * S / 10 + 1))
+        );
         assert_eq!(drain(&mut a, SimTime(8 * S / 10 + 1)).0, vec![2]);
         assert_eq!(drain(&mut a, SimTime(9 * S / 10 + 2)).0, vec![3]);
         assert!(a.is_empty());
@@ -275,7 +309,10 @@ mod tests {
     fn a_job_bucket_under_the_global_one_caps_each_job() {
         // Global 100/s burst 100; each job 10/s burst 10. Job 0 has three 5-token calls: two pass
         // at once (its burst), the third waits 0.5 s for its own bucket.
-        let spec = [bucket(Scope::Global, 100.0, 100.0), bucket(Scope::Job, 10.0, 10.0)];
+        let spec = [
+            bucket(Scope::Global, 100.0, 100.0),
+            bucket(Scope::Job, 10.0, 10.0),
+        ];
         let mut a = Admission::new(&spec, Discipline::Fifo, 1);
         a.job_started(0);
         for c in 0..3 {
@@ -291,7 +328,10 @@ mod tests {
         // Tenant buckets 1/s burst 2; global 100/s burst 100. Tenant 0 queues 4 calls, tenant 1
         // queues 2, all costing 1: turns alternate 0, 1, 0, 1; then tenant 0 is out of its own
         // tokens and waits ~1 s, while FIFO would have let tenant 0 take its 2 and block.
-        let spec = [bucket(Scope::Global, 100.0, 100.0), bucket(Scope::Tenant, 1.0, 2.0)];
+        let spec = [
+            bucket(Scope::Global, 100.0, 100.0),
+            bucket(Scope::Tenant, 1.0, 2.0),
+        ];
         let mut a = Admission::new(&spec, Discipline::Fair(Scope::Tenant), 2);
         for c in 0..4 {
             a.push(w(c, 1.0, 0, 0));
@@ -324,7 +364,10 @@ mod tests {
             order
         };
         assert_eq!(run(Discipline::Fifo), vec![0, 1, 2, 3, 4, 99]);
-        assert_eq!(run(Discipline::Fair(Scope::Tenant)), vec![0, 99, 1, 2, 3, 4]);
+        assert_eq!(
+            run(Discipline::Fair(Scope::Tenant)),
+            vec![0, 99, 1, 2, 3, 4]
+        );
     }
 
     #[test]
@@ -333,7 +376,10 @@ mod tests {
         a.push(w(1, 1.0, 0, 0));
         assert_eq!(a.pop_ready(SimTime::ZERO, &mut |_| false), Popped::Blocked);
         assert_eq!(a.len(), 1);
-        assert!(matches!(a.pop_ready(SimTime::ZERO, &mut open), Popped::Ready(_)));
+        assert!(matches!(
+            a.pop_ready(SimTime::ZERO, &mut open),
+            Popped::Ready(_)
+        ));
         assert_eq!(a.pop_ready(SimTime::ZERO, &mut open), Popped::Empty);
     }
 }

@@ -3,6 +3,7 @@
 //! Everything here is in base units: seconds as `f64` where a formula needs them, nanoseconds as
 //! `u64` on the clock, tokens as `f64` counts, prices in USD per million tokens.
 
+use super::admission::{Discipline, ScopedBucket};
 use super::dist::Dist;
 use super::retry::RetryLayer;
 use crate::engine::Guards;
@@ -26,6 +27,8 @@ pub struct Scenario {
     pub provider: Provider,
     /// Where jobs come from.
     pub sources: Vec<Source>,
+    /// Tenant names; a source's `tenant` indexes this list.
+    pub tenants: Vec<String>,
     /// Client policies, compared on identical draws.
     pub policies: Vec<Policy>,
 }
@@ -164,6 +167,8 @@ pub enum Arrival {
 pub struct Source {
     /// Name, for reports.
     pub name: String,
+    /// Index of its tenant in [`Scenario::tenants`].
+    pub tenant: u32,
     /// Arrival process.
     pub arrival: Arrival,
     /// The shape of every job.
@@ -187,15 +192,6 @@ pub struct JobTemplate {
     pub think_time_s: Dist,
 }
 
-/// A client-side token bucket that makes calls wait instead of failing.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BucketSpec {
-    /// Tokens per second.
-    pub rate_per_s: f64,
-    /// Capacity, tokens.
-    pub burst: f64,
-}
-
 /// How a client behaves: its retry layers, its pacing, its orchestrator.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -203,8 +199,11 @@ pub struct Policy {
     pub name: String,
     /// Retry layers, innermost (closest to the wire) first.
     pub layers: Vec<RetryLayer>,
-    /// A bucket shared by all calls of the client, charged `prompt + max_tokens` per attempt.
-    pub bucket: Option<BucketSpec>,
+    /// Client buckets (at most one per scope), each charged `prompt + max_tokens` per attempt
+    /// that passes through admission; calls wait for them instead of failing.
+    pub buckets: Vec<ScopedBucket>,
+    /// The order in which waiting calls are admitted.
+    pub discipline: Discipline,
     /// How many times the orchestrator restarts an agent whose call gave up.
     pub agent_restarts: u32,
     /// Per-attempt timeout: the client abandons an attempt not finished by then.

@@ -78,6 +78,7 @@ impl Limiter {
     /// slack for its float refill and, for a cost above its burst, names the instant it is full.
     /// Windows are exact (their boundaries are integer instants) and return `u64::MAX` for a cost
     /// above the limit, which never passes.
+    #[inline]
     pub fn wait_nanos(&mut self, now: SimTime, cost: f64) -> u64 {
         match self {
             Limiter::TokenBucket(b) => b.wait_nanos(now, cost),
@@ -87,6 +88,7 @@ impl Limiter {
     }
 
     /// Takes `cost` unconditionally (after a check by `wait_nanos == 0`).
+    #[inline]
     pub fn take(&mut self, now: SimTime, cost: f64) {
         match self {
             Limiter::TokenBucket(b) => b.take(now, cost),
@@ -108,6 +110,7 @@ impl Limiter {
     /// A refused request that still counts against the limit (OpenAI: unsuccessful requests count
     /// toward the per-minute limit). A token bucket drains to at most empty; a fixed window adds
     /// the cost to the current window's count; a sliding window logs it as if it had passed.
+    #[inline]
     pub fn count_refused(&mut self, now: SimTime, cost: f64) {
         match self {
             Limiter::TokenBucket(b) => b.drain(now, cost),

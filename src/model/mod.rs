@@ -9,7 +9,5 @@ pub mod limiter;
 pub mod retry;
 pub mod world;
 
-pub use config::{
-    Arrival, BucketSpec, JobTemplate, Limit, Policy, Provider, Resource, Scenario, Source,
-};
+pub use config::{Arrival, JobTemplate, Limit, Policy, Provider, Resource, Scenario, Source};
 pub use world::simulate;

@@ -4,13 +4,12 @@
 use super::values::{NonNegative, Of, Positive, Secs};
 use crate::engine::time::secs_to_nanos;
 use crate::engine::{Guards, SimTime};
+use crate::model::admission::{Discipline, Scope, ScopedBucket};
 use crate::model::budget::BudgetSpec;
 use crate::model::config::{CapacityStep, LimitKind, Outage, Serving};
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
 use crate::model::world::MAX_LAYERS;
-use crate::model::{
-    self, Arrival, BucketSpec, JobTemplate, Limit, Policy, Provider, Resource, Source,
-};
+use crate::model::{self, Arrival, JobTemplate, Limit, Policy, Provider, Resource, Source};
 use serde::Deserialize;
 use std::ops::Range;
 use toml::Spanned;
@@ -158,6 +157,7 @@ struct RawCapacity {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     name: String,
+    tenant: Option<String>,
     arrival: RawArrival,
     job: RawJob,
 }
@@ -209,7 +209,10 @@ struct RawPolicy {
     name: Spanned<String>,
     retry: Option<RawRetry>,
     sdk: Option<RawSdk>,
-    bucket: Option<RawBucket>,
+    bucket: Option<Spanned<RawBucket>>,
+    #[serde(default)]
+    buckets: Vec<Spanned<RawBucket>>,
+    queue: Option<RawQueue>,
     #[serde(default)]
     agent_restarts: u32,
     timeout: Option<Spanned<Secs>>,
@@ -335,8 +338,33 @@ fn quarter() -> NonNegative {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBucket {
+    scope: Option<RawScope>,
     rate: Positive,
     burst: Positive,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum RawScope {
+    Global,
+    Tenant,
+    Job,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum RawQueue {
+    Fifo,
+    FairTenant,
+    FairJob,
+}
+
+fn scope(s: Option<RawScope>) -> Scope {
+    match s {
+        None | Some(RawScope::Global) => Scope::Global,
+        Some(RawScope::Tenant) => Scope::Tenant,
+        Some(RawScope::Job) => Scope::Job,
+    }
 }
 
 impl RawScenario {
@@ -491,6 +519,7 @@ impl RawScenario {
             );
         }
         let mut sources = Vec::new();
+        let mut tenants: Vec<String> = Vec::new();
         for (i, s) in self.source.into_iter().enumerate() {
             let arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
             let j = s.job;
@@ -501,7 +530,16 @@ impl RawScenario {
                     "expected at least 1, found 0",
                 );
             }
+            let tenant_name = s.tenant.unwrap_or_else(|| s.name.clone());
+            let tenant = match tenants.iter().position(|t| *t == tenant_name) {
+                Some(t) => t,
+                None => {
+                    tenants.push(tenant_name);
+                    tenants.len() - 1
+                }
+            } as u32;
             sources.push(Source {
+                tenant,
                 name: s.name,
                 arrival,
                 job: JobTemplate {
@@ -555,13 +593,33 @@ impl RawScenario {
                 layers.push(retry_layer(retry, i)?);
             }
             debug_assert!(layers.len() <= MAX_LAYERS);
+            let mut buckets: Vec<ScopedBucket> = Vec::new();
+            for b in raw.bucket.into_iter().chain(raw.buckets) {
+                let span = b.span();
+                let b = b.into_inner();
+                let bucket = ScopedBucket {
+                    scope: scope(b.scope),
+                    rate_per_s: b.rate.0,
+                    burst: b.burst.0,
+                };
+                if buckets.iter().any(|x| x.scope == bucket.scope) {
+                    return invalid(
+                        Some(span),
+                        format!("policy[{i}].buckets"),
+                        "a policy has at most one bucket per scope (global, tenant, job)",
+                    );
+                }
+                buckets.push(bucket);
+            }
             policies.push(Policy {
                 name,
                 layers,
-                bucket: raw.bucket.map(|b| BucketSpec {
-                    rate_per_s: b.rate.0,
-                    burst: b.burst.0,
-                }),
+                buckets,
+                discipline: match raw.queue {
+                    None | Some(RawQueue::Fifo) => Discipline::Fifo,
+                    Some(RawQueue::FairTenant) => Discipline::Fair(Scope::Tenant),
+                    Some(RawQueue::FairJob) => Discipline::Fair(Scope::Job),
+                },
                 agent_restarts: raw.agent_restarts,
                 timeout_ns: match raw.timeout {
                     Some(t) if t.get_ref().0 <= 0.0 => {
@@ -589,6 +647,7 @@ impl RawScenario {
             timeseries_interval_ns,
             provider,
             sources,
+            tenants,
             policies,
         })
     }
