@@ -35,6 +35,8 @@ pub struct Recorder {
     pub errors: u64,
     /// Retries refused by the budget.
     pub retries_throttled: u64,
+    /// Retries not made because they would start past a deadline.
+    pub deadline_exceeded: u64,
     /// Input tokens billed for abandoned attempts (also counted in `tokens_input`).
     pub wasted_input: u64,
     /// Output tokens billed for abandoned attempts (also counted in `tokens_output`).
@@ -134,6 +136,7 @@ impl Recorder {
             timeouts: self.timeouts as f64,
             errors: self.errors as f64,
             retries_throttled: self.retries_throttled as f64,
+            deadline_exceeded: self.deadline_exceeded as f64,
             agent_restarts: self.agent_restarts as f64,
             attempts_per_call: if calls == 0 {
                 0.0

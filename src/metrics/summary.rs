@@ -86,6 +86,8 @@ metrics! {
     errors,
     /// Retries refused by the client's retry budget (the call gave up instead).
     retries_throttled,
+    /// Calls that gave up because their next retry would have started past a deadline.
+    deadline_exceeded,
     /// Agents restarted by the orchestrator after a call gave up.
     agent_restarts,
     /// Attempts per logical call: the amplification of layered retries.

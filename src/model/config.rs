@@ -208,6 +208,10 @@ pub struct Policy {
     pub agent_restarts: u32,
     /// Per-attempt timeout: the client abandons an attempt not finished by then.
     pub timeout_ns: Option<u64>,
+    /// A call makes no retry that would start later than this after its first request.
+    pub call_deadline_ns: Option<u64>,
+    /// A job's calls make no retry that would start later than this after the job arrived.
+    pub job_deadline_ns: Option<u64>,
     /// A limit on retries shared by all the client's calls.
     pub budget: Option<super::budget::BudgetSpec>,
 }

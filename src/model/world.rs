@@ -115,6 +115,10 @@ struct Call {
     progress_at: SimTime,
     /// The attempt being served fails with a 500 at its time to first token.
     fails: bool,
+    /// The failure the current attempt retries, if it is a retry.
+    retry_of: Option<Failure>,
+    /// The current attempt is a retry counted in `active_retries`.
+    retry_active: bool,
 }
 
 /// How the provider answered an attempt on arrival.
@@ -158,6 +162,8 @@ struct World<'a> {
     /// The earliest pending `AdmissionWake`, if any.
     wake_at: Option<SimTime>,
     budget: Option<RetryBudget>,
+    /// Retries granted whose attempt has not ended (Envoy's retry budget counts these).
+    active_retries: u64,
     sources: Vec<SourceState>,
     jobs: Slab<Job>,
     agents: Slab<Agent>,
@@ -214,6 +220,7 @@ pub fn simulate_full(
         admission: Admission::new(&policy.buckets, policy.discipline, scenario.tenants.len()),
         wake_at: None,
         budget: policy.budget.map(RetryBudget::new),
+        active_retries: 0,
         sources: (0..scenario.sources.len())
             .map(|i| SourceState {
                 rng: stream(seed, ARRIVALS, &[i as u64]),
@@ -478,6 +485,8 @@ impl World<'_> {
             tokens_left: 0.0,
             progress_at: now,
             fails: false,
+            retry_of: None,
+            retry_active: false,
         }) as u32;
         if self.admission.has_buckets() {
             self.queue_for_admission(now, call, q);
@@ -576,6 +585,11 @@ impl World<'_> {
         let c = &mut self.calls[call as usize];
         c.attempts += 1;
         c.attempt_id = attempt_id;
+        if c.attempts == 1
+            && let Some(b) = self.budget.as_mut()
+        {
+            b.on_request(now);
+        }
         match self.offer(now, call) {
             Answer::Admitted => {
                 self.rec.in_flight_changed(now, 1);
@@ -756,8 +770,10 @@ impl World<'_> {
                 }
             }
         }
+        self.attempt_over(call);
+        let retry_of = self.calls[call as usize].retry_of;
         if let Some(b) = self.budget.as_mut() {
-            b.on_success();
+            b.on_success(now, retry_of);
         }
         if let Some(s) = self.series.as_mut() {
             s.counts.completed += 1;
@@ -836,8 +852,9 @@ impl World<'_> {
         retry_after_s: Option<f64>,
         q: &mut EventQueue<Event>,
     ) {
+        self.attempt_over(call);
         if let Some(b) = self.budget.as_mut() {
-            b.on_failure();
+            b.on_failure(now);
         }
         let layers = &self.policy.layers;
         let c = &self.calls[call as usize];
@@ -847,26 +864,40 @@ impl World<'_> {
             self.give_up(now, call, q);
             return;
         };
-        if self.budget.as_ref().is_some_and(|b| !b.allows_retry()) {
+        let u = unit(&mut stream(self.seed, BACKOFF, &self.attempt_key(call)));
+        let layer = &layers[i];
+        let wait_s = layer.wait_secs(c.tries[i], c.previous_wait_s[i], retry_after_s, u);
+        let through_admission = layer.through_admission;
+        let retry_at = now.after(secs_to_nanos(wait_s));
+        if retry_at > self.deadline(call) {
+            self.rec.deadline_exceeded += 1;
+            self.give_up(now, call, q);
+            return;
+        }
+        let active_requests = (self.serving + self.queued) as u64 + self.admission.len() as u64;
+        let active_retries = self.active_retries;
+        if self
+            .budget
+            .as_mut()
+            .is_some_and(|b| !b.try_retry(now, failure, active_requests, active_retries))
+        {
             self.rec.retries_throttled += 1;
             self.give_up(now, call, q);
             return;
         }
-        let u = unit(&mut stream(self.seed, BACKOFF, &self.attempt_key(call)));
-        let layer = &layers[i];
-        let c = &self.calls[call as usize];
-        let wait_s = layer.wait_secs(c.tries[i], c.previous_wait_s[i], retry_after_s, u);
-        let through_admission = layer.through_admission;
+        self.active_retries += 1;
         let c = &mut self.calls[call as usize];
         c.tries[i] += 1;
         c.previous_wait_s[i] = Some(wait_s);
+        c.retry_of = Some(failure);
+        c.retry_active = true;
         for j in 0..i {
             c.tries[j] = 1;
             c.previous_wait_s[j] = None;
         }
         self.rec.retries += 1;
         q.push(
-            now.after(secs_to_nanos(wait_s)),
+            retry_at,
             Event::Send {
                 call,
                 through_admission,
@@ -874,7 +905,32 @@ impl World<'_> {
         );
     }
 
+    /// The latest instant a retry of `call` may start: its own deadline or its job's, if any.
+    fn deadline(&self, call: u32) -> SimTime {
+        let c = &self.calls[call as usize];
+        let job = &self.jobs[self.agents[c.agent as usize].job as usize];
+        let call_deadline = self
+            .policy
+            .call_deadline_ns
+            .map_or(SimTime::MAX, |d| c.started.after(d));
+        let job_deadline = self
+            .policy
+            .job_deadline_ns
+            .map_or(SimTime::MAX, |d| job.arrived.after(d));
+        call_deadline.min(job_deadline)
+    }
+
+    /// The current attempt of `call` has its outcome: it no longer counts as an active retry.
+    fn attempt_over(&mut self, call: u32) {
+        let c = &mut self.calls[call as usize];
+        if c.retry_active {
+            c.retry_active = false;
+            self.active_retries -= 1;
+        }
+    }
+
     fn give_up(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        self.attempt_over(call);
         let c = self.calls.remove(call as usize);
         self.rec.gave_up += 1;
         self.rec.call_latency.record(now.since(c.started));
@@ -1209,5 +1265,58 @@ mod tests {
         .metrics;
         assert_eq!((m.calls_ok, m.rate_limited, m.gave_up), (2.0, 1.0, 1.0));
         assert_eq!(m.peak_in_flight, 2.0);
+    }
+
+    /// After one request passes, the request bucket (almost) never refills: every later attempt is
+    /// refused with a 429.
+    const REFUSE_AFTER_ONE: &str =
+        "ttft = \"1s\"\n[[provider.limit]]\nresource = \"requests\"\nrate = 1e-9\nburst = 1";
+    const SMALL: &str = "prompt_tokens = 5\nmax_tokens = 5\noutput_tokens = 0";
+
+    #[test]
+    fn a_call_deadline_stops_retries_that_would_start_after_it() {
+        // The second call is refused at 0, 1, 2 and 3 s; its retry at 4 s is past 3.5 s.
+        let m = sim(
+            REFUSE_AFTER_ONE,
+            "{ process = \"burst\", count = 2 }",
+            SMALL,
+            "call_deadline = \"3500ms\"\nretry = { max_attempts = 100, wait = { kind = \"fixed\", wait = \"1s\" } }",
+        )
+        .metrics;
+        assert_eq!(
+            (m.rate_limited, m.deadline_exceeded, m.gave_up),
+            (4.0, 1.0, 1.0)
+        );
+    }
+
+    #[test]
+    fn the_aws_standard_quota_pays_for_retries_until_it_is_empty() {
+        // Quota 12, 5 a throttled retry: two retries are paid (12 -> 7 -> 2), the third is not.
+        let m = sim(
+            REFUSE_AFTER_ONE,
+            "{ process = \"burst\", count = 2 }",
+            SMALL,
+            "retry = { max_attempts = 100 }\nretry_budget = { kind = \"aws_standard\", initial = 12 }",
+        )
+        .metrics;
+        assert_eq!(
+            (m.retries, m.retries_throttled, m.rate_limited),
+            (2.0, 1.0, 3.0)
+        );
+    }
+
+    #[test]
+    fn an_envoy_budget_caps_the_retries_in_flight_at_its_minimum_concurrency() {
+        // Five calls refused at t = 0 with a 10 s backoff: with nothing else in flight Envoy allows
+        // max(20% of active, 2) = 2 retries at once; the other three give up.
+        let m = sim(
+            REFUSE_AFTER_ONE,
+            "{ process = \"burst\", count = 6 }",
+            SMALL,
+            "retry = { max_attempts = 2, wait = { kind = \"fixed\", wait = \"10s\" } }\n\
+             retry_budget = { kind = \"envoy\", budget_percent = 20, min_retry_concurrency = 2 }",
+        )
+        .metrics;
+        assert_eq!((m.retries, m.retries_throttled), (2.0, 3.0));
     }
 }

@@ -216,6 +216,8 @@ struct RawPolicy {
     #[serde(default)]
     agent_restarts: u32,
     timeout: Option<Spanned<Secs>>,
+    call_deadline: Option<Spanned<Secs>>,
+    job_deadline: Option<Spanned<Secs>>,
     retry_budget: Option<RawBudget>,
 }
 
@@ -225,12 +227,25 @@ struct RawBudget {
     kind: Spanned<BudgetKind>,
     max_tokens: Option<Spanned<Positive>>,
     token_ratio: Option<Spanned<Positive>>,
+    ttl: Option<Spanned<Secs>>,
+    min_retries_per_sec: Option<Spanned<NonNegative>>,
+    percent_can_retry: Option<Spanned<NonNegative>>,
+    budget_percent: Option<Spanned<NonNegative>>,
+    min_retry_concurrency: Option<Spanned<u32>>,
+    initial: Option<Spanned<Positive>>,
+    throttle_cost: Option<Spanned<NonNegative>>,
+    retry_cost: Option<Spanned<NonNegative>>,
+    timeout_cost: Option<Spanned<NonNegative>>,
+    no_retry_increment: Option<Spanned<NonNegative>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
 #[serde(rename_all = "snake_case")]
 enum BudgetKind {
     Grpc,
+    Finagle,
+    Envoy,
+    AwsStandard,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -621,6 +636,14 @@ impl RawScenario {
                     Some(RawQueue::FairJob) => Discipline::Fair(Scope::Job),
                 },
                 agent_restarts: raw.agent_restarts,
+                call_deadline_ns: positive_duration(
+                    raw.call_deadline,
+                    &format!("policy[{i}].call_deadline"),
+                )?,
+                job_deadline_ns: positive_duration(
+                    raw.job_deadline,
+                    &format!("policy[{i}].job_deadline"),
+                )?,
                 timeout_ns: match raw.timeout {
                     Some(t) if t.get_ref().0 <= 0.0 => {
                         return invalid(
@@ -761,25 +784,133 @@ fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invali
     Ok(steps)
 }
 
+/// An optional duration that must be longer than zero, in nanoseconds.
+fn positive_duration(v: Option<Spanned<Secs>>, path: &str) -> Result<Option<u64>, Invalid> {
+    match v {
+        Some(t) if t.get_ref().0 <= 0.0 => invalid(
+            Some(t.span()),
+            path.to_string(),
+            "expected a duration longer than zero",
+        ),
+        t => Ok(t.map(|t| secs_to_nanos(t.get_ref().0))),
+    }
+}
+
 fn budget(b: RawBudget, path: &str) -> Result<BudgetSpec, Invalid> {
     let fields = [
         ("max_tokens", span_of(&b.max_tokens)),
         ("token_ratio", span_of(&b.token_ratio)),
+        ("ttl", span_of(&b.ttl)),
+        ("min_retries_per_sec", span_of(&b.min_retries_per_sec)),
+        ("percent_can_retry", span_of(&b.percent_can_retry)),
+        ("budget_percent", span_of(&b.budget_percent)),
+        ("min_retry_concurrency", span_of(&b.min_retry_concurrency)),
+        ("initial", span_of(&b.initial)),
+        ("throttle_cost", span_of(&b.throttle_cost)),
+        ("retry_cost", span_of(&b.retry_cost)),
+        ("timeout_cost", span_of(&b.timeout_cost)),
+        ("no_retry_increment", span_of(&b.no_retry_increment)),
     ];
-    match *b.kind.get_ref() {
+    let pos = |v: &Option<Spanned<Positive>>, d: f64| v.as_ref().map_or(d, |v| v.get_ref().0);
+    let nonneg = |v: &Option<Spanned<NonNegative>>, d: f64| v.as_ref().map_or(d, |v| v.get_ref().0);
+    let kind = (b.kind.span(), *b.kind.get_ref());
+    match kind.1 {
         BudgetKind::Grpc => {
-            kind_fields(
-                path,
-                ("grpc", b.kind.span()),
-                &fields,
-                &["max_tokens", "token_ratio"],
-                &["max_tokens", "token_ratio"],
-            )?;
-            let max_tokens = b.max_tokens.as_ref().map_or(1.0, |v| v.get_ref().0);
-            let token_ratio = b.token_ratio.as_ref().map_or(1.0, |v| v.get_ref().0);
+            let names = ["max_tokens", "token_ratio"];
+            kind_fields(path, ("grpc", kind.0), &fields, &names, &names)?;
             Ok(BudgetSpec::Grpc {
-                max_tokens,
-                token_ratio,
+                max_tokens: pos(&b.max_tokens, 1.0),
+                token_ratio: pos(&b.token_ratio, 1.0),
+            })
+        }
+        BudgetKind::Finagle => {
+            let names = ["ttl", "min_retries_per_sec", "percent_can_retry"];
+            kind_fields(path, ("finagle", kind.0), &fields, &[], &names)?;
+            let BudgetSpec::Finagle {
+                ttl_ns,
+                min_retries_per_sec,
+                percent_can_retry,
+            } = BudgetSpec::FINAGLE_DEFAULT
+            else {
+                unreachable!("the Finagle default is a Finagle budget")
+            };
+            // Finagle's own bounds: 1 s <= ttl <= 60 s, 0 <= percent_can_retry <= 1000.
+            if let Some(t) = &b.ttl
+                && !(1.0..=60.0).contains(&t.get_ref().0)
+            {
+                return invalid(
+                    Some(t.span()),
+                    format!("{path}.ttl"),
+                    format!(
+                        "expected between 1s and 60s (Finagle's bounds), found {}s",
+                        t.get_ref().0
+                    ),
+                );
+            }
+            if let Some(p) = &b.percent_can_retry
+                && p.get_ref().0 > 1000.0
+            {
+                return invalid(
+                    Some(p.span()),
+                    format!("{path}.percent_can_retry"),
+                    format!(
+                        "expected at most 1000 (Finagle's bound), found {}",
+                        p.get_ref().0
+                    ),
+                );
+            }
+            Ok(BudgetSpec::Finagle {
+                ttl_ns: b
+                    .ttl
+                    .as_ref()
+                    .map_or(ttl_ns, |t| secs_to_nanos(t.get_ref().0)),
+                min_retries_per_sec: nonneg(&b.min_retries_per_sec, min_retries_per_sec),
+                percent_can_retry: nonneg(&b.percent_can_retry, percent_can_retry),
+            })
+        }
+        BudgetKind::Envoy => {
+            let names = ["budget_percent", "min_retry_concurrency"];
+            kind_fields(path, ("envoy", kind.0), &fields, &[], &names)?;
+            let BudgetSpec::Envoy {
+                budget_percent,
+                min_retry_concurrency,
+            } = BudgetSpec::ENVOY_DEFAULT
+            else {
+                unreachable!("the Envoy default is an Envoy budget")
+            };
+            Ok(BudgetSpec::Envoy {
+                budget_percent: nonneg(&b.budget_percent, budget_percent),
+                min_retry_concurrency: b
+                    .min_retry_concurrency
+                    .as_ref()
+                    .map_or(min_retry_concurrency, |v| *v.get_ref()),
+            })
+        }
+        BudgetKind::AwsStandard => {
+            let names = [
+                "initial",
+                "throttle_cost",
+                "retry_cost",
+                "timeout_cost",
+                "no_retry_increment",
+            ];
+            kind_fields(path, ("aws_standard", kind.0), &fields, &[], &names)?;
+            let BudgetSpec::AwsStandard {
+                initial,
+                throttle_cost,
+                retry_cost,
+                timeout_cost,
+                no_retry_increment,
+            } = BudgetSpec::AWS_STANDARD
+            else {
+                unreachable!("the AWS default is an AWS budget")
+            };
+            Ok(BudgetSpec::AwsStandard {
+                initial: pos(&b.initial, initial),
+                throttle_cost: nonneg(&b.throttle_cost, throttle_cost),
+                retry_cost: nonneg(&b.retry_cost, retry_cost),
+                timeout_cost: nonneg(&b.timeout_cost, timeout_cost),
+                no_retry_increment: nonneg(&b.no_retry_increment, no_retry_increment),
             })
         }
     }
