@@ -37,6 +37,10 @@ pub struct Recorder {
     pub retries_throttled: u64,
     /// Retries not made because they would start past a deadline.
     pub deadline_exceeded: u64,
+    /// Hedges sent.
+    pub hedges: u64,
+    /// Calls answered by a hedge rather than the attempt it hedged.
+    pub hedges_won: u64,
     /// Input tokens billed for abandoned attempts (also counted in `tokens_input`).
     pub wasted_input: u64,
     /// Output tokens billed for abandoned attempts (also counted in `tokens_output`).
@@ -137,6 +141,8 @@ impl Recorder {
             errors: self.errors as f64,
             retries_throttled: self.retries_throttled as f64,
             deadline_exceeded: self.deadline_exceeded as f64,
+            hedges: self.hedges as f64,
+            hedges_won: self.hedges_won as f64,
             agent_restarts: self.agent_restarts as f64,
             attempts_per_call: if calls == 0 {
                 0.0

@@ -88,6 +88,10 @@ metrics! {
     retries_throttled,
     /// Calls that gave up because their next retry would have started past a deadline.
     deadline_exceeded,
+    /// Hedges sent (extra copies of slow attempts; also counted in `attempts`).
+    hedges,
+    /// Calls answered by a hedge rather than by the attempt it hedged.
+    hedges_won,
     /// Agents restarted by the orchestrator after a call gave up.
     agent_restarts,
     /// Attempts per logical call: the amplification of layered retries.

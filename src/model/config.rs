@@ -214,4 +214,17 @@ pub struct Policy {
     pub job_deadline_ns: Option<u64>,
     /// A limit on retries shared by all the client's calls.
     pub budget: Option<super::budget::BudgetSpec>,
+    /// Hedged requests: extra copies of a slow attempt.
+    pub hedge: Option<HedgeSpec>,
+}
+
+/// gRPC's hedging policy: while an attempt is unanswered after `delay_ns`, send a copy, up to
+/// `max_extra` copies `delay_ns` apart; the first answer wins and the others are cut off (billed
+/// for what they used, as waste).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HedgeSpec {
+    /// `hedging_delay`.
+    pub delay_ns: u64,
+    /// `max_attempts - 1`.
+    pub max_extra: u32,
 }

@@ -30,6 +30,9 @@ use std::collections::VecDeque;
 /// Most retry layers a policy may stack.
 pub const MAX_LAYERS: usize = 4;
 
+/// Most hedges one call may have in flight.
+pub const MAX_HEDGES: usize = 3;
+
 const ARRIVALS: u64 = purpose("arrivals");
 const FANOUT: u64 = purpose("fanout");
 const CALL: u64 = purpose("call");
@@ -53,6 +56,8 @@ enum Event {
     AdmissionWake,
     /// The provider's capacity changes to step `step` of its schedule.
     Capacity { step: u32 },
+    /// Time to hedge attempt `attempt` of `call` if it is still in flight.
+    Hedge { call: u32, attempt: u64 },
 }
 
 struct SourceState {
@@ -119,6 +124,18 @@ struct Call {
     retry_of: Option<Failure>,
     /// The current attempt is a retry counted in `active_retries`.
     retry_active: bool,
+    /// For a hedge: the call it hedges.
+    primary: Option<u32>,
+    /// 0 for a call; 1, 2, ... for its hedges (keys their random draws apart).
+    hedge_no: u32,
+    /// For a call: its hedges in flight.
+    hedges: [u32; MAX_HEDGES],
+    live_hedges: u32,
+    /// Hedges sent so far for the call's current attempt.
+    hedges_sent: u32,
+    /// A hedge won while this call waited to retry: it only waits for its pending event to be
+    /// dropped.
+    zombie: bool,
 }
 
 /// How the provider answered an attempt on arrival.
@@ -276,10 +293,14 @@ impl Model for World<'_> {
                 .calls
                 .get(call as usize)
                 .is_some_and(|c| c.phase == Phase::Serving && c.finish_token == token),
-            Event::Timeout { call, attempt } => !self
+            Event::Timeout { call, attempt } | Event::Hedge { call, attempt } => !self
                 .calls
                 .get(call as usize)
                 .is_some_and(|c| c.phase != Phase::Client && c.attempt_id == attempt),
+            Event::Send { call, .. } if self.calls.get(call as usize).is_some_and(|c| c.zombie) => {
+                self.calls.remove(call as usize);
+                true
+            }
             _ => false,
         };
         if stale {
@@ -314,6 +335,7 @@ impl Model for World<'_> {
                 self.admit_waiting(now, q);
             }
             Event::Capacity { step } => self.capacity_step(now, step as usize, q),
+            Event::Hedge { call, .. } => self.hedge(now, call, q),
         }
     }
 
@@ -449,7 +471,14 @@ impl World<'_> {
         let c = &self.calls[call as usize];
         let a = &self.agents[c.agent as usize];
         let [s, j, ag, k] = self.call_key(c.agent, a.next_call);
-        [s, j, ag, k, a.generation as u64, c.attempts as u64]
+        [
+            s,
+            j,
+            ag,
+            k,
+            a.generation as u64,
+            c.attempts as u64 | (c.hedge_no as u64) << 32,
+        ]
     }
 
     fn start_call(&mut self, now: SimTime, agent: u32, q: &mut EventQueue<Event>) {
@@ -487,6 +516,12 @@ impl World<'_> {
             fails: false,
             retry_of: None,
             retry_active: false,
+            primary: None,
+            hedge_no: 0,
+            hedges: [0; MAX_HEDGES],
+            live_hedges: 0,
+            hedges_sent: 0,
+            zombie: false,
         }) as u32;
         if self.admission.has_buckets() {
             self.queue_for_admission(now, call, q);
@@ -516,6 +551,9 @@ impl World<'_> {
     fn admit_waiting(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
         loop {
             match self.admission.pop_ready(now, &mut |_| true) {
+                Popped::Ready(w) if self.calls[w.call as usize].zombie => {
+                    self.calls.remove(w.call as usize);
+                }
                 Popped::Ready(w) => self.send(now, w.call, q),
                 Popped::Wait(ns) => {
                     let at = now.after(ns);
@@ -606,6 +644,19 @@ impl World<'_> {
                             attempt: attempt_id,
                         },
                     );
+                }
+                if let Some(h) = &self.policy.hedge {
+                    let c = &mut self.calls[call as usize];
+                    if c.primary.is_none() {
+                        c.hedges_sent = 0;
+                        q.push(
+                            now.after(h.delay_ns),
+                            Event::Hedge {
+                                call,
+                                attempt: attempt_id,
+                            },
+                        );
+                    }
                 }
                 if self.serving < self.slots {
                     self.start_service(now, call, q);
@@ -778,10 +829,38 @@ impl World<'_> {
         if let Some(s) = self.series.as_mut() {
             s.counts.completed += 1;
         }
-        let c = self.calls.remove(call as usize);
+        let winner = match self.calls[call as usize].primary {
+            // A hedge came back first: the call it hedges is answered.
+            Some(primary) => {
+                self.drop_hedge(call);
+                self.rec.hedges_won += 1;
+                if self.calls[primary as usize].phase == Phase::Client {
+                    // Waiting to retry: it goes when its pending event comes.
+                    self.calls[primary as usize].zombie = true;
+                } else {
+                    self.cut_off(now, primary, q);
+                }
+                primary
+            }
+            None => call,
+        };
+        self.cancel_hedges(now, winner, q);
+        self.call_succeeded(now, winner, q);
+    }
+
+    /// `call` is answered: record it and move its agent on.
+    fn call_succeeded(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        let c = if self.calls[call as usize].zombie {
+            // Keep the entry until its pending event drops it; answer it now.
+            let c = &self.calls[call as usize];
+            (c.started, c.agent)
+        } else {
+            let c = self.calls.remove(call as usize);
+            (c.started, c.agent)
+        };
+        let (started, agent) = c;
         self.rec.calls_ok += 1;
-        self.rec.call_latency.record(now.since(c.started));
-        let agent = c.agent;
+        self.rec.call_latency.record(now.since(started));
         let a = &mut self.agents[agent as usize];
         a.next_call += 1;
         let k = a.next_call;
@@ -803,16 +882,100 @@ impl World<'_> {
         }
     }
 
-    /// The client stops waiting for the current attempt: an attempt being served is cut off and
-    /// billed for its input and the output generated so far, all of it wasted.
-    fn abandon(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
-        self.rec.timeouts += 1;
-        if let Some(s) = self.series.as_mut() {
-            s.counts.timeouts += 1;
+    /// Sends a hedge of `call`'s attempt in flight, and schedules the next one if more are allowed
+    /// (gRPC hedging: up to `max_attempts` copies, `hedging_delay` apart, the first answer wins).
+    fn hedge(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        let Some(spec) = self.policy.hedge else {
+            return;
+        };
+        let c = &self.calls[call as usize];
+        if c.zombie || c.live_hedges as usize >= MAX_HEDGES || c.hedges_sent >= spec.max_extra {
+            return;
         }
+        let (agent, prompt, max_tokens, output, attempt) =
+            (c.agent, c.prompt, c.max_tokens, c.output, c.attempt_id);
+        let hedge_no = c.hedges_sent + 1;
+        let shadow = self.calls.insert(Call {
+            agent,
+            started: now,
+            prompt,
+            max_tokens,
+            output,
+            attempts: 0,
+            attempt_id: 0,
+            finish_token: 0,
+            phase: Phase::Client,
+            tries: [1; MAX_LAYERS],
+            previous_wait_s: [None; MAX_LAYERS],
+            admitted_at: now,
+            service_started: now,
+            ttft_end: now,
+            decode_rate: 1.0,
+            tokens_left: 0.0,
+            progress_at: now,
+            fails: false,
+            retry_of: None,
+            retry_active: false,
+            primary: Some(call),
+            hedge_no,
+            hedges: [0; MAX_HEDGES],
+            live_hedges: 0,
+            hedges_sent: 0,
+            zombie: false,
+        }) as u32;
+        let c = &mut self.calls[call as usize];
+        c.hedges[c.live_hedges as usize] = shadow;
+        c.live_hedges += 1;
+        c.hedges_sent = hedge_no;
+        self.rec.hedges += 1;
+        if hedge_no < spec.max_extra {
+            q.push(now.after(spec.delay_ns), Event::Hedge { call, attempt });
+        }
+        if self.admission.has_buckets() {
+            self.queue_for_admission(now, shadow, q);
+        } else {
+            self.send(now, shadow, q);
+        }
+    }
+
+    /// Removes hedge `shadow` from the slab and from its call's list.
+    fn drop_hedge(&mut self, shadow: u32) {
+        let s = self.calls.remove(shadow as usize);
+        if let Some(primary) = s.primary
+            && let Some(p) = self.calls.get_mut(primary as usize)
+        {
+            let n = p.live_hedges as usize;
+            if let Some(i) = p.hedges[..n].iter().position(|&h| h == shadow) {
+                p.hedges[i] = p.hedges[n - 1];
+                p.live_hedges -= 1;
+            }
+        }
+    }
+
+    /// Cuts off every hedge of `call` still in flight (billed for what they used, as waste).
+    fn cancel_hedges(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        while let Some(p) = self.calls.get(call as usize)
+            && p.live_hedges > 0
+        {
+            let shadow = p.hedges[p.live_hedges as usize - 1];
+            let h = &self.calls[shadow as usize];
+            if h.phase == Phase::Client && h.attempts == 0 {
+                // Still in the admission line: dropped when the line reaches it.
+                self.calls[shadow as usize].zombie = true;
+                self.calls[call as usize].live_hedges -= 1;
+            } else {
+                self.cut_off(now, shadow, q);
+                self.drop_hedge(shadow);
+            }
+        }
+    }
+
+    /// Stops `call`'s attempt in flight: one waiting for a slot leaves the queue unbilled; one
+    /// being served is billed for its input and the output generated so far, all of it waste.
+    fn cut_off(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         match self.calls[call as usize].phase {
             Phase::Queued => {
-                // Never served, never billed. The queue entry goes stale.
+                // The queue entry goes stale.
                 let c = &mut self.calls[call as usize];
                 c.phase = Phase::Client;
                 let waited = now.since(c.admitted_at);
@@ -837,8 +1000,17 @@ impl World<'_> {
                 self.rec.wasted_output += generated;
                 self.end_service(now, call, q);
             }
-            Phase::Client => return,
+            Phase::Client => {}
         }
+    }
+
+    /// The client stops waiting for the current attempt at its timeout.
+    fn abandon(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        self.rec.timeouts += 1;
+        if let Some(s) = self.series.as_mut() {
+            s.counts.timeouts += 1;
+        }
+        self.cut_off(now, call, q);
         self.attempt_failed(now, call, Failure::Timeout, None, q);
     }
 
@@ -855,6 +1027,11 @@ impl World<'_> {
         self.attempt_over(call);
         if let Some(b) = self.budget.as_mut() {
             b.on_failure(now);
+        }
+        if self.calls[call as usize].primary.is_some() {
+            // A hedge that fails is simply gone; its call goes on.
+            self.drop_hedge(call);
+            return;
         }
         let layers = &self.policy.layers;
         let c = &self.calls[call as usize];
@@ -931,6 +1108,11 @@ impl World<'_> {
 
     fn give_up(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         self.attempt_over(call);
+        if self.calls[call as usize].primary.is_some() {
+            self.drop_hedge(call);
+            return;
+        }
+        self.cancel_hedges(now, call, q);
         let c = self.calls.remove(call as usize);
         self.rec.gave_up += 1;
         self.rec.call_latency.record(now.since(c.started));
@@ -1318,5 +1500,60 @@ mod tests {
         )
         .metrics;
         assert_eq!((m.retries, m.retries_throttled), (2.0, 3.0));
+    }
+
+    #[test]
+    fn a_hedge_that_answers_first_wins_and_the_slow_attempt_is_billed_as_waste() {
+        // 100 output tokens at 10 tokens/s, no ttft: the first attempt takes 10 s. Decoding gets
+        // 10x faster at t = 1 s, so the hedge sent at t = 2 s is done at 3 s. The first attempt
+        // is cut off at 3 s after 30 tokens: 50 + 30 tokens wasted.
+        let m = sim(
+            "ttft = \"0s\"\ndecode_rate = 10\n[[provider.capacity]]\nat = \"1s\"\ndecode = 10",
+            "{ process = \"burst\" }",
+            ONE_CALL,
+            "hedge = { delay = \"2s\" }",
+        )
+        .metrics;
+        assert_eq!((m.attempts, m.hedges, m.hedges_won), (2.0, 1.0, 1.0));
+        assert!(
+            (m.call_latency_max_s - 3.0).abs() < 1e-6,
+            "{}",
+            m.call_latency_max_s
+        );
+        assert_eq!(m.tokens_wasted, 80.0);
+        assert_eq!(m.tokens_billed, 150.0 + 80.0);
+    }
+
+    #[test]
+    fn a_hedge_that_loses_is_cut_off_when_the_first_attempt_answers() {
+        // Same call without the speed-up: the first attempt ends at 10 s, when the hedge sent at
+        // 2 s has generated 80 tokens: 50 + 80 tokens wasted.
+        let m = sim(
+            "ttft = \"0s\"\ndecode_rate = 10",
+            "{ process = \"burst\" }",
+            ONE_CALL,
+            "hedge = { delay = \"2s\" }",
+        )
+        .metrics;
+        assert_eq!((m.attempts, m.hedges, m.hedges_won), (2.0, 1.0, 0.0));
+        assert!((m.call_latency_max_s - 10.0).abs() < 1e-6);
+        assert_eq!(m.tokens_wasted, 130.0);
+        assert_eq!(m.calls_ok, 1.0);
+    }
+
+    #[test]
+    fn hedges_go_out_delay_apart_up_to_max_attempts() {
+        // A 10 s attempt hedged every 2 s with max_attempts 3: hedges at 2 s and 4 s, no more.
+        let m = sim(
+            "ttft = \"0s\"\ndecode_rate = 10",
+            "{ process = \"burst\" }",
+            ONE_CALL,
+            "hedge = { delay = \"2s\", max_attempts = 3 }",
+        )
+        .metrics;
+        assert_eq!((m.attempts, m.hedges), (3.0, 2.0));
+        // Cut off at 10 s: the hedges generated 80 and 60 tokens.
+        assert_eq!(m.tokens_wasted, 50.0 + 80.0 + 50.0 + 60.0);
+        assert_eq!(m.mean_in_flight, (10.0 + 8.0 + 6.0) / 10.0);
     }
 }

@@ -6,9 +6,9 @@ use crate::engine::time::secs_to_nanos;
 use crate::engine::{Guards, SimTime};
 use crate::model::admission::{Discipline, Scope, ScopedBucket};
 use crate::model::budget::BudgetSpec;
-use crate::model::config::{CapacityStep, LimitKind, Outage, Serving};
+use crate::model::config::{CapacityStep, HedgeSpec, LimitKind, Outage, Serving};
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
-use crate::model::world::MAX_LAYERS;
+use crate::model::world::{MAX_HEDGES, MAX_LAYERS};
 use crate::model::{self, Arrival, JobTemplate, Limit, Policy, Provider, Resource, Source};
 use serde::Deserialize;
 use std::ops::Range;
@@ -219,6 +219,15 @@ struct RawPolicy {
     call_deadline: Option<Spanned<Secs>>,
     job_deadline: Option<Spanned<Secs>>,
     retry_budget: Option<RawBudget>,
+    hedge: Option<Spanned<RawHedge>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHedge {
+    delay: Secs,
+    #[serde(default = "two")]
+    max_attempts: u32,
 }
 
 #[derive(Deserialize)]
@@ -653,6 +662,35 @@ impl RawScenario {
                         );
                     }
                     t => t.map(|t| secs_to_nanos(t.get_ref().0)),
+                },
+                hedge: match raw.hedge {
+                    None => None,
+                    Some(h) => {
+                        let span = h.span();
+                        let h = h.into_inner();
+                        if !(2..=MAX_HEDGES as u32 + 1).contains(&h.max_attempts) {
+                            return invalid(
+                                Some(span),
+                                format!("policy[{i}].hedge.max_attempts"),
+                                format!(
+                                    "expected 2 to {} (the first attempt and its hedges), found {}",
+                                    MAX_HEDGES + 1,
+                                    h.max_attempts
+                                ),
+                            );
+                        }
+                        if h.delay.0 <= 0.0 {
+                            return invalid(
+                                Some(span),
+                                format!("policy[{i}].hedge.delay"),
+                                "expected a delay longer than zero",
+                            );
+                        }
+                        Some(HedgeSpec {
+                            delay_ns: secs_to_nanos(h.delay.0),
+                            max_extra: h.max_attempts - 1,
+                        })
+                    }
                 },
                 budget: raw
                     .retry_budget
