@@ -39,6 +39,10 @@ pub struct Recorder {
     pub deadline_exceeded: u64,
     /// Hedges sent.
     pub hedges: u64,
+    /// Attempts failed fast by an open circuit breaker.
+    pub short_circuited: u64,
+    /// Attempts rejected locally by a client-side throttle.
+    pub throttled_locally: u64,
     /// Calls answered by a hedge rather than the attempt it hedged.
     pub hedges_won: u64,
     /// Input tokens billed for abandoned attempts (also counted in `tokens_input`).
@@ -142,6 +146,8 @@ impl Recorder {
             retries_throttled: self.retries_throttled as f64,
             deadline_exceeded: self.deadline_exceeded as f64,
             hedges: self.hedges as f64,
+            short_circuited: self.short_circuited as f64,
+            throttled_locally: self.throttled_locally as f64,
             hedges_won: self.hedges_won as f64,
             agent_restarts: self.agent_restarts as f64,
             attempts_per_call: if calls == 0 {

@@ -90,6 +90,10 @@ metrics! {
     deadline_exceeded,
     /// Hedges sent (extra copies of slow attempts; also counted in `attempts`).
     hedges,
+    /// Calls failed fast by an open circuit breaker, never sent.
+    short_circuited,
+    /// Attempts rejected by the client's own throttle (SRE adaptive throttling), never sent.
+    throttled_locally,
     /// Calls answered by a hedge rather than by the attempt it hedged.
     hedges_won,
     /// Agents restarted by the orchestrator after a call gave up.

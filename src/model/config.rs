@@ -216,6 +216,23 @@ pub struct Policy {
     pub budget: Option<super::budget::BudgetSpec>,
     /// Hedged requests: extra copies of a slow attempt.
     pub hedge: Option<HedgeSpec>,
+    /// A circuit breaker in front of the provider.
+    pub breaker: Option<super::breaker::BreakerSpec>,
+    /// A limit on the client's attempts in flight.
+    pub concurrency: Option<super::concurrency::ConcurrencySpec>,
+    /// A client-side throttle on sending.
+    pub throttle: Option<ThrottleSpec>,
+}
+
+/// A client-side throttle that acts before an attempt is sent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ThrottleSpec {
+    /// The Google SRE book's adaptive throttling: reject locally with probability
+    /// `max(0, (requests - k * accepts) / (requests + 1))` over the last `window_ns`.
+    Sre { k: f64, window_ns: u64 },
+    /// The AWS SDKs' adaptive retry mode: a client token bucket whose rate follows CUBIC on
+    /// throttling responses.
+    AwsAdaptive,
 }
 
 /// gRPC's hedging policy: while an attempt is unanswered after `delay_ns`, send a copy, up to

@@ -2,11 +2,14 @@
 //! policies under comparison. Built on [`crate::engine`], which knows none of these words.
 
 pub mod admission;
+pub mod breaker;
 pub mod budget;
+pub mod concurrency;
 pub mod config;
 pub mod dist;
 pub mod limiter;
 pub mod retry;
+pub mod throttle;
 pub mod world;
 
 pub use config::{Arrival, JobTemplate, Limit, Policy, Provider, Resource, Scenario, Source};

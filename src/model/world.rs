@@ -14,11 +14,15 @@
 //! agent, which the orchestrator may restart from its first call.
 
 use super::admission::{Admission, Popped, Waiting};
+use super::breaker::Breaker;
 use super::budget::RetryBudget;
+use super::concurrency::ConcurrencyLimit;
+use super::config::ThrottleSpec;
 use super::config::{Arrival, LimitKind, Policy, Resource, Scenario, Serving};
 use super::dist::Dist;
 use super::limiter::Limiter;
 use super::retry::Failure;
+use super::throttle::{AdaptiveRateLimiter, SreThrottle};
 use crate::engine::rng::{StreamRng, purpose, stream, unit};
 use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs, secs_to_nanos};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
@@ -39,6 +43,16 @@ const CALL: u64 = purpose("call");
 const SERVICE: u64 = purpose("service");
 const BACKOFF: u64 = purpose("backoff");
 const THINK: u64 = purpose("think");
+const THROTTLE: u64 = purpose("throttle");
+
+/// How an attempt ended, for the policies that learn from it (breaker, adaptive limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    RateLimited,
+    ServerError,
+    Timeout,
+}
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
@@ -136,6 +150,10 @@ struct Call {
     /// A hedge won while this call waited to retry: it only waits for its pending event to be
     /// dropped.
     zombie: bool,
+    /// When the current attempt was sent, and the client's attempts in flight then (itself
+    /// included): the sample an adaptive concurrency limit learns from.
+    sent_at: SimTime,
+    in_flight_at_send: u32,
 }
 
 /// How the provider answered an attempt on arrival.
@@ -181,6 +199,10 @@ struct World<'a> {
     budget: Option<RetryBudget>,
     /// Retries granted whose attempt has not ended (Envoy's retry budget counts these).
     active_retries: u64,
+    breaker: Option<Breaker>,
+    concurrency: Option<ConcurrencyLimit>,
+    sre: Option<SreThrottle>,
+    adaptive: Option<AdaptiveRateLimiter>,
     sources: Vec<SourceState>,
     jobs: Slab<Job>,
     agents: Slab<Agent>,
@@ -238,6 +260,14 @@ pub fn simulate_full(
         wake_at: None,
         budget: policy.budget.map(RetryBudget::new),
         active_retries: 0,
+        breaker: policy.breaker.map(Breaker::new),
+        concurrency: policy.concurrency.map(ConcurrencyLimit::new),
+        sre: match policy.throttle {
+            Some(ThrottleSpec::Sre { k, window_ns }) => Some(SreThrottle::new(k, window_ns)),
+            _ => None,
+        },
+        adaptive: matches!(policy.throttle, Some(ThrottleSpec::AwsAdaptive))
+            .then(AdaptiveRateLimiter::new),
         sources: (0..scenario.sources.len())
             .map(|i| SourceState {
                 rng: stream(seed, ARRIVALS, &[i as u64]),
@@ -319,7 +349,7 @@ impl Model for World<'_> {
                 call,
                 through_admission,
             } => {
-                if through_admission && self.admission.has_buckets() {
+                if through_admission && self.uses_admission() {
                     self.queue_for_admission(now, call, q);
                 } else {
                     self.send(now, call, q);
@@ -522,12 +552,44 @@ impl World<'_> {
             live_hedges: 0,
             hedges_sent: 0,
             zombie: false,
+            sent_at: now,
+            in_flight_at_send: 0,
         }) as u32;
-        if self.admission.has_buckets() {
+        if self.uses_admission() {
             self.queue_for_admission(now, call, q);
         } else {
             self.send(now, call, q);
         }
+    }
+
+    /// Tells the policies that learn from outcomes how `call`'s attempt ended: the breaker counts
+    /// it, the AWS adaptive limiter adjusts its rate on throttling, an adaptive concurrency limit
+    /// takes the sample (a 429 or a timeout is a drop; a server error is not a sample), and
+    /// callers held back by the concurrency limit get another look.
+    fn observe(&mut self, now: SimTime, call: u32, outcome: Outcome, q: &mut EventQueue<Event>) {
+        if let Some(b) = self.breaker.as_mut() {
+            if outcome == Outcome::Ok {
+                b.on_success(now);
+            } else {
+                b.on_failure(now);
+            }
+        }
+        if let Some(a) = self.adaptive.as_mut() {
+            a.on_response(now, outcome == Outcome::RateLimited);
+        }
+        if let Some(l) = self.concurrency.as_mut() {
+            if outcome != Outcome::ServerError {
+                let c = &self.calls[call as usize];
+                let dropped = matches!(outcome, Outcome::RateLimited | Outcome::Timeout);
+                l.on_sample(now, now.since(c.sent_at), c.in_flight_at_send, dropped);
+            }
+            self.admit_waiting(now, q);
+        }
+    }
+
+    /// Whether calls wait for admission: for client buckets or a concurrency limit.
+    fn uses_admission(&self) -> bool {
+        self.admission.has_buckets() || self.concurrency.is_some()
     }
 
     fn queue_for_admission(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
@@ -550,7 +612,12 @@ impl World<'_> {
     /// for when the next one might.
     fn admit_waiting(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
         loop {
-            match self.admission.pop_ready(now, &mut |_| true) {
+            let in_flight = self.serving + self.queued;
+            let open = self
+                .concurrency
+                .as_ref()
+                .is_none_or(|c| in_flight < c.limit());
+            match self.admission.pop_ready(now, &mut |_| open) {
                 Popped::Ready(w) if self.calls[w.call as usize].zombie => {
                     self.calls.remove(w.call as usize);
                 }
@@ -618,11 +685,46 @@ impl World<'_> {
     }
 
     fn send(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
+        // Client-side checks before anything goes on the wire.
+        if let Some(a) = self.adaptive.as_mut() {
+            let wait = a.acquire_wait_ns(now);
+            if wait > 0 {
+                q.push(
+                    now.after(wait),
+                    Event::Send {
+                        call,
+                        through_admission: false,
+                    },
+                );
+                return;
+            }
+        }
+        if self.breaker.as_mut().is_some_and(|b| !b.allow(now)) {
+            self.rec.short_circuited += 1;
+            self.give_up(now, call, q);
+            return;
+        }
+        if let Some(t) = self.sre.as_mut() {
+            let p = t.reject_probability(now);
+            t.on_request(now);
+            if p > 0.0 {
+                let id = self.next_id();
+                let mut key = self.attempt_key(call);
+                key[5] ^= id << 40;
+                if unit(&mut stream(self.seed, THROTTLE, &key)) < p {
+                    self.rec.throttled_locally += 1;
+                    self.attempt_failed(now, call, Failure::RateLimited, None, q);
+                    return;
+                }
+            }
+        }
         self.rec.attempts += 1;
         let attempt_id = self.next_id();
         let c = &mut self.calls[call as usize];
         c.attempts += 1;
         c.attempt_id = attempt_id;
+        c.sent_at = now;
+        c.in_flight_at_send = self.serving + self.queued + 1;
         if c.attempts == 1
             && let Some(b) = self.budget.as_mut()
         {
@@ -630,6 +732,9 @@ impl World<'_> {
         }
         match self.offer(now, call) {
             Answer::Admitted => {
+                if let Some(t) = self.sre.as_mut() {
+                    t.on_accept(now);
+                }
                 self.rec.in_flight_changed(now, 1);
                 if let Some(s) = self.series.as_mut() {
                     let c = &self.calls[call as usize];
@@ -671,6 +776,7 @@ impl World<'_> {
                 if let Some(s) = self.series.as_mut() {
                     s.counts.rate_limited += 1;
                 }
+                self.observe(now, call, Outcome::RateLimited, q);
                 self.attempt_failed(now, call, Failure::RateLimited, Some(retry_after_s), q);
             }
             Answer::ServerError => {
@@ -678,6 +784,7 @@ impl World<'_> {
                 if let Some(s) = self.series.as_mut() {
                     s.counts.errors += 1;
                 }
+                self.observe(now, call, Outcome::ServerError, q);
                 self.attempt_failed(now, call, Failure::ServerError, None, q);
             }
             Answer::TooLarge => {
@@ -803,6 +910,16 @@ impl World<'_> {
             now.since(c.admitted_at),
         );
         self.end_service(now, call, q);
+        self.observe(
+            now,
+            call,
+            if fails {
+                Outcome::ServerError
+            } else {
+                Outcome::Ok
+            },
+            q,
+        );
         if fails {
             self.rec.server_errors += 1;
             if let Some(s) = self.series.as_mut() {
@@ -922,6 +1039,8 @@ impl World<'_> {
             live_hedges: 0,
             hedges_sent: 0,
             zombie: false,
+            sent_at: now,
+            in_flight_at_send: 0,
         }) as u32;
         let c = &mut self.calls[call as usize];
         c.hedges[c.live_hedges as usize] = shadow;
@@ -931,7 +1050,7 @@ impl World<'_> {
         if hedge_no < spec.max_extra {
             q.push(now.after(spec.delay_ns), Event::Hedge { call, attempt });
         }
-        if self.admission.has_buckets() {
+        if self.uses_admission() {
             self.queue_for_admission(now, shadow, q);
         } else {
             self.send(now, shadow, q);
@@ -1011,6 +1130,7 @@ impl World<'_> {
             s.counts.timeouts += 1;
         }
         self.cut_off(now, call, q);
+        self.observe(now, call, Outcome::Timeout, q);
         self.attempt_failed(now, call, Failure::Timeout, None, q);
     }
 
@@ -1555,5 +1675,132 @@ mod tests {
         // Cut off at 10 s: the hedges generated 80 and 60 tokens.
         assert_eq!(m.tokens_wasted, 50.0 + 80.0 + 50.0 + 60.0);
         assert_eq!(m.mean_in_flight, (10.0 + 8.0 + 6.0) / 10.0);
+    }
+
+    #[test]
+    fn a_breaker_opens_after_consecutive_failures_and_fails_the_next_call_fast() {
+        // One request passes; the next two are refused (two failures in a row: open); the fourth
+        // call is failed fast without being sent.
+        let m = sim(
+            REFUSE_AFTER_ONE,
+            "{ process = \"burst\", count = 4 }",
+            SMALL,
+            "breaker = { consecutive_failures = 2, open = \"10s\" }",
+        )
+        .metrics;
+        assert_eq!(
+            (m.attempts, m.rate_limited, m.short_circuited, m.calls_ok),
+            (3.0, 2.0, 1.0, 1.0)
+        );
+    }
+
+    #[test]
+    fn a_half_open_breaker_lets_a_probe_through_after_its_open_time() {
+        // Open at t = 0 after one failure; calls arrive every 2 s (Poisson at a huge rate would not
+        // do: use a 1 s open time and retries 2 s apart): the retry at 2 s is the half-open probe.
+        let m = sim(
+            "ttft = \"100ms\"\n[[provider.outage]]\nstart = \"0s\"\nend = \"1s\"",
+            "{ process = \"burst\" }",
+            SMALL,
+            "breaker = { consecutive_failures = 1, open = \"1s\" }\nretry = { max_attempts = 3, wait = { kind = \"fixed\", wait = \"2s\" } }",
+        )
+        .metrics;
+        assert_eq!(
+            (m.attempts, m.server_errors, m.short_circuited, m.calls_ok),
+            (2.0, 1.0, 0.0, 1.0)
+        );
+        assert!((m.makespan_s - 2.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_static_concurrency_limit_serves_calls_one_at_a_time() {
+        let m = sim(
+            "ttft = \"1s\"",
+            "{ process = \"burst\", count = 3 }",
+            SMALL,
+            "concurrency = { kind = \"static\", limit = 1 }",
+        )
+        .metrics;
+        assert_eq!(
+            (m.makespan_s, m.peak_in_flight, m.peak_client_queue),
+            (3.0, 1.0, 2.0)
+        );
+        assert_eq!(m.call_latency_max_s, 3.0);
+    }
+
+    #[test]
+    fn aimd_backs_off_a_provider_that_refuses_beyond_its_concurrency() {
+        // The provider refuses beyond 4 in flight; 40 calls arrive at once. With a static limit
+        // of 20 every call over 4 is refused and retried; AIMD cuts its limit on each refusal.
+        let provider = "ttft = \"1s\"\nmax_in_flight = 4";
+        let arrival = "{ process = \"burst\", count = 40 }";
+        let retry = "retry = { max_attempts = 100, wait = { kind = \"fixed\", wait = \"100ms\" } }";
+        let fixed = sim(
+            provider,
+            arrival,
+            SMALL,
+            &format!("{retry}\nconcurrency = {{ kind = \"static\", limit = 20 }}"),
+        )
+        .metrics;
+        let aimd = sim(
+            provider,
+            arrival,
+            SMALL,
+            &format!(
+                "{retry}\nconcurrency = {{ kind = \"aimd\", initial = 20, min = 1, max = 20 }}"
+            ),
+        )
+        .metrics;
+        assert_eq!((fixed.calls_ok, aimd.calls_ok), (40.0, 40.0));
+        assert!(
+            aimd.rate_limited * 3.0 < fixed.rate_limited,
+            "aimd {} vs static {} 429s",
+            aimd.rate_limited,
+            fixed.rate_limited
+        );
+    }
+
+    #[test]
+    fn sre_throttling_rejects_locally_once_the_backend_stops_accepting() {
+        // After one accepted request the provider refuses everything; one call a second for 100 s.
+        // The throttle's rejection probability climbs towards 1 - 2/n: most calls never leave.
+        let arrival = "{ process = \"poisson\", rate = 1, count = 100 }";
+        let plain = sim(REFUSE_AFTER_ONE, arrival, SMALL, "").metrics;
+        let sre = sim(
+            REFUSE_AFTER_ONE,
+            arrival,
+            SMALL,
+            "throttle = { kind = \"sre\" }",
+        )
+        .metrics;
+        assert_eq!(plain.attempts, 100.0);
+        assert_eq!(sre.attempts + sre.throttled_locally, 100.0);
+        assert!(sre.throttled_locally > 60.0, "{}", sre.throttled_locally);
+        assert_eq!(sre.calls_ok, 1.0);
+    }
+
+    #[test]
+    fn the_aws_adaptive_limiter_slows_sending_after_a_throttle() {
+        // 200 calls at once against 10 requests/s: without the limiter the retries hammer at
+        // their fixed 100 ms; with it, sending falls to the measured rate after the first 429.
+        let provider = "ttft = \"100ms\"\ncount_rejected = false\n[[provider.limit]]\nresource = \"requests\"\nrate = 10\nburst = 10";
+        let arrival = "{ process = \"burst\", count = 200 }";
+        let retry =
+            "retry = { max_attempts = 1000, wait = { kind = \"fixed\", wait = \"100ms\" } }";
+        let plain = sim(provider, arrival, SMALL, retry).metrics;
+        let adaptive = sim(
+            provider,
+            arrival,
+            SMALL,
+            &format!("{retry}\nthrottle = {{ kind = \"aws_adaptive\" }}"),
+        )
+        .metrics;
+        assert_eq!((plain.calls_ok, adaptive.calls_ok), (200.0, 200.0));
+        assert!(
+            adaptive.rate_limited * 5.0 < plain.rate_limited,
+            "adaptive {} vs plain {} 429s",
+            adaptive.rate_limited,
+            plain.rate_limited
+        );
     }
 }

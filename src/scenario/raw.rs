@@ -5,9 +5,12 @@ use super::values::{NonNegative, Of, Positive, Secs};
 use crate::engine::time::secs_to_nanos;
 use crate::engine::{Guards, SimTime};
 use crate::model::admission::{Discipline, Scope, ScopedBucket};
+use crate::model::breaker::{BreakerSpec, FailureRatio};
 use crate::model::budget::BudgetSpec;
-use crate::model::config::{CapacityStep, HedgeSpec, LimitKind, Outage, Serving};
+use crate::model::concurrency::ConcurrencySpec;
+use crate::model::config::{CapacityStep, HedgeSpec, LimitKind, Outage, Serving, ThrottleSpec};
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
+use crate::model::throttle::SreThrottle;
 use crate::model::world::{MAX_HEDGES, MAX_LAYERS};
 use crate::model::{self, Arrival, JobTemplate, Limit, Policy, Provider, Resource, Source};
 use serde::Deserialize;
@@ -220,6 +223,76 @@ struct RawPolicy {
     job_deadline: Option<Spanned<Secs>>,
     retry_budget: Option<RawBudget>,
     hedge: Option<Spanned<RawHedge>>,
+    breaker: Option<Spanned<RawBreaker>>,
+    concurrency: Option<RawConcurrency>,
+    throttle: Option<RawThrottle>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreaker {
+    consecutive_failures: Option<u32>,
+    failure_ratio: Option<f64>,
+    #[serde(default = "twenty")]
+    min_requests: u32,
+    #[serde(default = "ten_s")]
+    window: Secs,
+    #[serde(default = "thirty_s")]
+    open: Secs,
+    #[serde(default = "one_probe")]
+    half_open_probes: u32,
+}
+
+fn twenty() -> u32 {
+    20
+}
+fn ten_s() -> Secs {
+    Secs(10.0)
+}
+fn thirty_s() -> Secs {
+    Secs(30.0)
+}
+fn one_probe() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConcurrency {
+    kind: Spanned<ConcurrencyKind>,
+    limit: Option<Spanned<u32>>,
+    initial: Option<Spanned<u32>>,
+    min: Option<Spanned<u32>>,
+    max: Option<Spanned<u32>>,
+    increase: Option<Spanned<u32>>,
+    decrease_factor: Option<Spanned<Positive>>,
+    smoothing: Option<Spanned<Positive>>,
+    rtt_tolerance: Option<Spanned<Positive>>,
+    long_window: Option<Spanned<u32>>,
+    queue_size: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum ConcurrencyKind {
+    Static,
+    Aimd,
+    Gradient2,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThrottle {
+    kind: Spanned<ThrottleKind>,
+    k: Option<Spanned<Positive>>,
+    window: Option<Spanned<Secs>>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum ThrottleKind {
+    Sre,
+    AwsAdaptive,
 }
 
 #[derive(Deserialize)]
@@ -692,6 +765,18 @@ impl RawScenario {
                         })
                     }
                 },
+                breaker: raw
+                    .breaker
+                    .map(|b| breaker(b, &format!("policy[{i}].breaker")))
+                    .transpose()?,
+                concurrency: raw
+                    .concurrency
+                    .map(|c| concurrency(c, &format!("policy[{i}].concurrency")))
+                    .transpose()?,
+                throttle: raw
+                    .throttle
+                    .map(|t| throttle(t, &format!("policy[{i}].throttle")))
+                    .transpose()?,
                 budget: raw
                     .retry_budget
                     .map(|b| budget(b, &format!("policy[{i}].retry_budget")))
@@ -950,6 +1035,201 @@ fn budget(b: RawBudget, path: &str) -> Result<BudgetSpec, Invalid> {
                 timeout_cost: nonneg(&b.timeout_cost, timeout_cost),
                 no_retry_increment: nonneg(&b.no_retry_increment, no_retry_increment),
             })
+        }
+    }
+}
+
+fn breaker(b: Spanned<RawBreaker>, path: &str) -> Result<BreakerSpec, Invalid> {
+    let span = b.span();
+    let b = b.into_inner();
+    if b.consecutive_failures.is_none() && b.failure_ratio.is_none() {
+        return invalid(
+            Some(span),
+            path.to_string(),
+            "a breaker needs `consecutive_failures` or `failure_ratio` (or both) to trip on",
+        );
+    }
+    if b.consecutive_failures == Some(0) {
+        return invalid(
+            Some(span),
+            format!("{path}.consecutive_failures"),
+            "expected at least 1, found 0",
+        );
+    }
+    if let Some(r) = b.failure_ratio
+        && !(r > 0.0 && r <= 1.0)
+    {
+        return invalid(
+            Some(span),
+            format!("{path}.failure_ratio"),
+            format!("expected a ratio in (0, 1], found {r}"),
+        );
+    }
+    if b.half_open_probes == 0 || b.open.0 <= 0.0 || b.window.0 <= 0.0 {
+        return invalid(
+            Some(span),
+            path.to_string(),
+            "`half_open_probes`, `open` and `window` must be above zero",
+        );
+    }
+    Ok(BreakerSpec {
+        consecutive_failures: b.consecutive_failures,
+        failure_ratio: b.failure_ratio.map(|ratio| FailureRatio {
+            ratio,
+            min_requests: b.min_requests,
+            window_ns: secs_to_nanos(b.window.0),
+        }),
+        open_ns: secs_to_nanos(b.open.0),
+        half_open_probes: b.half_open_probes,
+    })
+}
+
+fn concurrency(c: RawConcurrency, path: &str) -> Result<ConcurrencySpec, Invalid> {
+    let fields = [
+        ("limit", span_of(&c.limit)),
+        ("initial", span_of(&c.initial)),
+        ("min", span_of(&c.min)),
+        ("max", span_of(&c.max)),
+        ("increase", span_of(&c.increase)),
+        ("decrease_factor", span_of(&c.decrease_factor)),
+        ("smoothing", span_of(&c.smoothing)),
+        ("rtt_tolerance", span_of(&c.rtt_tolerance)),
+        ("long_window", span_of(&c.long_window)),
+        ("queue_size", span_of(&c.queue_size)),
+    ];
+    let kind_span = c.kind.span();
+    let n = |v: &Option<Spanned<u32>>, d: u32| v.as_ref().map_or(d, |v| *v.get_ref());
+    let f = |v: &Option<Spanned<Positive>>, d: f64| v.as_ref().map_or(d, |v| v.get_ref().0);
+    let spec = match *c.kind.get_ref() {
+        ConcurrencyKind::Static => {
+            kind_fields(
+                path,
+                ("static", kind_span.clone()),
+                &fields,
+                &["limit"],
+                &["limit"],
+            )?;
+            ConcurrencySpec::Static {
+                limit: n(&c.limit, 1),
+            }
+        }
+        ConcurrencyKind::Aimd => {
+            let names = ["initial", "min", "max", "increase", "decrease_factor"];
+            kind_fields(path, ("aimd", kind_span.clone()), &fields, &[], &names)?;
+            let ConcurrencySpec::Aimd {
+                initial,
+                min,
+                max,
+                increase,
+                decrease_factor,
+            } = ConcurrencySpec::NETFLIX_AIMD
+            else {
+                unreachable!("Netflix's AIMD default is AIMD")
+            };
+            let min = n(&c.min, min.min(n(&c.initial, initial)));
+            ConcurrencySpec::Aimd {
+                initial: n(&c.initial, initial),
+                min,
+                max: n(&c.max, max),
+                increase: n(&c.increase, increase),
+                decrease_factor: f(&c.decrease_factor, decrease_factor),
+            }
+        }
+        ConcurrencyKind::Gradient2 => {
+            let names = [
+                "initial",
+                "min",
+                "max",
+                "smoothing",
+                "rtt_tolerance",
+                "long_window",
+                "queue_size",
+            ];
+            kind_fields(path, ("gradient2", kind_span.clone()), &fields, &[], &names)?;
+            let ConcurrencySpec::Gradient2 {
+                initial,
+                min,
+                max,
+                smoothing,
+                rtt_tolerance,
+                long_window,
+                queue_size,
+            } = ConcurrencySpec::NETFLIX_GRADIENT2
+            else {
+                unreachable!("Netflix's Gradient2 default is Gradient2")
+            };
+            let min = n(&c.min, min.min(n(&c.initial, initial)));
+            ConcurrencySpec::Gradient2 {
+                initial: n(&c.initial, initial),
+                min,
+                max: n(&c.max, max),
+                smoothing: f(&c.smoothing, smoothing),
+                rtt_tolerance: f(&c.rtt_tolerance, rtt_tolerance),
+                long_window: n(&c.long_window, long_window),
+                queue_size: n(&c.queue_size, queue_size),
+            }
+        }
+    };
+    // The limiter's own invariants, checked here so that bad input is an error, not a panic.
+    let ok = match spec {
+        ConcurrencySpec::Static { limit } => limit >= 1,
+        ConcurrencySpec::Aimd {
+            initial,
+            min,
+            max,
+            decrease_factor,
+            ..
+        } => 1 <= min && min <= initial && initial <= max && decrease_factor < 1.0,
+        ConcurrencySpec::Gradient2 {
+            initial,
+            min,
+            max,
+            smoothing,
+            rtt_tolerance,
+            long_window,
+            ..
+        } => {
+            1 <= min
+                && min <= initial
+                && initial <= max
+                && smoothing <= 1.0
+                && rtt_tolerance >= 1.0
+                && long_window >= 1
+        }
+    };
+    if !ok {
+        return invalid(
+            Some(kind_span),
+            path.to_string(),
+            "expected 1 <= min <= initial <= max (and limit >= 1, decrease_factor < 1, smoothing <= 1, rtt_tolerance >= 1, long_window >= 1)",
+        );
+    }
+    Ok(spec)
+}
+
+fn throttle(t: RawThrottle, path: &str) -> Result<ThrottleSpec, Invalid> {
+    let fields = [("k", span_of(&t.k)), ("window", span_of(&t.window))];
+    match *t.kind.get_ref() {
+        ThrottleKind::Sre => {
+            kind_fields(path, ("sre", t.kind.span()), &fields, &[], &["k", "window"])?;
+            let window_ns = t.window.as_ref().map_or(SreThrottle::BOOK_WINDOW_NS, |w| {
+                secs_to_nanos(w.get_ref().0)
+            });
+            if window_ns == 0 {
+                return invalid(
+                    span_of(&t.window),
+                    format!("{path}.window"),
+                    "expected a window longer than zero",
+                );
+            }
+            Ok(ThrottleSpec::Sre {
+                k: t.k.as_ref().map_or(SreThrottle::BOOK_K, |k| k.get_ref().0),
+                window_ns,
+            })
+        }
+        ThrottleKind::AwsAdaptive => {
+            kind_fields(path, ("aws_adaptive", t.kind.span()), &fields, &[], &[])?;
+            Ok(ThrottleSpec::AwsAdaptive)
         }
     }
 }
