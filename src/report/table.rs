@@ -36,7 +36,8 @@ fn format(v: f64, f: Format) -> String {
     match f {
         Format::Secs if v >= 600.0 => format!("{:.1} min", v / 60.0),
         Format::Secs => format!("{v:.1} s"),
-        Format::Count if v.fract() == 0.0 => group_thousands(v as u64),
+        // Means over replications are fractional: a tenth matters for small counts only.
+        Format::Count if v.fract() == 0.0 || v >= 100.0 => group_thousands(v.round() as u64),
         Format::Count => format!("{v:.1}"),
         Format::Ratio => format!("{v:.2}"),
         Format::Usd => format!("${v:.2}"),
@@ -92,6 +93,8 @@ mod tests {
     fn numbers_are_formatted_for_people() {
         assert_eq!(format(1_234_567.0, Format::Count), "1,234,567");
         assert_eq!(format(12.0, Format::Count), "12");
+        assert_eq!(format(1_779_033.9, Format::Count), "1,779,034");
+        assert_eq!(format(6.3, Format::Count), "6.3");
         assert_eq!(format(37.95, Format::Secs), "38.0 s");
         assert_eq!(format(840.0, Format::Secs), "14.0 min");
         assert_eq!(format(0.5, Format::Usd), "$0.50");
