@@ -61,3 +61,35 @@ fn brownout_naive_retries_hold_goodput_down_long_after_capacity_returns_and_the_
     assert!(budgeted.jobs_ok > 2.0 * naive.jobs_ok);
     assert!(naive.rate_limited > 50.0 * budgeted.rate_limited);
 }
+
+#[test]
+fn policy_families_only_the_policies_that_send_less_finish_the_cascade() {
+    let r = report("policy_families.toml");
+    let get = |name: &str| {
+        &r.policies
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .aggregate
+            .mean
+    };
+    // Policies that only choose when to retry, or cap retries, lose the job on every replication.
+    for name in [
+        "naive",
+        "aws_full_jitter",
+        "grpc_throttling",
+        "aws_standard",
+    ] {
+        assert_eq!(get(name).jobs_ok, 0.0, "{name}");
+    }
+    // Policies that pace or shed load finish it.
+    for name in ["aws_adaptive", "aimd", "shared_bucket"] {
+        assert_eq!(get(name).jobs_ok, 1.0, "{name}");
+    }
+    assert!(get("sre_throttling").jobs_ok >= 0.8);
+    // The shared bucket below the limit is never refused and never retries.
+    assert_eq!(get("shared_bucket").rate_limited, 0.0);
+    assert_eq!(get("shared_bucket").attempts_per_call, 1.0);
+    // Budgets cap the amplification that naive retries cause.
+    assert!(get("grpc_throttling").attempts_per_call < 0.5 * get("naive").attempts_per_call);
+}
