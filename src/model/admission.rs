@@ -193,6 +193,20 @@ impl Admission {
         }
     }
 
+    /// Gives `amount` back to every bucket of a call of `tenant` and `job` (its estimate was
+    /// reconciled at completion: fewer output tokens than `max_tokens`).
+    pub fn refund(&mut self, now: SimTime, tenant: u32, job: u32, amount: f64) {
+        if let Some(b) = self.global.as_mut() {
+            b.refund(now, now, amount);
+        }
+        if let Some(b) = self.tenants.get_mut(tenant as usize) {
+            b.refund(now, now, amount);
+        }
+        if let Some(b) = self.jobs.get_mut(job as usize).and_then(Option::as_mut) {
+            b.refund(now, now, amount);
+        }
+    }
+
     /// The next call that may go now (its buckets charged), or how long until one might.
     /// `gate` is an extra condition every call must meet (a concurrency limit, say).
     pub fn pop_ready(&mut self, now: SimTime, gate: &mut dyn FnMut(&Waiting) -> bool) -> Popped {
@@ -368,6 +382,23 @@ mod tests {
             run(Discipline::Fair(Scope::Tenant)),
             vec![0, 99, 1, 2, 3, 4]
         );
+    }
+
+    #[test]
+    fn a_refund_gives_back_to_every_level() {
+        let spec = [
+            bucket(Scope::Global, 1.0, 10.0),
+            bucket(Scope::Job, 1.0, 10.0),
+        ];
+        let mut a = Admission::new(&spec, Discipline::Fifo, 1);
+        a.job_started(0);
+        a.push(w(1, 10.0, 0, 0));
+        assert_eq!(drain(&mut a, SimTime::ZERO).0, vec![1]);
+        a.refund(SimTime::ZERO, 0, 0, 6.0);
+        // 6 back in both buckets: a 6-token call passes at once, a further 1-token call waits 1 s.
+        a.push(w(2, 6.0, 0, 0));
+        a.push(w(3, 1.0, 0, 0));
+        assert_eq!(drain(&mut a, SimTime::ZERO), (vec![2], Popped::Wait(S + 1)));
     }
 
     #[test]

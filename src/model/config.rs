@@ -204,6 +204,8 @@ pub struct Policy {
     pub buckets: Vec<ScopedBucket>,
     /// The order in which waiting calls are admitted.
     pub discipline: Discipline,
+    /// Whether a completed call gives the unused part of `max_tokens` back to the client buckets.
+    pub refund_unused_output: bool,
     /// How many times the orchestrator restarts an agent whose call gave up.
     pub agent_restarts: u32,
     /// Per-attempt timeout: the client abandons an attempt not finished by then.

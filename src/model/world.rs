@@ -938,6 +938,13 @@ impl World<'_> {
                 }
             }
         }
+        if self.policy.refund_unused_output && output < max_tokens {
+            let job = self.agents[self.calls[call as usize].agent as usize].job;
+            let tenant = self.scenario.sources[self.jobs[job as usize].source as usize].tenant;
+            self.admission
+                .refund(now, tenant, job, (max_tokens - output) as f64);
+            self.admit_waiting(now, q);
+        }
         self.attempt_over(call);
         let retry_of = self.calls[call as usize].retry_of;
         if let Some(b) = self.budget.as_mut() {
@@ -1801,6 +1808,35 @@ mod tests {
             "adaptive {} vs plain {} 429s",
             adaptive.rate_limited,
             plain.rate_limited
+        );
+    }
+
+    #[test]
+    fn a_client_bucket_gets_the_unused_output_back_when_refunds_are_on() {
+        // Bucket 1 token/s, burst 100; calls estimate 50 + 50 and generate nothing. The first
+        // passes at 0 and ends at 1 s; with the refund its 50 unused tokens come back, so the
+        // second passes at 1 + (100 - 51) = 50 s and ends at 51 s, instead of 100 s and 101 s.
+        let job = "prompt_tokens = 50\nmax_tokens = 50\noutput_tokens = 0";
+        let bucket = "bucket = { rate = 1, burst = 100 }";
+        let with = sim(
+            "ttft = \"1s\"",
+            "{ process = \"burst\", count = 2 }",
+            job,
+            &format!("{bucket}\nrefund_unused_output = true"),
+        )
+        .metrics;
+        let without = sim(
+            "ttft = \"1s\"",
+            "{ process = \"burst\", count = 2 }",
+            job,
+            bucket,
+        )
+        .metrics;
+        assert!((with.makespan_s - 51.0).abs() < 1e-6, "{}", with.makespan_s);
+        assert!(
+            (without.makespan_s - 101.0).abs() < 1e-6,
+            "{}",
+            without.makespan_s
         );
     }
 }

@@ -217,6 +217,8 @@ struct RawPolicy {
     buckets: Vec<Spanned<RawBucket>>,
     queue: Option<RawQueue>,
     #[serde(default)]
+    refund_unused_output: bool,
+    #[serde(default)]
     agent_restarts: u32,
     timeout: Option<Spanned<Secs>>,
     call_deadline: Option<Spanned<Secs>>,
@@ -712,6 +714,7 @@ impl RawScenario {
                 name,
                 layers,
                 buckets,
+                refund_unused_output: raw.refund_unused_output,
                 discipline: match raw.queue {
                     None | Some(RawQueue::Fifo) => Discipline::Fifo,
                     Some(RawQueue::FairTenant) => Discipline::Fair(Scope::Tenant),
