@@ -7,6 +7,7 @@
 
 use crate::engine::GuardTripped;
 use crate::engine::rng::{derive, purpose};
+use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::Sample;
 use crate::metrics::{Aggregate, Metrics};
 use crate::model::Scenario;
@@ -48,6 +49,8 @@ pub struct PolicyResult {
     pub aggregate: Aggregate,
     /// Replication 0's time series, when the scenario sets `timeseries_interval`.
     pub series: Option<Vec<Sample>>,
+    /// Replication 0's latency quantiles.
+    pub distribution: Option<Distribution>,
 }
 
 /// Why a run produced no report.
@@ -144,12 +147,14 @@ pub fn run_with_progress(
             .take(replications as usize)
             .collect::<Result<Vec<_>, _>>()?;
         let series = outputs.first().and_then(|o| o.series.clone());
+        let distribution = outputs.first().and_then(|o| o.distribution.clone());
         let runs: Vec<Metrics> = outputs.into_iter().map(|o| o.metrics).collect();
         policies.push(PolicyResult {
             name: scenario.policies[p].name.clone(),
             aggregate: Aggregate::of(&runs),
             runs,
             series,
+            distribution,
         });
     }
     Ok(Report {

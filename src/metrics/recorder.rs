@@ -180,6 +180,37 @@ impl Recorder {
     }
 }
 
+/// Latency quantiles on a fixed grid, for CDF charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distribution {
+    /// The grid: 0, 0.01, ..., 0.99, 0.995, 0.999, 1.
+    pub quantiles: Vec<f64>,
+    /// Call latency at each quantile, seconds.
+    pub call_s: Vec<f64>,
+    /// Job latency at each quantile, seconds.
+    pub job_s: Vec<f64>,
+}
+
+impl Recorder {
+    /// Call and job latency quantiles on [`Distribution`]'s grid.
+    pub fn distribution(&self) -> Distribution {
+        let mut quantiles: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+        quantiles.extend([0.995, 0.999, 1.0]);
+        let secs = |store: &LatencyStore| {
+            store
+                .quantiles(&quantiles)
+                .into_iter()
+                .map(nanos_to_secs)
+                .collect()
+        };
+        Distribution {
+            call_s: secs(&self.call_latency),
+            job_s: secs(&self.job_latency),
+            quantiles,
+        }
+    }
+}
+
 fn quantiles3(store: &LatencyStore) -> [u64; 3] {
     let q = store.quantiles(&[0.5, 0.9, 0.99]);
     [q[0], q[1], q[2]]

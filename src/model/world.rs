@@ -26,6 +26,7 @@ use super::throttle::{AdaptiveRateLimiter, SreThrottle};
 use crate::engine::rng::{StreamRng, purpose, stream, unit};
 use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs, secs_to_nanos};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
+use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::{Gauges, Sample, TimeSeries};
 use crate::metrics::{Metrics, Recorder};
 use slab::Slab;
@@ -173,8 +174,10 @@ enum Answer {
 pub struct RunOutput {
     /// The headline numbers.
     pub metrics: Metrics,
-    /// The time series, when the scenario asks for one and it was requested.
+    /// The time series, when the scenario asks for one and details were requested.
     pub series: Option<Vec<Sample>>,
+    /// Latency quantiles for CDF charts, when details were requested.
+    pub distribution: Option<Distribution>,
 }
 
 /// The state of one run.
@@ -218,13 +221,13 @@ pub fn simulate(scenario: &Scenario, policy: &Policy, seed: u64) -> Result<Metri
     simulate_full(scenario, policy, seed, false).map(|o| o.metrics)
 }
 
-/// [`simulate`], also recording the time series when `series` is set and the scenario has an
-/// interval for it.
+/// [`simulate`], also recording, when `details` is set, the latency distribution and (when the
+/// scenario has an interval for it) the time series.
 pub fn simulate_full(
     scenario: &Scenario,
     policy: &Policy,
     seed: u64,
-    series: bool,
+    details: bool,
 ) -> Result<RunOutput, GuardTripped> {
     let p = &scenario.provider;
     let mut world = World {
@@ -278,7 +281,7 @@ pub fn simulate_full(
         agents: Slab::new(),
         calls: Slab::new(),
         rec: Recorder::default(),
-        series: if series {
+        series: if details {
             scenario.timeseries_interval_ns.map(TimeSeries::new)
         } else {
             None
@@ -308,6 +311,7 @@ pub fn simulate_full(
             .rec
             .finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok),
         series: world.series.take().map(|s| s.finish(end, gauges)),
+        distribution: details.then(|| world.rec.distribution()),
     })
 }
 

@@ -132,13 +132,36 @@ pub fn timeseries_csv(report: &Report) -> Option<String> {
     Some(String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields"))
 }
 
-/// Writes `summary.json`, `summary.csv`, `runs.csv` and, when there is one, `timeseries.csv`
-/// into `dir` (created if missing).
+/// Replication 0's latency quantiles per policy: `policy, quantile, call_latency_s,
+/// job_latency_s`, for CDF charts.
+pub fn latency_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["policy", "quantile", "call_latency_s", "job_latency_s"])
+        .expect("in-memory CSV");
+    for p in &report.policies {
+        if let Some(d) = &p.distribution {
+            for i in 0..d.quantiles.len() {
+                w.write_record([
+                    p.name.clone(),
+                    d.quantiles[i].to_string(),
+                    d.call_s[i].to_string(),
+                    d.job_s[i].to_string(),
+                ])
+                .expect("in-memory CSV");
+            }
+        }
+    }
+    String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
+}
+
+/// Writes `summary.json`, `summary.csv`, `runs.csv`, `latency.csv` and, when there is one,
+/// `timeseries.csv` into `dir` (created if missing).
 pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     write_atomic(&dir.join("summary.json"), to_json(report).as_bytes())?;
     write_atomic(&dir.join("summary.csv"), to_csv(report).as_bytes())?;
     write_atomic(&dir.join("runs.csv"), runs_csv(report).as_bytes())?;
+    write_atomic(&dir.join("latency.csv"), latency_csv(report).as_bytes())?;
     if let Some(ts) = timeseries_csv(report) {
         write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
     }
