@@ -17,6 +17,8 @@ pub struct Recorder {
     pub jobs_ok: u64,
     /// Jobs that finished with a failed agent.
     pub jobs_failed: u64,
+    /// Jobs stopped by a work limit.
+    pub jobs_budget_exhausted: u64,
     /// Calls that succeeded.
     pub calls_ok: u64,
     /// Calls that gave up.
@@ -134,6 +136,7 @@ impl Recorder {
             jobs: self.jobs as f64,
             jobs_ok: self.jobs_ok as f64,
             jobs_failed: self.jobs_failed as f64,
+            jobs_budget_exhausted: self.jobs_budget_exhausted as f64,
             calls: calls as f64,
             calls_ok: self.calls_ok as f64,
             gave_up: self.gave_up as f64,

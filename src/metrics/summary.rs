@@ -66,6 +66,8 @@ metrics! {
     jobs_ok,
     /// Jobs with an agent that failed for good.
     jobs_failed,
+    /// Jobs stopped by one of the policy's work limits (`budget_exhausted`).
+    jobs_budget_exhausted,
     /// Logical calls that reached a final outcome (success or giving up).
     calls,
     /// Calls that succeeded.

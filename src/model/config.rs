@@ -29,6 +29,10 @@ pub struct Scenario {
     pub sources: Vec<Source>,
     /// Tenant names; a source's `tenant` indexes this list.
     pub tenants: Vec<String>,
+    /// Tenant weights for fair queueing, by tenant index.
+    pub tenant_weights: Vec<u32>,
+    /// Every job template's nodes; sources and nodes refer to them by index.
+    pub nodes: Vec<super::workload::Node>,
     /// Client policies, compared on identical draws.
     pub policies: Vec<Policy>,
 }
@@ -171,25 +175,8 @@ pub struct Source {
     pub tenant: u32,
     /// Arrival process.
     pub arrival: Arrival,
-    /// The shape of every job.
-    pub job: JobTemplate,
-}
-
-/// A job: an orchestrator fanning out to parallel agents, each making calls in sequence.
-#[derive(Clone, Debug)]
-pub struct JobTemplate {
-    /// How many agents run in parallel (rounded to a whole number, at least 1).
-    pub agents: Dist,
-    /// Calls each agent makes, one after another.
-    pub calls_per_agent: u32,
-    /// Prompt (input) tokens per call.
-    pub prompt_tokens: Dist,
-    /// The `max_tokens` each call asks for; the limit estimate is `prompt + max_tokens`.
-    pub max_tokens: u32,
-    /// Output tokens actually generated (capped at `max_tokens`).
-    pub output_tokens: Dist,
-    /// Pause between an agent's calls (tool use, thinking), seconds.
-    pub think_time_s: Dist,
+    /// Index of the root node of every job it emits, in [`Scenario::nodes`].
+    pub root: usize,
 }
 
 /// How a client behaves: its retry layers, its pacing, its orchestrator.
@@ -218,6 +205,8 @@ pub struct Policy {
     pub budget: Option<super::budget::BudgetSpec>,
     /// Hedged requests: extra copies of a slow attempt.
     pub hedge: Option<HedgeSpec>,
+    /// Caps on each job's work.
+    pub work_limits: super::workload::WorkLimits,
     /// A circuit breaker in front of the provider.
     pub breaker: Option<super::breaker::BreakerSpec>,
     /// A limit on the client's attempts in flight.

@@ -10,7 +10,8 @@ pub mod dist;
 pub mod limiter;
 pub mod retry;
 pub mod throttle;
+pub mod workload;
 pub mod world;
 
-pub use config::{Arrival, JobTemplate, Limit, Policy, Provider, Resource, Scenario, Source};
+pub use config::{Arrival, Limit, Policy, Provider, Resource, Scenario, Source};
 pub use world::simulate;

@@ -23,6 +23,8 @@ use super::dist::Dist;
 use super::limiter::Limiter;
 use super::retry::Failure;
 use super::throttle::{AdaptiveRateLimiter, SreThrottle};
+use super::workload::{CallSpec, Node};
+use crate::engine::rng::derive;
 use crate::engine::rng::{StreamRng, purpose, stream, unit};
 use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs, secs_to_nanos};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
@@ -45,6 +47,10 @@ const SERVICE: u64 = purpose("service");
 const BACKOFF: u64 = purpose("backoff");
 const THINK: u64 = purpose("think");
 const THROTTLE: u64 = purpose("throttle");
+const JOB: u64 = purpose("job");
+const CHILD: u64 = purpose("child");
+const SPAWN: u64 = purpose("spawn");
+const AGENT_CALLS: u64 = purpose("agent-calls");
 
 /// How an attempt ended, for the policies that learn from it (breaker, adaptive limits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +72,7 @@ enum Event {
     /// The client's per-attempt timeout for attempt `attempt` of `call`.
     Timeout { call: u32, attempt: u64 },
     /// An agent's pause between calls is over.
-    NextCall { agent: u32 },
+    NextCall { task: u32 },
     /// The client bucket may now hold enough for the head of its queue.
     AdmissionWake,
     /// The provider's capacity changes to step `step` of its schedule.
@@ -82,18 +88,33 @@ struct SourceState {
 
 struct Job {
     source: u32,
-    index: u64,
     arrived: SimTime,
-    agents_left: u32,
     failed: bool,
+    /// A work limit was reached: no new work starts.
+    exhausted: bool,
+    calls_started: u64,
+    tokens: u64,
+    cost_usd: f64,
 }
 
-struct Agent {
+/// A running node of a job's tree.
+struct Task {
     job: u32,
-    index: u32,
-    next_call: u32,
+    parent: Option<u32>,
+    node: u32,
+    /// Names this task across policies (derived from its parent's key and its place).
+    key: u64,
+    /// Spawn level.
+    depth: u32,
+    /// Fan-out and spawn: children still running.
+    pending: u32,
+    /// Agent: calls made; sequence: steps started.
+    next: u32,
+    /// Agent: calls to make; sequence: steps.
+    total: u32,
+    /// Agent restarts so far (a restart is a new generation of its calls' draws).
     generation: u32,
-    restarts: u32,
+    failed: bool,
 }
 
 /// Where a call's current attempt is.
@@ -108,7 +129,8 @@ enum Phase {
 }
 
 struct Call {
-    agent: u32,
+    /// The agent or call task it belongs to.
+    task: u32,
     started: SimTime,
     prompt: u32,
     max_tokens: u32,
@@ -208,7 +230,7 @@ struct World<'a> {
     adaptive: Option<AdaptiveRateLimiter>,
     sources: Vec<SourceState>,
     jobs: Slab<Job>,
-    agents: Slab<Agent>,
+    tasks: Slab<Task>,
     calls: Slab<Call>,
     rec: Recorder,
     series: Option<TimeSeries>,
@@ -278,7 +300,7 @@ pub fn simulate_full(
             })
             .collect(),
         jobs: Slab::new(),
-        agents: Slab::new(),
+        tasks: Slab::new(),
         calls: Slab::new(),
         rec: Recorder::default(),
         series: if details {
@@ -361,7 +383,7 @@ impl Model for World<'_> {
             }
             Event::Finish { call, .. } => self.finish(now, call, q),
             Event::Timeout { call, .. } => self.abandon(now, call, q),
-            Event::NextCall { agent } => self.start_call(now, agent, q),
+            Event::NextCall { task } => self.start_call(now, task, q),
             Event::AdmissionWake => {
                 if self.wake_at.is_some_and(|t| t <= now) {
                     self.wake_at = None;
@@ -375,7 +397,7 @@ impl Model for World<'_> {
 
     #[inline]
     fn live_entities(&self) -> usize {
-        self.jobs.len() + self.agents.len() + self.calls.len()
+        self.jobs.len() + self.tasks.len() + self.calls.len()
     }
 }
 
@@ -462,64 +484,271 @@ impl World<'_> {
         let index = self.sources[source].emitted;
         self.sources[source].emitted += 1;
         self.rec.jobs += 1;
-        let template = &self.scenario.sources[source].job;
-        let width = if let Dist::Constant(w) = template.agents {
-            w
-        } else {
-            template
-                .agents
-                .sample(&mut stream(self.seed, FANOUT, &[source as u64, index]))
-        };
-        let width = (width.round() as u32).max(1);
         let job = self.jobs.insert(Job {
             source: source as u32,
-            index,
             arrived: now,
-            agents_left: width,
             failed: false,
+            exhausted: false,
+            calls_started: 0,
+            tokens: 0,
+            cost_usd: 0.0,
         }) as u32;
         self.admission.job_started(job);
-        for a in 0..width {
-            let agent = self.agents.insert(Agent {
-                job,
-                index: a,
-                next_call: 0,
-                generation: 0,
-                restarts: 0,
-            }) as u32;
-            self.start_call(now, agent, q);
+        let key = derive(0, JOB, &[source as u64, index]);
+        let root = self.scenario.sources[source].root;
+        self.start_task(now, job, None, root, key, 0, q);
+    }
+
+    /// Draws a count (a width, a number of calls) from `dist` on the stream of `purpose` and
+    /// `key`; constants draw nothing.
+    fn count(&self, dist: &Dist, purpose: u64, key: u64) -> u32 {
+        let v = match dist {
+            Dist::Constant(v) => *v,
+            d => d.sample(&mut stream(self.seed, purpose, &[key])),
+        };
+        v.round() as u32
+    }
+
+    /// Whether job `job` may start more work at `now`; marks it exhausted when a limit says no.
+    fn may_work(&mut self, now: SimTime, job: u32) -> bool {
+        let limits = &self.policy.work_limits;
+        let j = &mut self.jobs[job as usize];
+        if !j.exhausted {
+            let over = limits.max_calls.is_some_and(|m| j.calls_started >= m)
+                || limits.max_tokens.is_some_and(|m| j.tokens >= m)
+                || limits.max_cost_usd.is_some_and(|m| j.cost_usd >= m)
+                || limits
+                    .max_duration_ns
+                    .is_some_and(|m| now.since(j.arrived) >= m);
+            j.exhausted = over;
+        }
+        !j.exhausted
+    }
+
+    /// Creates a task for `node` and starts it. Beyond the live-entity guard it creates nothing
+    /// (the engine stops the run right after this event).
+    #[allow(clippy::too_many_arguments)]
+    fn start_task(
+        &mut self,
+        now: SimTime,
+        job: u32,
+        parent: Option<u32>,
+        node: usize,
+        key: u64,
+        depth: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        if self.live_entities() > self.scenario.guards.max_live {
+            return;
+        }
+        let task = self.tasks.insert(Task {
+            job,
+            parent,
+            node: node as u32,
+            key,
+            depth,
+            pending: 0,
+            next: 0,
+            total: 0,
+            generation: 0,
+            failed: false,
+        }) as u32;
+        if !self.may_work(now, job) {
+            self.complete(now, task, false, q);
+            return;
+        }
+        let nodes = &self.scenario.nodes;
+        match &nodes[node] {
+            Node::Call(_) => {
+                self.tasks[task as usize].total = 1;
+                self.start_call(now, task, q);
+            }
+            Node::Agent { calls, .. } => {
+                let total = self.count(calls, AGENT_CALLS, key);
+                self.tasks[task as usize].total = total;
+                if total == 0 {
+                    self.complete(now, task, false, q);
+                } else {
+                    self.start_call(now, task, q);
+                }
+            }
+            Node::Seq { steps } => {
+                self.tasks[task as usize].total = steps.len() as u32;
+                match steps.first() {
+                    Some(&first) => self.start_task(
+                        now,
+                        job,
+                        Some(task),
+                        first,
+                        derive(key, CHILD, &[0]),
+                        depth,
+                        q,
+                    ),
+                    None => self.complete(now, task, false, q),
+                }
+            }
+            Node::Fanout { width, child } => {
+                let (width, child) = (self.count(width, FANOUT, key), *child);
+                self.start_children(now, task, child, width, depth, q);
+            }
+            Node::Spawn {
+                probability,
+                width,
+                child,
+                max_depth,
+            } => {
+                let (p, child, max_depth) = (*probability, *child, *max_depth);
+                let spawns = depth < max_depth && unit(&mut stream(self.seed, SPAWN, &[key])) < p;
+                if !spawns {
+                    self.complete(now, task, false, q);
+                } else if self
+                    .policy
+                    .work_limits
+                    .max_depth
+                    .is_some_and(|m| depth + 1 > m)
+                {
+                    self.jobs[job as usize].exhausted = true;
+                    self.complete(now, task, false, q);
+                } else {
+                    let width = self.count(width, FANOUT, key);
+                    self.start_children(now, task, child, width, depth + 1, q);
+                }
+            }
         }
     }
 
-    /// Ids that name an agent's `k`-th call across policies: (source, job, agent, k).
+    /// Starts `width` copies of `child` under `task` (cut to the policy's `max_fanout`).
+    fn start_children(
+        &mut self,
+        now: SimTime,
+        task: u32,
+        child: usize,
+        width: u32,
+        depth: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        let t = &self.tasks[task as usize];
+        let (job, key) = (t.job, t.key);
+        let width = match self.policy.work_limits.max_fanout {
+            Some(m) if width > m => {
+                self.jobs[job as usize].exhausted = true;
+                m
+            }
+            _ => width,
+        };
+        if width == 0 {
+            self.complete(now, task, false, q);
+            return;
+        }
+        // Every child is counted before any starts: one that ends at once cannot end its parent
+        // before its siblings exist.
+        self.tasks[task as usize].pending = width;
+        for i in 0..width {
+            self.start_task(
+                now,
+                job,
+                Some(task),
+                child,
+                derive(key, CHILD, &[i as u64]),
+                depth,
+                q,
+            );
+        }
+        // Children not created (beyond the live-entity guard) will never report: the run is
+        // about to stop, so nothing waits on them.
+    }
+
+    /// `task` ended; its parent (or its job) learns of it.
+    fn complete(&mut self, now: SimTime, task: u32, failed: bool, q: &mut EventQueue<Event>) {
+        let t = self.tasks.remove(task as usize);
+        match t.parent {
+            Some(parent) => self.child_done(now, parent, failed, q),
+            None => self.job_done(now, t.job, failed),
+        }
+    }
+
+    fn child_done(&mut self, now: SimTime, parent: u32, failed: bool, q: &mut EventQueue<Event>) {
+        let p = &mut self.tasks[parent as usize];
+        match &self.scenario.nodes[p.node as usize] {
+            Node::Seq { steps } => {
+                p.next += 1;
+                if failed || p.next >= p.total {
+                    self.complete(now, parent, failed, q);
+                } else {
+                    let (job, key, depth, i) = (p.job, p.key, p.depth, p.next);
+                    let step = steps[i as usize];
+                    self.start_task(
+                        now,
+                        job,
+                        Some(parent),
+                        step,
+                        derive(key, CHILD, &[i as u64]),
+                        depth,
+                        q,
+                    );
+                }
+            }
+            _ => {
+                p.pending -= 1;
+                p.failed |= failed;
+                if p.pending == 0 {
+                    let failed = p.failed;
+                    self.complete(now, parent, failed, q);
+                }
+            }
+        }
+    }
+
+    fn job_done(&mut self, now: SimTime, job: u32, failed: bool) {
+        let j = self.jobs.remove(job as usize);
+        self.rec.job_latency.record(now.since(j.arrived));
+        if j.exhausted {
+            self.rec.jobs_budget_exhausted += 1;
+        } else if failed || j.failed {
+            self.rec.jobs_failed += 1;
+        } else {
+            self.rec.jobs_ok += 1;
+        }
+        self.rec.last_job_end = now;
+    }
+
+    /// The sizes of the calls `task` makes.
+    fn call_spec(&self, task: u32) -> &CallSpec {
+        match &self.scenario.nodes[self.tasks[task as usize].node as usize] {
+            Node::Call(spec) | Node::Agent { call: spec, .. } => spec,
+            _ => unreachable!("only call and agent tasks make calls"),
+        }
+    }
+
+    /// Ids that name a task's `k`-th call across policies.
     #[inline]
-    fn call_key(&self, agent: u32, k: u32) -> [u64; 4] {
-        let a = &self.agents[agent as usize];
-        let j = &self.jobs[a.job as usize];
-        [j.source as u64, j.index, a.index as u64, k as u64]
+    fn call_key(&self, task: u32, k: u32) -> [u64; 2] {
+        [self.tasks[task as usize].key, k as u64]
     }
 
     /// Ids that name the current attempt of `call` across policies.
     #[inline]
-    fn attempt_key(&self, call: u32) -> [u64; 6] {
+    fn attempt_key(&self, call: u32) -> [u64; 4] {
         let c = &self.calls[call as usize];
-        let a = &self.agents[c.agent as usize];
-        let [s, j, ag, k] = self.call_key(c.agent, a.next_call);
+        let t = &self.tasks[c.task as usize];
         [
-            s,
-            j,
-            ag,
-            k,
-            a.generation as u64,
+            t.key,
+            t.next as u64,
+            t.generation as u64,
             c.attempts as u64 | (c.hedge_no as u64) << 32,
         ]
     }
 
-    fn start_call(&mut self, now: SimTime, agent: u32, q: &mut EventQueue<Event>) {
-        let k = self.agents[agent as usize].next_call;
-        let key = self.call_key(agent, k);
-        let template = &self.scenario.sources[key[0] as usize].job;
-        let (prompt, output) = match (&template.prompt_tokens, &template.output_tokens) {
+    fn start_call(&mut self, now: SimTime, task: u32, q: &mut EventQueue<Event>) {
+        let job = self.tasks[task as usize].job;
+        if !self.may_work(now, job) {
+            self.complete(now, task, false, q);
+            return;
+        }
+        self.jobs[job as usize].calls_started += 1;
+        let key = self.call_key(task, self.tasks[task as usize].next);
+        let spec = self.call_spec(task);
+        let (prompt, output) = match (&spec.prompt_tokens, &spec.output_tokens) {
             // Constants draw nothing: skip keying a stream (a tenth of an M/M/1 run's work).
             (Dist::Constant(p), Dist::Constant(o)) => (*p, *o),
             (p, o) => {
@@ -527,13 +756,14 @@ impl World<'_> {
                 (p.sample(&mut rng), o.sample(&mut rng))
             }
         };
+        let max_tokens = spec.max_tokens;
         let prompt = prompt.round() as u32;
-        let output = (output.round() as u32).min(template.max_tokens);
+        let output = (output.round() as u32).min(max_tokens);
         let call = self.calls.insert(Call {
-            agent,
+            task,
             started: now,
             prompt,
-            max_tokens: template.max_tokens,
+            max_tokens,
             output,
             attempts: 0,
             attempt_id: 0,
@@ -598,7 +828,7 @@ impl World<'_> {
 
     fn queue_for_admission(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         let c = &self.calls[call as usize];
-        let job = self.agents[c.agent as usize].job;
+        let job = self.tasks[c.task as usize].job;
         let tenant = self.scenario.sources[self.jobs[job as usize].source as usize].tenant;
         let cost = Resource::Tokens.estimate(c.prompt, c.max_tokens);
         self.admission.push(Waiting {
@@ -714,7 +944,7 @@ impl World<'_> {
             if p > 0.0 {
                 let id = self.next_id();
                 let mut key = self.attempt_key(call);
-                key[5] ^= id << 40;
+                key[3] ^= id << 40;
                 if unit(&mut stream(self.seed, THROTTLE, &key)) < p {
                     self.rec.throttled_locally += 1;
                     self.attempt_failed(now, call, Failure::RateLimited, None, q);
@@ -943,7 +1173,7 @@ impl World<'_> {
             }
         }
         if self.policy.refund_unused_output && output < max_tokens {
-            let job = self.agents[self.calls[call as usize].agent as usize].job;
+            let job = self.tasks[self.calls[call as usize].task as usize].job;
             let tenant = self.scenario.sources[self.jobs[job as usize].source as usize].tenant;
             self.admission
                 .refund(now, tenant, job, (max_tokens - output) as f64);
@@ -976,37 +1206,40 @@ impl World<'_> {
         self.call_succeeded(now, winner, q);
     }
 
-    /// `call` is answered: record it and move its agent on.
+    /// `call` is answered: record it and move its task on.
     fn call_succeeded(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
-        let c = if self.calls[call as usize].zombie {
+        let (started, task) = if self.calls[call as usize].zombie {
             // Keep the entry until its pending event drops it; answer it now.
             let c = &self.calls[call as usize];
-            (c.started, c.agent)
+            (c.started, c.task)
         } else {
             let c = self.calls.remove(call as usize);
-            (c.started, c.agent)
+            (c.started, c.task)
         };
-        let (started, agent) = c;
         self.rec.calls_ok += 1;
         self.rec.call_latency.record(now.since(started));
-        let a = &mut self.agents[agent as usize];
-        a.next_call += 1;
-        let k = a.next_call;
-        let source = self.jobs[a.job as usize].source as usize;
-        let template = &self.scenario.sources[source].job;
-        if k >= template.calls_per_agent {
-            self.agent_done(now, agent);
+        let t = &mut self.tasks[task as usize];
+        t.next += 1;
+        if t.next >= t.total {
+            self.complete(now, task, false, q);
             return;
         }
-        let think = match template.think_time_s {
-            Dist::Constant(s) => s,
-            ref d => d.sample(&mut stream(self.seed, THINK, &self.call_key(agent, k))),
+        let k = t.next;
+        let think = match &self.scenario.nodes[t.node as usize] {
+            Node::Agent {
+                think_time_s: Dist::Constant(s),
+                ..
+            } => *s,
+            Node::Agent {
+                think_time_s: d, ..
+            } => d.sample(&mut stream(self.seed, THINK, &self.call_key(task, k))),
+            _ => 0.0,
         };
         let think_ns = secs_to_nanos(think);
         if think_ns == 0 {
-            self.start_call(now, agent, q);
+            self.start_call(now, task, q);
         } else {
-            q.push(now.after(think_ns), Event::NextCall { agent });
+            q.push(now.after(think_ns), Event::NextCall { task });
         }
     }
 
@@ -1020,11 +1253,11 @@ impl World<'_> {
         if c.zombie || c.live_hedges as usize >= MAX_HEDGES || c.hedges_sent >= spec.max_extra {
             return;
         }
-        let (agent, prompt, max_tokens, output, attempt) =
-            (c.agent, c.prompt, c.max_tokens, c.output, c.attempt_id);
+        let (task, prompt, max_tokens, output, attempt) =
+            (c.task, c.prompt, c.max_tokens, c.output, c.attempt_id);
         let hedge_no = c.hedges_sent + 1;
         let shadow = self.calls.insert(Call {
-            agent,
+            task,
             started: now,
             prompt,
             max_tokens,
@@ -1216,7 +1449,7 @@ impl World<'_> {
     /// The latest instant a retry of `call` may start: its own deadline or its job's, if any.
     fn deadline(&self, call: u32) -> SimTime {
         let c = &self.calls[call as usize];
-        let job = &self.jobs[self.agents[c.agent as usize].job as usize];
+        let job = &self.jobs[self.tasks[c.task as usize].job as usize];
         let call_deadline = self
             .policy
             .call_deadline_ns
@@ -1247,33 +1480,17 @@ impl World<'_> {
         let c = self.calls.remove(call as usize);
         self.rec.gave_up += 1;
         self.rec.call_latency.record(now.since(c.started));
-        let a = &mut self.agents[c.agent as usize];
-        if a.restarts < self.policy.agent_restarts {
-            a.restarts += 1;
-            a.generation += 1;
-            a.next_call = 0;
+        let t = &mut self.tasks[c.task as usize];
+        let restartable = matches!(self.scenario.nodes[t.node as usize], Node::Agent { .. });
+        if restartable && t.generation < self.policy.agent_restarts {
+            t.generation += 1;
+            t.next = 0;
             self.rec.agent_restarts += 1;
-            self.start_call(now, c.agent, q);
+            self.start_call(now, c.task, q);
         } else {
-            let job = a.job as usize;
-            self.jobs[job].failed = true;
-            self.agent_done(now, c.agent);
-        }
-    }
-
-    fn agent_done(&mut self, now: SimTime, agent: u32) {
-        let a = self.agents.remove(agent as usize);
-        let job = &mut self.jobs[a.job as usize];
-        job.agents_left -= 1;
-        if job.agents_left == 0 {
-            let job = self.jobs.remove(a.job as usize);
-            self.rec.job_latency.record(now.since(job.arrived));
-            if job.failed {
-                self.rec.jobs_failed += 1;
-            } else {
-                self.rec.jobs_ok += 1;
-            }
-            self.rec.last_job_end = now;
+            let job = t.job;
+            self.jobs[job as usize].failed = true;
+            self.complete(now, c.task, true, q);
         }
     }
 }

@@ -6,11 +6,14 @@
 //! The format is documented in `docs/scenario-format.md`.
 
 mod error;
+mod overrides;
 mod raw;
+mod templates;
 mod values;
 
 pub use crate::model::Scenario;
 pub use error::{ScenarioError, line_col};
+pub use overrides::{Axis, SweepSpec};
 
 use std::path::Path;
 
@@ -28,9 +31,15 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario `text`; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_sweep(text, file).map(|(scenario, _)| scenario)
+}
+
+/// [`parse`], also returning the `[sweep]` table when there is one, its paths checked against
+/// the document.
+pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec>), ScenarioError> {
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, file, None, &e))?;
-    let raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    let mut raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         // `toml::Spanned` shows up in serde's path as a private field name: not the user's.
         let path = e
             .path()
@@ -39,7 +48,8 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let field = (path != "." && !path.is_empty()).then_some(path);
         toml_error(text, file, field, e.inner())
     })?;
-    raw.validate().map_err(|inv| ScenarioError {
+    let sweep = raw.sweep.take();
+    let scenario = raw.validate().map_err(|inv| ScenarioError {
         file: file.to_string(),
         position: inv
             .span
@@ -47,7 +57,87 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             .map(|s| line_col(text, s.start)),
         field: Some(inv.field),
         message: inv.message,
+    })?;
+    let sweep = sweep
+        .map(|s| s.validate(text))
+        .transpose()
+        .map_err(|inv| ScenarioError {
+            file: file.to_string(),
+            position: inv.span.map(|s| line_col(text, s.start)),
+            field: Some(inv.field),
+            message: inv.message,
+        })?;
+    Ok((scenario, sweep))
+}
+
+/// Parses and validates scenario `text` with the values at some dotted paths replaced (the
+/// `[sweep]` table's syntax: `source.0.job.agents`, `policy.fixed.bucket.rate`), as if they had
+/// been written in the file. The `[sweep]` table itself is dropped. An error names the path that
+/// does not resolve, or the replaced values that make the scenario invalid.
+pub fn parse_with_overrides(
+    text: &str,
+    file: &str,
+    overrides: &[(String, toml::Value)],
+) -> Result<Scenario, ScenarioError> {
+    let mut doc = match overrides::document(text) {
+        Ok(doc) => doc,
+        Err(_) => return parse(text, file),
+    };
+    for (path, value) in overrides {
+        overrides::set(&mut doc, path, value.clone()).map_err(|message| ScenarioError {
+            file: file.to_string(),
+            position: None,
+            field: Some(format!("sweep parameter {path}")),
+            message,
+        })?;
+    }
+    let edited = toml::to_string(&doc).map_err(|e| ScenarioError {
+        file: file.to_string(),
+        position: None,
+        field: None,
+        message: format!("cannot write the swept scenario back as TOML: {e}"),
+    })?;
+    parse(&edited, file).map_err(|e| {
+        let point: Vec<String> = overrides.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+        ScenarioError {
+            // A position in the edited document would point at the wrong line of the file.
+            position: None,
+            message: format!("{} (with sweep parameters {})", e.message, point.join(", ")),
+            ..e
+        }
     })
+}
+
+/// The scenario document `text` with its `[sweep]` table replaced by `spec`: the file that
+/// describes a whole sweep, including axes given on the command line. Every axis must resolve
+/// in the document; an error names the one that does not.
+pub fn sweep_document(text: &str, file: &str, spec: &SweepSpec) -> Result<String, ScenarioError> {
+    let doc = overrides::document(text).map_err(|message| ScenarioError {
+        file: file.to_string(),
+        position: None,
+        field: None,
+        message,
+    })?;
+    for axis in &spec.axes {
+        overrides::check_axis(&doc, axis).map_err(|message| ScenarioError {
+            file: file.to_string(),
+            position: None,
+            field: Some(format!("sweep parameter {}", axis.path)),
+            message,
+        })?;
+    }
+    overrides::with_sweep(&doc, spec).map_err(|message| ScenarioError {
+        file: file.to_string(),
+        position: None,
+        field: None,
+        message,
+    })
+}
+
+/// A swept value as a CSV cell: numbers as Rust writes them (shortest round trip), strings
+/// unquoted, anything else as inline TOML.
+pub fn value_cell(value: &toml::Value) -> String {
+    overrides::cell(value)
 }
 
 fn toml_error(text: &str, file: &str, field: Option<String>, e: &toml::de::Error) -> ScenarioError {

@@ -9,10 +9,12 @@ use crate::model::breaker::{BreakerSpec, FailureRatio};
 use crate::model::budget::BudgetSpec;
 use crate::model::concurrency::ConcurrencySpec;
 use crate::model::config::{CapacityStep, HedgeSpec, LimitKind, Outage, Serving, ThrottleSpec};
+use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
 use crate::model::throttle::SreThrottle;
+use crate::model::workload::{CallSpec, Node, WorkLimits};
 use crate::model::world::{MAX_HEDGES, MAX_LAYERS};
-use crate::model::{self, Arrival, JobTemplate, Limit, Policy, Provider, Resource, Source};
+use crate::model::{self, Arrival, Limit, Policy, Provider, Resource, Source};
 use serde::Deserialize;
 use std::ops::Range;
 use toml::Spanned;
@@ -24,7 +26,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid<T>(
+pub(super) fn invalid<T>(
     span: Option<Range<usize>>,
     field: impl Into<String>,
     message: impl Into<String>,
@@ -44,7 +46,14 @@ pub struct RawScenario {
     guards: RawGuards,
     provider: RawProvider,
     source: Vec<RawSource>,
+    #[serde(default)]
+    tenant: Vec<RawTenant>,
+    #[serde(default)]
+    templates: std::collections::BTreeMap<String, Spanned<super::templates::RawNode>>,
     policy: Vec<RawPolicy>,
+    /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_sweep`.
+    #[serde(default)]
+    pub(super) sweep: Option<super::overrides::RawSweep>,
 }
 
 #[derive(Deserialize)]
@@ -159,10 +168,34 @@ struct RawCapacity {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
-    name: String,
+    name: Spanned<String>,
     tenant: Option<String>,
     arrival: RawArrival,
-    job: RawJob,
+    job: Option<RawJob>,
+    template: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    name: Spanned<String>,
+    #[serde(default = "one_u32_plain")]
+    weight: u32,
+}
+
+fn one_u32_plain() -> u32 {
+    1
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWorkLimits {
+    max_depth: Option<u32>,
+    max_fanout: Option<u32>,
+    max_calls: Option<u64>,
+    max_tokens: Option<u64>,
+    max_cost_usd: Option<NonNegative>,
+    max_duration: Option<Secs>,
 }
 
 #[derive(Deserialize)]
@@ -221,6 +254,8 @@ struct RawPolicy {
     #[serde(default)]
     agent_restarts: u32,
     timeout: Option<Spanned<Secs>>,
+    #[serde(default)]
+    work_limits: RawWorkLimits,
     call_deadline: Option<Spanned<Secs>>,
     job_deadline: Option<Spanned<Secs>>,
     retry_budget: Option<RawBudget>,
@@ -618,37 +653,95 @@ impl RawScenario {
             );
         }
         let mut sources = Vec::new();
+        let mut nodes = Vec::new();
+        let template_index = super::templates::compile(self.templates, &mut nodes)?;
         let mut tenants: Vec<String> = Vec::new();
-        for (i, s) in self.source.into_iter().enumerate() {
-            let arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
-            let j = s.job;
-            if *j.calls_per_agent.get_ref() == 0 {
+        let mut tenant_weights: Vec<u32> = Vec::new();
+        for (i, t) in self.tenant.iter().enumerate() {
+            if tenants.contains(t.name.get_ref()) {
                 return invalid(
-                    Some(j.calls_per_agent.span()),
-                    format!("source[{i}].job.calls_per_agent"),
-                    "expected at least 1, found 0",
+                    Some(t.name.span()),
+                    format!("tenant[{i}].name"),
+                    format!("tenant \"{}\" is declared twice", t.name.get_ref()),
                 );
             }
-            let tenant_name = s.tenant.unwrap_or_else(|| s.name.clone());
+            if t.weight == 0 {
+                return invalid(
+                    Some(t.name.span()),
+                    format!("tenant[{i}].weight"),
+                    "expected a weight of at least 1, found 0",
+                );
+            }
+            tenants.push(t.name.get_ref().clone());
+            tenant_weights.push(t.weight);
+        }
+        for (i, s) in self.source.into_iter().enumerate() {
+            let arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
+            let root = match (s.job, s.template) {
+                (Some(_), Some(t)) => {
+                    return invalid(
+                        Some(t.span()),
+                        format!("source[{i}].template"),
+                        "a source takes `job` (the fan-out shorthand) or `template`, not both",
+                    );
+                }
+                (None, None) => {
+                    return invalid(
+                        Some(s.name.span()),
+                        format!("source[{i}]"),
+                        "a source needs a `job` table or a `template` name",
+                    );
+                }
+                (None, Some(t)) => {
+                    template_index
+                        .get(t.get_ref())
+                        .copied()
+                        .ok_or_else(|| Invalid {
+                            span: Some(t.span()),
+                            field: format!("source[{i}].template"),
+                            message: format!("no template named \"{}\"", t.get_ref()),
+                        })?
+                }
+                (Some(j), None) => {
+                    if *j.calls_per_agent.get_ref() == 0 {
+                        return invalid(
+                            Some(j.calls_per_agent.span()),
+                            format!("source[{i}].job.calls_per_agent"),
+                            "expected at least 1, found 0",
+                        );
+                    }
+                    // The shorthand: a fan-out of `agents` agents of `calls_per_agent` calls.
+                    nodes.push(Node::Agent {
+                        calls: Dist::Constant(*j.calls_per_agent.get_ref() as f64),
+                        think_time_s: j.think_time.0,
+                        call: CallSpec {
+                            prompt_tokens: j.prompt_tokens.0,
+                            max_tokens: j.max_tokens,
+                            output_tokens: j.output_tokens.0,
+                        },
+                    });
+                    nodes.push(Node::Fanout {
+                        width: j.agents.0,
+                        child: nodes.len() - 1,
+                    });
+                    nodes.len() - 1
+                }
+            };
+            let name = s.name.into_inner();
+            let tenant_name = s.tenant.unwrap_or_else(|| name.clone());
             let tenant = match tenants.iter().position(|t| *t == tenant_name) {
                 Some(t) => t,
                 None => {
                     tenants.push(tenant_name);
+                    tenant_weights.push(1);
                     tenants.len() - 1
                 }
             } as u32;
             sources.push(Source {
                 tenant,
-                name: s.name,
+                name,
                 arrival,
-                job: JobTemplate {
-                    agents: j.agents.0,
-                    calls_per_agent: j.calls_per_agent.into_inner(),
-                    prompt_tokens: j.prompt_tokens.0,
-                    max_tokens: j.max_tokens,
-                    output_tokens: j.output_tokens.0,
-                    think_time_s: j.think_time.0,
-                },
+                root,
             });
         }
 
@@ -721,6 +814,14 @@ impl RawScenario {
                     Some(RawQueue::FairJob) => Discipline::Fair(Scope::Job),
                 },
                 agent_restarts: raw.agent_restarts,
+                work_limits: WorkLimits {
+                    max_depth: raw.work_limits.max_depth,
+                    max_fanout: raw.work_limits.max_fanout,
+                    max_calls: raw.work_limits.max_calls,
+                    max_tokens: raw.work_limits.max_tokens,
+                    max_cost_usd: raw.work_limits.max_cost_usd.map(|c| c.0),
+                    max_duration_ns: raw.work_limits.max_duration.map(|d| secs_to_nanos(d.0)),
+                },
                 call_deadline_ns: positive_duration(
                     raw.call_deadline,
                     &format!("policy[{i}].call_deadline"),
@@ -797,6 +898,8 @@ impl RawScenario {
             provider,
             sources,
             tenants,
+            tenant_weights,
+            nodes,
             policies,
         })
     }
@@ -1239,7 +1342,7 @@ fn throttle(t: RawThrottle, path: &str) -> Result<ThrottleSpec, Invalid> {
 
 /// Checks that a kind-tagged table has the fields its kind needs and no others: `fields` lists
 /// every field with its span when present.
-fn kind_fields(
+pub(super) fn kind_fields(
     path: &str,
     kind: (&str, Range<usize>),
     fields: &[(&str, Option<Range<usize>>)],

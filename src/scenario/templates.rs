@@ -1,0 +1,255 @@
+//! Job templates as written: `[templates.NAME]` tables that refer to each other by name, compiled
+//! into the model's node list with every name resolved and every cycle checked.
+
+use super::raw::{Invalid, invalid};
+use super::values::{Of, Secs};
+use crate::model::dist::Dist;
+use crate::model::workload::{CallSpec, Node};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use toml::Spanned;
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum NodeKind {
+    Call,
+    Agent,
+    Seq,
+    Fanout,
+    Spawn,
+}
+
+/// One `[templates.NAME]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNode {
+    kind: Spanned<NodeKind>,
+    prompt_tokens: Option<Spanned<Of<f64>>>,
+    max_tokens: Option<Spanned<u32>>,
+    output_tokens: Option<Spanned<Of<f64>>>,
+    calls: Option<Spanned<Of<f64>>>,
+    think_time: Option<Spanned<Of<Secs>>>,
+    steps: Option<Spanned<Vec<Spanned<String>>>>,
+    width: Option<Spanned<Of<f64>>>,
+    child: Option<Spanned<String>>,
+    probability: Option<Spanned<f64>>,
+    max_depth: Option<Spanned<u32>>,
+}
+
+fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(|s| s.span())
+}
+
+/// Compiles the templates into `nodes` (appended), returning each template's index by name.
+pub(super) fn compile(
+    templates: BTreeMap<String, Spanned<RawNode>>,
+    nodes: &mut Vec<Node>,
+) -> Result<BTreeMap<String, usize>, Invalid> {
+    let base = nodes.len();
+    let index: BTreeMap<String, usize> = templates
+        .keys()
+        .enumerate()
+        .map(|(i, name)| (name.clone(), base + i))
+        .collect();
+    let resolve = |name: &Spanned<String>, path: &str| -> Result<usize, Invalid> {
+        index.get(name.get_ref()).copied().ok_or_else(|| Invalid {
+            span: Some(name.span()),
+            field: path.to_string(),
+            message: format!(
+                "no template named \"{}\" (templates: {})",
+                name.get_ref(),
+                index
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+    };
+    for (name, raw) in &templates {
+        let path = format!("templates.{name}");
+        let r = raw.get_ref();
+        let fields = [
+            ("prompt_tokens", span(&r.prompt_tokens)),
+            ("max_tokens", span(&r.max_tokens)),
+            ("output_tokens", span(&r.output_tokens)),
+            ("calls", span(&r.calls)),
+            ("think_time", span(&r.think_time)),
+            ("steps", span(&r.steps)),
+            ("width", span(&r.width)),
+            ("child", span(&r.child)),
+            ("probability", span(&r.probability)),
+            ("max_depth", span(&r.max_depth)),
+        ];
+        let kind_span = r.kind.span();
+        let call_spec = || CallSpec {
+            prompt_tokens: r
+                .prompt_tokens
+                .as_ref()
+                .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
+            max_tokens: r.max_tokens.as_ref().map_or(0, |m| *m.get_ref()),
+            output_tokens: r
+                .output_tokens
+                .as_ref()
+                .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
+        };
+        let sizes = ["prompt_tokens", "max_tokens", "output_tokens"];
+        let dist = |v: &Option<Spanned<Of<f64>>>, default: f64| {
+            v.as_ref()
+                .map_or(Dist::Constant(default), |d| d.get_ref().0.clone())
+        };
+        let node = match *r.kind.get_ref() {
+            NodeKind::Call => {
+                super::raw::kind_fields(&path, ("call", kind_span), &fields, &sizes, &sizes)?;
+                Node::Call(call_spec())
+            }
+            NodeKind::Agent => {
+                let allowed = [
+                    "prompt_tokens",
+                    "max_tokens",
+                    "output_tokens",
+                    "calls",
+                    "think_time",
+                ];
+                super::raw::kind_fields(&path, ("agent", kind_span), &fields, &sizes, &allowed)?;
+                Node::Agent {
+                    calls: dist(&r.calls, 1.0),
+                    think_time_s: r
+                        .think_time
+                        .as_ref()
+                        .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
+                    call: call_spec(),
+                }
+            }
+            NodeKind::Seq => {
+                super::raw::kind_fields(
+                    &path,
+                    ("seq", kind_span),
+                    &fields,
+                    &["steps"],
+                    &["steps"],
+                )?;
+                let steps = r.steps.as_ref().map_or(&[][..], |s| s.get_ref());
+                Node::Seq {
+                    steps: steps
+                        .iter()
+                        .map(|s| resolve(s, &format!("{path}.steps")))
+                        .collect::<Result<_, _>>()?,
+                }
+            }
+            NodeKind::Fanout => {
+                super::raw::kind_fields(
+                    &path,
+                    ("fanout", kind_span),
+                    &fields,
+                    &["width", "child"],
+                    &["width", "child"],
+                )?;
+                let child = resolve(
+                    r.child.as_ref().expect("checked: fanout has a child"),
+                    &format!("{path}.child"),
+                )?;
+                Node::Fanout {
+                    width: dist(&r.width, 1.0),
+                    child,
+                }
+            }
+            NodeKind::Spawn => {
+                let allowed = ["probability", "width", "child", "max_depth"];
+                super::raw::kind_fields(
+                    &path,
+                    ("spawn", kind_span),
+                    &fields,
+                    &["probability", "child", "max_depth"],
+                    &allowed,
+                )?;
+                let p = r
+                    .probability
+                    .as_ref()
+                    .expect("checked: spawn has a probability");
+                if !(0.0..=1.0).contains(p.get_ref()) {
+                    return invalid(
+                        Some(p.span()),
+                        format!("{path}.probability"),
+                        format!("expected a probability in [0, 1], found {}", p.get_ref()),
+                    );
+                }
+                let max_depth = r
+                    .max_depth
+                    .as_ref()
+                    .expect("checked: spawn has a max_depth");
+                if *max_depth.get_ref() > 10_000 {
+                    return invalid(
+                        Some(max_depth.span()),
+                        format!("{path}.max_depth"),
+                        format!("expected at most 10000, found {}", max_depth.get_ref()),
+                    );
+                }
+                let child = resolve(
+                    r.child.as_ref().expect("checked: spawn has a child"),
+                    &format!("{path}.child"),
+                )?;
+                Node::Spawn {
+                    probability: *p.get_ref(),
+                    width: dist(&r.width, 1.0),
+                    child,
+                    max_depth: *max_depth.get_ref(),
+                }
+            }
+        };
+        nodes.push(node);
+    }
+    check_cycles(&templates, &index, nodes)?;
+    Ok(index)
+}
+
+/// Every cycle must pass through a `spawn` node, whose `max_depth` bounds it: a sequence or
+/// fan-out that contains itself would start itself forever at one instant.
+fn check_cycles(
+    templates: &BTreeMap<String, Spanned<RawNode>>,
+    index: &BTreeMap<String, usize>,
+    nodes: &[Node],
+) -> Result<(), Invalid> {
+    let children = |n: &Node| -> Vec<usize> {
+        match n {
+            Node::Seq { steps } => steps.clone(),
+            Node::Fanout { child, .. } => vec![*child],
+            _ => Vec::new(), // calls and agents have none; a spawn's child is one level deeper
+        }
+    };
+    // 0 unvisited, 1 on the current path, 2 done.
+    let mut state = vec![0u8; nodes.len()];
+    fn visit(
+        n: usize,
+        nodes: &[Node],
+        state: &mut [u8],
+        children: &dyn Fn(&Node) -> Vec<usize>,
+    ) -> Option<usize> {
+        state[n] = 1;
+        for c in children(&nodes[n]) {
+            if state[c] == 1 {
+                return Some(c);
+            }
+            if state[c] == 0
+                && let Some(found) = visit(c, nodes, state, children)
+            {
+                return Some(found);
+            }
+        }
+        state[n] = 2;
+        None
+    }
+    for (name, &i) in index {
+        if state[i] == 0
+            && let Some(_) = visit(i, nodes, &mut state, &children)
+        {
+            return invalid(
+                Some(templates[name].span()),
+                format!("templates.{name}"),
+                "this template contains itself through seq/fanout steps only; recursion must go through a `spawn` (which has a max_depth)",
+            );
+        }
+    }
+    Ok(())
+}
