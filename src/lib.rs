@@ -5,9 +5,11 @@
 //! write or print the [`run::Report`] with [`report`]. Same scenario and seed, same bytes, on any
 //! machine and with any number of threads.
 
+pub mod check;
 pub mod engine;
 pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sweep;

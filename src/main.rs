@@ -1,8 +1,8 @@
 //! The `stampede` command line: parse arguments, call the library, print, map errors to exit codes
-//! (0 ok, 2 bad input, 3 a simulation guard tripped).
+//! (0 ok, 1 a check failed, 2 bad input, 3 a simulation guard tripped).
 
 use clap::{Parser, Subcommand, ValueEnum};
-use stampede::{report, run, scenario};
+use stampede::{check, report, run, scenario, sweep};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,11 +39,87 @@ enum Command {
         /// Where to write summary.json, summary.csv and runs.csv [default: output/<scenario name>].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Do not draw charts (DIR/charts/*.svg, *.png).
+        #[arg(long)]
+        no_charts: bool,
+    },
+    /// Redraw the charts of a run or sweep directory from its CSVs into DIR/charts/.
+    Plot {
+        /// The directory `stampede run` or `stampede sweep` wrote.
+        dir: PathBuf,
+    },
+    /// Write the design-review report (DIR/report.html, self-contained, and DIR/report.md).
+    Report {
+        /// The directory `stampede run` wrote.
+        dir: PathBuf,
+    },
+    /// Run a scenario over a grid of parameter values ([sweep] and --set), points in parallel.
+    Sweep {
+        /// The scenario file (TOML), with a [sweep] table unless --set gives the axes.
+        scenario: PathBuf,
+        /// Sweep the value at a dotted path over these values, replacing the file's axis of that
+        /// path or adding one (repeatable), e.g. --set source.0.job.agents=4,8,12.
+        #[arg(long = "set", value_name = "PATH=V1,V2,...", value_parser = sweep::parse_axis)]
+        set: Vec<scenario::Axis>,
+        /// Override the sweep's replications per point and policy.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        replications: Option<u32>,
+        /// Worker threads [default: all cores].
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+        /// Run only the K-th of N slices of the points (round robin: point i is in slice i % N + 1).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<sweep::Shard>,
+        /// Keep the points already finished in the output directory; run only the others.
+        #[arg(long)]
+        resume: bool,
+        /// Where to write sweep.csv, sweep_summary.csv and sweep_points/ [default: output/<scenario name>].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Do not draw charts.
+        #[arg(long)]
+        no_charts: bool,
+    },
+    /// Join the output directories of a sharded sweep into the files one unsharded run writes.
+    Merge {
+        /// The shards' output directories.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Where to write the joined sweep.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Check a scenario file and report the first error with its line and column.
     Validate {
         /// The scenario file (TOML).
         scenario: PathBuf,
+    },
+    /// Run scenarios and check their [[expect]] entries (and a baseline): exit 1 when one fails.
+    Check {
+        /// The scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// What to print on stdout.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Save every policy's metrics as baseline NAME (<baseline-dir>/NAME/<scenario>.json).
+        #[arg(long, value_name = "NAME")]
+        save_baseline: Option<String>,
+        /// Compare with baseline NAME: fail when a metric regresses beyond the tolerance.
+        #[arg(long, value_name = "NAME")]
+        baseline: Option<String>,
+        /// A regression is a change beyond this much of the baseline (5% or 0.05).
+        #[arg(long, default_value = "5%", value_parser = check::parse_tolerance, requires = "baseline")]
+        tolerance: f64,
+        /// Where named baselines live.
+        #[arg(long, value_name = "DIR", default_value = check::baseline::DEFAULT_DIR)]
+        baseline_dir: PathBuf,
+        /// Where to write each scenario's results (<DIR>/<scenario name>/).
+        #[arg(long, value_name = "DIR", default_value = "output")]
+        out: PathBuf,
     },
 }
 
@@ -71,6 +147,27 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate { scenario } => validate(&scenario),
+        Command::Check {
+            scenarios,
+            junit,
+            format,
+            save_baseline,
+            baseline,
+            tolerance,
+            baseline_dir,
+            out,
+        } => check_command(
+            &scenarios,
+            &check::CheckOptions {
+                out,
+                baseline_dir,
+                baseline,
+                tolerance,
+                save_baseline,
+            },
+            junit.as_deref(),
+            format == "json",
+        ),
         Command::Run {
             scenario,
             policies,
@@ -78,6 +175,7 @@ fn main() -> ExitCode {
             replications,
             format,
             out,
+            no_charts,
         } => run_command(
             &scenario,
             run::RunOptions {
@@ -87,7 +185,32 @@ fn main() -> ExitCode {
             },
             format,
             out,
+            no_charts,
         ),
+        Command::Plot { dir } => plot_command(&dir),
+        Command::Report { dir } => report_command(&dir),
+        Command::Sweep {
+            scenario,
+            set,
+            replications,
+            threads,
+            shard,
+            resume,
+            out,
+            no_charts,
+        } => sweep_command(
+            &scenario,
+            &set,
+            replications,
+            &sweep::SweepOptions {
+                threads: threads.map(|t| t as usize),
+                shard,
+                resume,
+            },
+            out,
+            no_charts,
+        ),
+        Command::Merge { dirs, out } => merge_command(&dirs, &out),
     }
 }
 
@@ -111,6 +234,7 @@ fn run_command(
     options: run::RunOptions,
     format: Format,
     out: Option<PathBuf>,
+    no_charts: bool,
 ) -> ExitCode {
     let scenario = match scenario::load(path) {
         Ok(s) => s,
@@ -150,12 +274,179 @@ fn run_command(
             &format!("cannot write results to {}: {e}", dir.display()),
         );
     }
+    if let Err(e) = report::html::copy_scenario(path, &dir) {
+        return fail(1, &e.to_string());
+    }
+    if !no_charts && let Err(e) = report::charts::plot_dir(&dir) {
+        return fail(1, &e.to_string());
+    }
     let text = match format {
         Format::Table => format!("{}results in {}\n", report::table(&report), dir.display()),
         Format::Json => report::to_json(&report),
         Format::Csv => report::to_csv(&report),
     };
     print_out(&text)
+}
+
+/// `stampede check`: exit 1 when an expectation fails or a metric regressed, 2 on bad input, 3
+/// on a guard.
+fn check_command(
+    files: &[PathBuf],
+    options: &check::CheckOptions,
+    junit: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    let report = match check::check(files, options) {
+        Ok(r) => r,
+        Err(e) => return fail(e.exit_code(), &e.to_string()),
+    };
+    if let Some(path) = junit
+        && let Err(e) = check::write_junit(&report, path)
+    {
+        return fail(e.exit_code(), &e.to_string());
+    }
+    let text = if json {
+        check::to_json(&report)
+    } else {
+        check::table(&report)
+    };
+    let printed = print_out(&text);
+    if report.passed() {
+        printed
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `stampede sweep`: run the grid (or a shard of it), print what was done and where.
+fn sweep_command(
+    path: &Path,
+    set: &[scenario::Axis],
+    replications: Option<u32>,
+    options: &sweep::SweepOptions,
+    out: Option<PathBuf>,
+    no_charts: bool,
+) -> ExitCode {
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_BAD_INPUT, &format!("{file}: cannot read the file: {e}")),
+    };
+    let plan = match sweep::Plan::new(&text, &file, set, replications) {
+        Ok(p) => p,
+        Err(e) => return sweep_fail(path, e),
+    };
+    let dir = out.unwrap_or_else(|| Path::new("output").join(&plan.grid.name));
+    let bar = progress_bar();
+    let tick = |total: usize| {
+        if total > 0 {
+            bar.set_length(total as u64);
+        } else {
+            bar.inc(1);
+        }
+    };
+    let outcome = sweep::run(&plan, &dir, options, &tick);
+    bar.finish_and_clear();
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => return sweep_fail(path, e),
+    };
+    // Charts are drawn from sweep_summary.csv by `stampede plot`; `--no-charts` is for when
+    // the sweep draws them itself.
+    let _ = no_charts;
+    let shard = options
+        .shard
+        .map_or(String::new(), |s| format!(", shard {s}"));
+    let points = |n: usize| format!("{n} point{}", if n == 1 { "" } else { "s" });
+    let head = format!(
+        "sweep {}{shard}: {}, {} runs; ran {}, kept {} finished\n",
+        plan.grid.name,
+        points(o.points),
+        plan.runs(),
+        points(o.ran),
+        o.resumed
+    );
+    let tail = if o.complete {
+        format!(
+            "results in {}: {}, {}\n",
+            dir.display(),
+            sweep::SWEEP_CSV,
+            sweep::SUMMARY_CSV
+        )
+    } else {
+        format!(
+            "{} of {} points are in {}; join the shards' directories with: stampede merge DIR... --out DIR\n",
+            o.finished,
+            o.points,
+            dir.join(sweep::POINTS_DIR).display()
+        )
+    };
+    print_out(&format!("{head}{tail}"))
+}
+
+/// `stampede merge`: join shards' directories.
+fn merge_command(dirs: &[PathBuf], out: &Path) -> ExitCode {
+    match sweep::merge(dirs, out) {
+        Ok(o) => print_out(&format!(
+            "merged {} points from {} directories into {}: {}, {}\n",
+            o.points,
+            dirs.len(),
+            out.display(),
+            sweep::SWEEP_CSV,
+            sweep::SUMMARY_CSV
+        )),
+        Err(e) => sweep_fail(out, e),
+    }
+}
+
+/// Maps a sweep's error to its exit code: 3 for a guard (with the command that reproduces the
+/// run), 1 for a file that cannot be read or written, 2 for bad input.
+fn sweep_fail(path: &Path, e: sweep::SweepError) -> ExitCode {
+    match &e {
+        sweep::SweepError::Guard {
+            parameters,
+            source: run::RunError::Guard { policy, seed, .. },
+            ..
+        } => {
+            let msg = format!(
+                "{e}\nraise the limit in the scenario's [guards] table, or reproduce with: stampede run {} --policy {policy} --seed {seed} --replications 1, after writing {parameters} in the file",
+                path.display()
+            );
+            fail(EXIT_GUARD, &msg)
+        }
+        sweep::SweepError::Io { .. } => fail(1, &e.to_string()),
+        _ => fail(EXIT_BAD_INPUT, &e.to_string()),
+    }
+}
+
+/// `stampede plot DIR`: redraw the charts from the CSVs; exit 2 when there is nothing to plot.
+fn plot_command(dir: &Path) -> ExitCode {
+    match report::charts::plot_dir(dir) {
+        Ok((charts, files)) => {
+            let mut text = String::new();
+            for f in &files {
+                text.push_str(&format!("{}\n", f.display()));
+            }
+            for note in &charts.notes {
+                text.push_str(&format!("note: {note}\n"));
+            }
+            print_out(&text)
+        }
+        Err(e) => fail(if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 }, &e.to_string()),
+    }
+}
+
+/// `stampede report DIR`: the design-review page and its Markdown twin.
+fn report_command(dir: &Path) -> ExitCode {
+    match report::html::write_report(dir) {
+        Ok(files) => print_out(
+            &files
+                .iter()
+                .map(|f| format!("{}\n", f.display()))
+                .collect::<String>(),
+        ),
+        Err(e) => fail(if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 }, &e.to_string()),
+    }
 }
 
 /// A progress bar on stderr when it is a terminal, hidden when piped or under CI.

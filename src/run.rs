@@ -9,7 +9,7 @@ use crate::engine::GuardTripped;
 use crate::engine::rng::{derive, purpose};
 use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::Sample;
-use crate::metrics::{Aggregate, Metrics};
+use crate::metrics::{Aggregate, Metrics, TenantMetrics};
 use crate::model::Scenario;
 use crate::model::world::{RunOutput, simulate_full};
 use rayon::prelude::*;
@@ -36,6 +36,8 @@ pub struct Report {
     pub replications: u32,
     /// One entry per policy, in the order run.
     pub policies: Vec<PolicyResult>,
+    /// Runs a guard stopped early (with `[guards] on_trip = "stop"`), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// One policy's results.
@@ -51,6 +53,18 @@ pub struct PolicyResult {
     pub series: Option<Vec<Sample>>,
     /// Replication 0's latency quantiles.
     pub distribution: Option<Distribution>,
+    /// Each tenant's numbers over the replications, in tenant order; empty for a scenario with
+    /// a single tenant (its numbers are the policy's).
+    pub tenants: Vec<TenantResult>,
+}
+
+/// One tenant's numbers under one policy.
+#[derive(Clone, Debug)]
+pub struct TenantResult {
+    /// Tenant name.
+    pub name: String,
+    /// Means and confidence intervals over the replications.
+    pub aggregate: Aggregate<TenantMetrics>,
 }
 
 /// Why a run produced no report.
@@ -142,12 +156,31 @@ pub fn run_with_progress(
         .collect();
     let mut results = results.into_iter();
     let mut policies = Vec::new();
+    let mut warnings = Vec::new();
     for &p in &selected {
         let outputs = (&mut results)
             .take(replications as usize)
             .collect::<Result<Vec<_>, _>>()?;
+        for (r, o) in outputs.iter().enumerate() {
+            if let Some(g) = &o.guard {
+                warnings.push(format!("policy \"{}\", replication {r}: stopped early: {g}", scenario.policies[p].name));
+            }
+        }
         let series = outputs.first().and_then(|o| o.series.clone());
         let distribution = outputs.first().and_then(|o| o.distribution.clone());
+        let tenants = if scenario.tenants.len() > 1 {
+            scenario
+                .tenants
+                .iter()
+                .enumerate()
+                .map(|(t, name)| {
+                    let runs: Vec<TenantMetrics> = outputs.iter().map(|o| o.tenants[t].clone()).collect();
+                    TenantResult { name: name.clone(), aggregate: Aggregate::of(&runs) }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let runs: Vec<Metrics> = outputs.into_iter().map(|o| o.metrics).collect();
         policies.push(PolicyResult {
             name: scenario.policies[p].name.clone(),
@@ -155,6 +188,7 @@ pub fn run_with_progress(
             runs,
             series,
             distribution,
+            tenants,
         });
     }
     Ok(Report {
@@ -162,5 +196,6 @@ pub fn run_with_progress(
         seed,
         replications,
         policies,
+        warnings,
     })
 }

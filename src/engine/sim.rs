@@ -22,6 +22,8 @@ pub trait Model {
 /// Limits that stop a run which would otherwise not end, or not end in reasonable memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Guards {
+    /// Whether a tripped guard ends the run with what it has (`true`) or fails it (`false`).
+    pub stop_quietly: bool,
     /// Most events a run may process.
     pub max_events: u64,
     /// Latest simulated instant an event may happen at.
@@ -33,6 +35,7 @@ pub struct Guards {
 impl Default for Guards {
     fn default() -> Self {
         Guards {
+            stop_quietly: false,
             max_events: 100_000_000,
             max_time: SimTime(24 * 3600 * super::time::NANOS_PER_SEC),
             max_live: 1_000_000,
@@ -155,6 +158,7 @@ mod tests {
     #[test]
     fn event_guard_stops_a_runaway_model() {
         let g = Guards {
+            stop_quietly: false,
             max_events: 50,
             max_time: SimTime::MAX,
             max_live: usize::MAX,
@@ -167,6 +171,7 @@ mod tests {
     #[test]
     fn time_guard_stops_before_the_late_event() {
         let g = Guards {
+            stop_quietly: false,
             max_events: u64::MAX,
             max_time: SimTime(3),
             max_live: usize::MAX,
@@ -181,6 +186,7 @@ mod tests {
     #[test]
     fn live_guard_reports_the_limit() {
         let g = Guards {
+            stop_quietly: false,
             max_events: u64::MAX,
             max_time: SimTime::MAX,
             max_live: 10,

@@ -11,4 +11,4 @@ pub mod timeseries;
 
 pub use latency::LatencyStore;
 pub use recorder::Recorder;
-pub use summary::{Aggregate, Metrics};
+pub use summary::{Aggregate, MetricSet, Metrics, TenantMetrics};

@@ -1,8 +1,58 @@
 //! Counters and latency stores filled while a run goes.
 
-use super::{LatencyStore, Metrics};
+use super::summary::jain;
+use super::{LatencyStore, Metrics, TenantMetrics};
 use crate::engine::SimTime;
 use crate::engine::time::nanos_to_secs;
+
+/// What a run counts for one tenant (kept only when there are several).
+#[derive(Clone, Debug, Default)]
+pub struct TenantRecorder {
+    /// Jobs that arrived.
+    pub jobs: u64,
+    /// Jobs that finished whole.
+    pub jobs_ok: u64,
+    /// Jobs with a failed agent.
+    pub jobs_failed: u64,
+    /// Jobs stopped by a work limit.
+    pub jobs_budget_exhausted: u64,
+    /// Job latencies, ns.
+    pub job_latency: LatencyStore,
+    /// Call latencies, ns.
+    pub call_latency: LatencyStore,
+    /// Requests sent.
+    pub attempts: u64,
+    /// 429s received.
+    pub rate_limited: u64,
+    /// Input tokens billed.
+    pub tokens_input: u64,
+    /// Output tokens billed.
+    pub tokens_output: u64,
+}
+
+impl TenantRecorder {
+    fn metrics(&self, price_input_per_mtok: f64, price_output_per_mtok: f64) -> TenantMetrics {
+        let secs = |ns: u64| nanos_to_secs(ns);
+        let j = self.job_latency.quantiles(&[0.5, 0.99]);
+        let c = self.call_latency.quantiles(&[0.5, 0.99]);
+        TenantMetrics {
+            jobs: self.jobs as f64,
+            jobs_ok: self.jobs_ok as f64,
+            jobs_failed: self.jobs_failed as f64,
+            jobs_budget_exhausted: self.jobs_budget_exhausted as f64,
+            job_latency_p50_s: secs(j[0]),
+            job_latency_p99_s: secs(j[1]),
+            job_latency_mean_s: self.job_latency.mean() / 1e9,
+            call_latency_p50_s: secs(c[0]),
+            call_latency_p99_s: secs(c[1]),
+            call_latency_mean_s: self.call_latency.mean() / 1e9,
+            attempts: self.attempts as f64,
+            rate_limited: self.rate_limited as f64,
+            tokens_billed: (self.tokens_input + self.tokens_output) as f64,
+            cost_usd: (self.tokens_input as f64 * price_input_per_mtok + self.tokens_output as f64 * price_output_per_mtok) / 1e6,
+        }
+    }
+}
 
 /// Everything a run counts. Memory is constant apart from the bounded latency stores.
 #[derive(Clone, Debug, Default)]
@@ -63,6 +113,9 @@ pub struct Recorder {
     pub peak_client_queue: u64,
     /// Time of the last job end.
     pub last_job_end: SimTime,
+    /// Per-tenant counts, by tenant index; empty when there is only one tenant (its numbers are
+    /// the totals).
+    pub tenants: Vec<TenantRecorder>,
     in_flight: u64,
     in_flight_area: u128,
     in_flight_since: SimTime,
@@ -73,6 +126,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder for a run with `tenants` tenants (counted apart when there are several).
+    pub fn with_tenants(tenants: usize) -> Recorder {
+        Recorder { tenants: if tenants > 1 { vec![TenantRecorder::default(); tenants] } else { Vec::new() }, ..Recorder::default() }
+    }
+
     /// Attempts in flight at the provider changed by `delta` at `now`.
     #[inline]
     pub fn in_flight_changed(&mut self, now: SimTime, delta: i64) {
@@ -179,6 +237,15 @@ impl Recorder {
                 self.provider_waited as f64 / self.provider_served as f64
             },
             events: events as f64,
+            guard_tripped: 0.0,
+            fairness_index: jain(
+                &self
+                    .tenants
+                    .iter()
+                    .filter(|t| t.call_latency.count() > 0)
+                    .map(|t| 1e9 / t.call_latency.mean().max(1.0))
+                    .collect::<Vec<_>>(),
+            ),
         }
     }
 }
@@ -211,6 +278,36 @@ impl Recorder {
             job_s: secs(&self.job_latency),
             quantiles,
         }
+    }
+}
+
+impl Recorder {
+    /// Per-tenant numbers for `tenants` tenants: from their own counts when there are several,
+    /// or the totals for a single tenant.
+    pub fn tenant_metrics(&self, totals: &Metrics, tenants: usize, price_input_per_mtok: f64, price_output_per_mtok: f64) -> Vec<TenantMetrics> {
+        if self.tenants.is_empty() {
+            let m = totals;
+            return vec![
+                TenantMetrics {
+                    jobs: m.jobs,
+                    jobs_ok: m.jobs_ok,
+                    jobs_failed: m.jobs_failed,
+                    jobs_budget_exhausted: m.jobs_budget_exhausted,
+                    job_latency_p50_s: m.job_latency_p50_s,
+                    job_latency_p99_s: m.job_latency_p99_s,
+                    job_latency_mean_s: m.job_latency_mean_s,
+                    call_latency_p50_s: m.call_latency_p50_s,
+                    call_latency_p99_s: m.call_latency_p99_s,
+                    call_latency_mean_s: m.call_latency_mean_s,
+                    attempts: m.attempts,
+                    rate_limited: m.rate_limited,
+                    tokens_billed: m.tokens_billed,
+                    cost_usd: m.cost_usd,
+                };
+                tenants.min(1)
+            ];
+        }
+        self.tenants.iter().map(|t| t.metrics(price_input_per_mtok, price_output_per_mtok)).collect()
     }
 }
 

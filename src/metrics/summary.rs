@@ -2,20 +2,29 @@
 
 use serde::Serialize;
 
+/// A named set of metrics with a fixed order: what [`Aggregate`] averages and reports write.
+pub trait MetricSet: Clone + Default + Serialize {
+    /// Every metric's name, in a fixed order (the CSV column order).
+    const NAMES: &'static [&'static str];
+    /// Every metric's value, in the order of `NAMES`.
+    fn values(&self) -> Vec<f64>;
+    /// The set from values in the order of `NAMES`.
+    fn from_values(v: &[f64]) -> Self;
+}
+
 macro_rules! metrics {
-    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
-        /// One run's (or the mean of several runs') headline numbers. Units are in the names:
-        /// seconds (`_s`), tokens, USD; bare names are counts.
+    ($(#[doc = $sdoc:literal])* $set:ident { $($(#[doc = $doc:literal])* $name:ident,)* }) => {
+        $(#[doc = $sdoc])*
         #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-        pub struct Metrics {
+        pub struct $set {
             $($(#[doc = $doc])* pub $name: f64,)*
         }
 
-        impl Metrics {
+        impl $set {
             /// Every metric's name, in a fixed order (the CSV column order).
             pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
 
-            /// Every metric's value, in the order of [`Metrics::NAMES`].
+            /// Every metric's value, in the order of `NAMES`.
             pub fn values(&self) -> Vec<f64> {
                 vec![$(self.$name),*]
             }
@@ -27,16 +36,25 @@ macro_rules! metrics {
                     _ => None,
                 }
             }
+        }
 
-            fn from_values(v: &[f64]) -> Metrics {
+        impl MetricSet for $set {
+            const NAMES: &'static [&'static str] = $set::NAMES;
+            fn values(&self) -> Vec<f64> {
+                $set::values(self)
+            }
+            fn from_values(v: &[f64]) -> $set {
                 let mut it = v.iter().copied();
-                Metrics { $($name: it.next().unwrap_or(0.0),)* }
+                $set { $($name: it.next().unwrap_or(0.0),)* }
             }
         }
     };
 }
 
 metrics! {
+    /// One run's (or the mean of several runs') headline numbers. Units are in the names:
+    /// seconds (`_s`), tokens, USD; bare names are counts.
+    Metrics {
     /// Time from the start until the last job finished.
     makespan_s,
     /// Median call latency: from the call's first request (client queueing, retries and backoff
@@ -128,25 +146,66 @@ metrics! {
     provider_waited_fraction,
     /// Events the simulator processed.
     events,
+    /// Jain's fairness index over the tenants' mean call latencies, `(sum x)^2 / (n sum x^2)`
+    /// with `x` the inverse of a tenant's mean call latency: 1 when every tenant's calls fare
+    /// alike, down to `1/n` when one tenant gets everything (Jain, Chiu and Hawe, 1984).
+    fairness_index,
+    /// 1 when a guard stopped the run (with `[guards] on_trip = "stop"`): the numbers are those
+    /// of the run so far.
+    guard_tripped,
+    }
 }
 
-/// A metric's mean over replications with the half-width of its 95% confidence interval.
+metrics! {
+    /// One tenant's numbers within a run (or their mean over replications).
+    TenantMetrics {
+    /// Jobs that arrived.
+    jobs,
+    /// Jobs that finished whole.
+    jobs_ok,
+    /// Jobs with an agent that failed for good.
+    jobs_failed,
+    /// Jobs stopped by a work limit.
+    jobs_budget_exhausted,
+    /// Median job latency.
+    job_latency_p50_s,
+    /// 99th percentile job latency.
+    job_latency_p99_s,
+    /// Mean job latency.
+    job_latency_mean_s,
+    /// Median call latency.
+    call_latency_p50_s,
+    /// 99th percentile call latency.
+    call_latency_p99_s,
+    /// Mean call latency.
+    call_latency_mean_s,
+    /// Requests sent to the provider.
+    attempts,
+    /// 429s received.
+    rate_limited,
+    /// Tokens billed.
+    tokens_billed,
+    /// Spend, USD.
+    cost_usd,
+    }
+}
+
+/// A metric set's mean over replications with the half-width of its 95% confidence interval.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Aggregate {
+pub struct Aggregate<T = Metrics> {
     /// Replications aggregated.
     pub replications: usize,
     /// Means over replications (for one replication, that run's values).
-    pub mean: Metrics,
+    pub mean: T,
     /// Half-widths of the Student-t 95% confidence intervals (zero for one replication).
-    pub ci95: Metrics,
+    pub ci95: T,
 }
 
-impl Aggregate {
+impl<T: MetricSet> Aggregate<T> {
     /// Mean and Student-t 95% confidence half-width of every metric over `runs`.
-    pub fn of(runs: &[Metrics]) -> Aggregate {
-        let n = runs.len();
-        let columns: Vec<Vec<f64>> = runs.iter().map(Metrics::values).collect();
-        let width = Metrics::NAMES.len();
+    pub fn of(runs: &[T]) -> Aggregate<T> {
+        let columns: Vec<Vec<f64>> = runs.iter().map(T::values).collect();
+        let width = T::NAMES.len();
         let mut means = vec![0.0; width];
         let mut halves = vec![0.0; width];
         for j in 0..width {
@@ -155,12 +214,15 @@ impl Aggregate {
             means[j] = m;
             halves[j] = h;
         }
-        Aggregate {
-            replications: n,
-            mean: Metrics::from_values(&means),
-            ci95: Metrics::from_values(&halves),
-        }
+        Aggregate { replications: runs.len(), mean: T::from_values(&means), ci95: T::from_values(&halves) }
     }
+}
+
+/// Jain's fairness index of `xs`: `(sum x)^2 / (n * sum x^2)`; 1 for an empty or all-zero set.
+pub fn jain(xs: &[f64]) -> f64 {
+    let sum: f64 = xs.iter().sum();
+    let squares: f64 = xs.iter().map(|x| x * x).sum();
+    if xs.is_empty() || squares == 0.0 { 1.0 } else { sum * sum / (xs.len() as f64 * squares) }
 }
 
 /// Sample mean and the half-width of its two-sided 95% Student-t confidence interval.
@@ -205,6 +267,14 @@ mod tests {
         assert_eq!(m, 3.0);
         assert!((h - 1.963_243).abs() < 1e-5, "{h}");
         assert_eq!(mean_ci95(&[4.0]), (4.0, 0.0));
+    }
+
+    #[test]
+    fn jain_index_is_one_for_equal_shares_and_one_over_n_for_a_monopoly() {
+        assert_eq!(jain(&[2.0, 2.0, 2.0, 2.0]), 1.0);
+        assert_eq!(jain(&[1.0, 0.0, 0.0, 0.0]), 0.25);
+        // (1 + 3)^2 / (2 * (1 + 9)) = 0.8
+        assert!((jain(&[1.0, 3.0]) - 0.8).abs() < 1e-12);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Gauges {
     pub client_queue: u64,
     /// The provider's current token limit, tokens per second (NaN without one).
     pub limit_tokens_per_s: f64,
+    /// Spend so far, USD.
+    pub spend_usd: f64,
 }
 
 /// One interval.
@@ -45,6 +47,8 @@ pub struct Sample {
     pub timeouts_per_s: f64,
     /// Calls completed successfully per second.
     pub goodput_calls_per_s: f64,
+    /// Gauge: spend so far, USD.
+    pub spend_usd: f64,
 }
 
 /// Counts within the open interval.
@@ -112,6 +116,7 @@ impl TimeSeries {
             errors_per_s: c.errors as f64 * per_s,
             timeouts_per_s: c.timeouts as f64 * per_s,
             goodput_calls_per_s: c.completed as f64 * per_s,
+            spend_usd: g.spend_usd,
         });
         self.next_edge = self.next_edge.saturating_add(self.interval_ns);
     }

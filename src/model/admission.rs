@@ -86,12 +86,17 @@ pub struct Admission {
     queues: Vec<VecDeque<Waiting>>,
     /// Keys with waiting calls, in turn order (fair queueing only).
     ring: VecDeque<u32>,
+    /// Calls each key may take per turn (its tenant's weight; 1 for jobs), and what is left of
+    /// the current turn.
+    weights: Vec<u32>,
+    credits: Vec<u32>,
     waiting: usize,
 }
 
 impl Admission {
-    /// Admission with `buckets` (at most one per scope) for a client serving `tenants` tenants.
-    pub fn new(buckets: &[ScopedBucket], discipline: Discipline, tenants: usize) -> Admission {
+    /// Admission with `buckets` (at most one per scope) for a client serving `tenants` tenants,
+    /// weighted by `weights` under fair queueing by tenant (missing weights are 1).
+    pub fn new(buckets: &[ScopedBucket], discipline: Discipline, tenants: usize, weights: &[u32]) -> Admission {
         let find = |s: Scope| {
             buckets
                 .iter()
@@ -110,6 +115,8 @@ impl Admission {
             discipline,
             queues: vec![VecDeque::new()],
             ring: VecDeque::new(),
+            weights: if discipline == Discipline::Fair(Scope::Tenant) { weights.to_vec() } else { Vec::new() },
+            credits: Vec::new(),
             waiting: 0,
         }
     }
@@ -154,6 +161,7 @@ impl Admission {
         let key = self.key(&w);
         if self.queues.len() <= key {
             self.queues.resize_with(key + 1, VecDeque::new);
+            self.credits.resize(key + 1, 0);
         }
         if self.queues[key].is_empty() && self.discipline != Discipline::Fifo {
             self.ring.push_back(key as u32);
@@ -254,9 +262,16 @@ impl Admission {
             self.charge(now, &w);
             self.queues[key].pop_front();
             self.waiting -= 1;
-            self.ring.pop_front();
-            if !self.queues[key].is_empty() {
-                self.ring.push_back(key as u32);
+            // A turn is `weight` calls: keep the turn while credit is left, then pass it on.
+            if self.credits[key] == 0 {
+                self.credits[key] = self.weights.get(key).copied().unwrap_or(1).max(1);
+            }
+            self.credits[key] -= 1;
+            if self.queues[key].is_empty() {
+                self.credits[key] = 0;
+                self.ring.pop_front();
+            } else if self.credits[key] == 0 {
+                self.ring.rotate_left(1);
             }
             return Popped::Ready(w);
         }
@@ -306,7 +321,7 @@ mod tests {
     fn fifo_lets_the_head_block_everyone_behind_it() {
         // Global 10/s, burst 10. A 10-token call passes; an 8-token one waits 0.8 s, and the
         // 1-token call behind it waits too, though the bucket could pay it.
-        let mut a = Admission::new(&[bucket(Scope::Global, 10.0, 10.0)], Discipline::Fifo, 1);
+        let mut a = Admission::new(&[bucket(Scope::Global, 10.0, 10.0)], Discipline::Fifo, 1, &[]);
         for (c, cost) in [(1, 10.0), (2, 8.0), (3, 1.0)] {
             a.push(w(c, cost, 0, 0));
         }
@@ -327,7 +342,7 @@ mod tests {
             bucket(Scope::Global, 100.0, 100.0),
             bucket(Scope::Job, 10.0, 10.0),
         ];
-        let mut a = Admission::new(&spec, Discipline::Fifo, 1);
+        let mut a = Admission::new(&spec, Discipline::Fifo, 1, &[]);
         a.job_started(0);
         for c in 0..3 {
             a.push(w(c, 5.0, 0, 0));
@@ -346,7 +361,7 @@ mod tests {
             bucket(Scope::Global, 100.0, 100.0),
             bucket(Scope::Tenant, 1.0, 2.0),
         ];
-        let mut a = Admission::new(&spec, Discipline::Fair(Scope::Tenant), 2);
+        let mut a = Admission::new(&spec, Discipline::Fair(Scope::Tenant), 2, &[]);
         for c in 0..4 {
             a.push(w(c, 1.0, 0, 0));
         }
@@ -361,7 +376,7 @@ mod tests {
     fn under_a_shared_bucket_fair_queueing_alternates_where_fifo_serves_the_flood_first() {
         // Global 1/s, burst 1, calls cost 1. Tenant 0 floods 5 calls, then tenant 1 queues one.
         let run = |discipline| {
-            let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 1.0)], discipline, 2);
+            let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 1.0)], discipline, 2, &[]);
             for c in 0..5 {
                 a.push(w(c, 1.0, 0, 0));
             }
@@ -390,7 +405,7 @@ mod tests {
             bucket(Scope::Global, 1.0, 10.0),
             bucket(Scope::Job, 1.0, 10.0),
         ];
-        let mut a = Admission::new(&spec, Discipline::Fifo, 1);
+        let mut a = Admission::new(&spec, Discipline::Fifo, 1, &[]);
         a.job_started(0);
         a.push(w(1, 10.0, 0, 0));
         assert_eq!(drain(&mut a, SimTime::ZERO).0, vec![1]);
@@ -402,8 +417,28 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_of_weight_two_takes_two_calls_per_turn() {
+        // Global 1/s burst 1; tenant 0 (weight 2) and tenant 1 (weight 1) each queue 4 calls.
+        let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 1.0)], Discipline::Fair(Scope::Tenant), 2, &[2, 1]);
+        for c in 0..4 {
+            a.push(w(c, 1.0, 0, 0));
+            a.push(w(10 + c, 1.0, 1, 1));
+        }
+        let mut order = Vec::new();
+        let mut now = SimTime::ZERO;
+        while order.len() < 8 {
+            match a.pop_ready(now, &mut open) {
+                Popped::Ready(w) => order.push(w.call),
+                Popped::Wait(ns) => now = now.after(ns),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(order, vec![0, 1, 10, 2, 3, 11, 12, 13]);
+    }
+
+    #[test]
     fn a_closed_gate_holds_the_line_without_a_timer() {
-        let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 10.0)], Discipline::Fifo, 1);
+        let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 10.0)], Discipline::Fifo, 1, &[]);
         a.push(w(1, 1.0, 0, 0));
         assert_eq!(a.pop_ready(SimTime::ZERO, &mut |_| false), Popped::Blocked);
         assert_eq!(a.len(), 1);

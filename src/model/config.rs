@@ -35,6 +35,8 @@ pub struct Scenario {
     pub nodes: Vec<super::workload::Node>,
     /// Client policies, compared on identical draws.
     pub policies: Vec<Policy>,
+    /// What `stampede check` holds the policies to (`[[expect]]`).
+    pub expectations: Vec<crate::check::Expectation>,
 }
 
 /// What a rate limit counts.
@@ -164,6 +166,41 @@ pub enum Arrival {
         count: Option<u64>,
         until_ns: Option<u64>,
     },
+    /// One job every `every_ns` from `at_ns`, stopping after `count` jobs or at `until_ns`.
+    Interval {
+        every_ns: u64,
+        at_ns: u64,
+        count: Option<u64>,
+        until_ns: Option<u64>,
+    },
+    /// A Poisson process whose rate follows the day: `rate(t) = mean_rate_per_s * (1 + amplitude
+    /// * sin(2 pi (t - peak_ns) / period_ns + pi/2))` (highest at `peak_ns`), drawn by thinning
+    /// (Lewis and Shedler, 1979); stops after `count` jobs or at `until_ns`.
+    Diurnal {
+        mean_rate_per_s: f64,
+        amplitude: f64,
+        period_ns: u64,
+        peak_ns: u64,
+        count: Option<u64>,
+        until_ns: Option<u64>,
+    },
+    /// Jobs at recorded instants, each with its own tenant, template and token sizes.
+    Trace(Vec<TraceRow>),
+}
+
+/// One recorded job of a trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRow {
+    /// When it arrived.
+    pub at_ns: u64,
+    /// Its tenant's index.
+    pub tenant: u32,
+    /// Its template's root node.
+    pub root: usize,
+    /// Prompt tokens of each of its calls, overriding the template's.
+    pub prompt_tokens: Option<u32>,
+    /// Output tokens of each of its calls, overriding the template's.
+    pub output_tokens: Option<u32>,
 }
 
 /// A stream of jobs of one shape.

@@ -29,6 +29,9 @@ pub enum Dist {
     },
     /// Exponential with the given mean.
     Exponential { mean: f64, sampler: Exp<f64> },
+    /// One of `values`, with probabilities proportional to their weights (`cumulative` holds the
+    /// running sums of the weights, normalised to end at 1).
+    Empirical { values: Vec<f64>, cumulative: Vec<f64> },
 }
 
 /// Why a distribution's parameters were refused.
@@ -88,6 +91,34 @@ impl Dist {
         Ok(Dist::Exponential { mean, sampler })
     }
 
+    /// One of `values` with probabilities proportional to `weights` (all equal when `None`):
+    /// a histogram users measured. Values must be >= 0, weights > 0.
+    pub fn empirical(values: Vec<f64>, weights: Option<Vec<f64>>) -> Result<Dist, DistError> {
+        if values.is_empty() {
+            return Err(DistError("empirical needs at least one value".into()));
+        }
+        for v in &values {
+            check_non_negative("values", *v)?;
+        }
+        let weights = weights.unwrap_or_else(|| vec![1.0; values.len()]);
+        if weights.len() != values.len() {
+            return Err(DistError(format!("empirical needs one weight per value: {} values, {} weights", values.len(), weights.len())));
+        }
+        if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w > 0.0)) {
+            return Err(DistError(format!("weights must be finite numbers > 0, found {w}")));
+        }
+        let total: f64 = weights.iter().sum();
+        let mut running = 0.0;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                running += w;
+                running / total
+            })
+            .collect();
+        Ok(Dist::Empirical { values, cumulative })
+    }
+
     /// One draw, never negative. Constants consume no randomness.
     #[inline]
     pub fn sample(&self, rng: &mut StreamRng) -> f64 {
@@ -97,6 +128,10 @@ impl Dist {
             Dist::Normal { sampler, .. } => sampler.sample(rng).max(0.0),
             Dist::LogNormal { sampler, .. } => sampler.sample(rng),
             Dist::Exponential { sampler, .. } => sampler.sample(rng),
+            Dist::Empirical { values, cumulative } => {
+                let u = unit(rng);
+                values[cumulative.partition_point(|&c| c <= u).min(values.len() - 1)]
+            }
         }
     }
 
@@ -108,6 +143,18 @@ impl Dist {
             Dist::Normal { mean, .. }
             | Dist::LogNormal { mean, .. }
             | Dist::Exponential { mean, .. } => *mean,
+            Dist::Empirical { values, cumulative } => {
+                let mut previous = 0.0;
+                values
+                    .iter()
+                    .zip(cumulative)
+                    .map(|(v, c)| {
+                        let p = c - previous;
+                        previous = *c;
+                        v * p
+                    })
+                    .sum()
+            }
         }
     }
 
@@ -160,6 +207,20 @@ mod tests {
                 d.mean()
             );
         }
+    }
+
+    #[test]
+    fn empirical_draws_follow_the_weights() {
+        // Values 1, 2, 3 with weights 1, 1, 2: P = 0.25, 0.25, 0.5; mean 2.25.
+        let d = Dist::empirical(vec![1.0, 2.0, 3.0], Some(vec![1.0, 1.0, 2.0])).unwrap();
+        assert_eq!(d.mean(), 2.25);
+        let mut r = stream(5, purpose("emp"), &[]);
+        let n = 100_000;
+        let threes = (0..n).filter(|_| d.sample(&mut r) == 3.0).count() as f64 / n as f64;
+        // Binomial sd = sqrt(0.25 / n) = 0.0016; allow 5 sd.
+        assert!((threes - 0.5).abs() < 0.008, "{threes}");
+        assert!(Dist::empirical(vec![], None).is_err());
+        assert!(Dist::empirical(vec![1.0], Some(vec![0.0])).is_err());
     }
 
     #[test]

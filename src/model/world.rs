@@ -30,7 +30,7 @@ use crate::engine::time::{NANOS_PER_SEC, nanos_to_secs, secs_to_nanos};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
 use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::{Gauges, Sample, TimeSeries};
-use crate::metrics::{Metrics, Recorder};
+use crate::metrics::{Metrics, Recorder, TenantMetrics};
 use slab::Slab;
 use std::collections::VecDeque;
 
@@ -88,6 +88,7 @@ struct SourceState {
 
 struct Job {
     source: u32,
+    tenant: u32,
     arrived: SimTime,
     failed: bool,
     /// A work limit was reached: no new work starts.
@@ -95,6 +96,8 @@ struct Job {
     calls_started: u64,
     tokens: u64,
     cost_usd: f64,
+    /// A traced job's own prompt and output tokens, overriding its template's.
+    sizes: (Option<u32>, Option<u32>),
 }
 
 /// A running node of a job's tree.
@@ -200,6 +203,10 @@ pub struct RunOutput {
     pub series: Option<Vec<Sample>>,
     /// Latency quantiles for CDF charts, when details were requested.
     pub distribution: Option<Distribution>,
+    /// Each tenant's numbers, by tenant index.
+    pub tenants: Vec<TenantMetrics>,
+    /// The guard that stopped the run, when the scenario lets guards stop runs quietly.
+    pub guard: Option<GuardTripped>,
 }
 
 /// The state of one run.
@@ -281,7 +288,7 @@ pub fn simulate_full(
         queued: 0,
         in_service: Vec::new(),
         next_id: 0,
-        admission: Admission::new(&policy.buckets, policy.discipline, scenario.tenants.len()),
+        admission: Admission::new(&policy.buckets, policy.discipline, scenario.tenants.len(), &scenario.tenant_weights),
         wake_at: None,
         budget: policy.budget.map(RetryBudget::new),
         active_retries: 0,
@@ -302,7 +309,7 @@ pub fn simulate_full(
         jobs: Slab::new(),
         tasks: Slab::new(),
         calls: Slab::new(),
-        rec: Recorder::default(),
+        rec: Recorder::with_tenants(scenario.tenants.len()),
         series: if details {
             scenario.timeseries_interval_ns.map(TimeSeries::new)
         } else {
@@ -311,13 +318,8 @@ pub fn simulate_full(
         last_event: SimTime::ZERO,
     };
     let mut queue = EventQueue::new();
-    for (i, source) in scenario.sources.iter().enumerate() {
-        let first = match source.arrival {
-            Arrival::Burst { at_ns, .. } => SimTime(at_ns),
-            Arrival::Poisson { rate_per_s, .. } => {
-                SimTime::ZERO.after(world.interarrival(i, rate_per_s))
-            }
-        };
+    for i in 0..scenario.sources.len() {
+        let first = world.next_arrival(i, SimTime::ZERO, true);
         if world.may_arrive(i, first) {
             queue.push(first, Event::Arrive { source: i as u32 });
         }
@@ -325,13 +327,21 @@ pub fn simulate_full(
     if let Some(first) = p.capacity.first() {
         queue.push(SimTime(first.at_ns), Event::Capacity { step: 0 });
     }
-    let RunStats { events, .. } = run(&mut world, &mut queue, &scenario.guards)?;
+    let (events, guard) = match run(&mut world, &mut queue, &scenario.guards) {
+        Ok(RunStats { events, .. }) => (events, None),
+        // Stopping quietly: the state so far is consistent; report it, marked.
+        Err(tripped) if scenario.guards.stop_quietly => (tripped.events, Some(tripped)),
+        Err(tripped) => return Err(tripped),
+    };
     let end = world.last_event;
     let gauges = world.gauges();
+    let mut metrics = world.rec.finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok);
+    metrics.guard_tripped = guard.is_some() as u8 as f64;
+    let tenants = world.rec.tenant_metrics(&metrics, scenario.tenants.len(), p.price_input_per_mtok, p.price_output_per_mtok);
     Ok(RunOutput {
-        metrics: world
-            .rec
-            .finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok),
+        guard,
+        tenants,
+        metrics,
         series: world.series.take().map(|s| s.finish(end, gauges)),
         distribution: details.then(|| world.rec.distribution()),
     })
@@ -412,6 +422,10 @@ impl World<'_> {
                 .iter()
                 .find(|(r, _, _)| *r == Resource::Tokens)
                 .map_or(f64::NAN, |(_, l, _)| l.rate_per_s()),
+            spend_usd: {
+                let p = &self.scenario.provider;
+                (self.rec.tokens_input as f64 * p.price_input_per_mtok + self.rec.tokens_output as f64 * p.price_output_per_mtok) / 1e6
+            },
         }
     }
 
@@ -426,38 +440,63 @@ impl World<'_> {
         secs_to_nanos(-(1.0 - u).ln() / rate_per_s)
     }
 
+    /// When source `i` emits its next job after one at `now` (`first`: its first job).
+    fn next_arrival(&mut self, i: usize, now: SimTime, first: bool) -> SimTime {
+        match &self.scenario.sources[i].arrival {
+            Arrival::Burst { at_ns, .. } => SimTime(*at_ns),
+            Arrival::Poisson { rate_per_s, .. } => {
+                let rate = *rate_per_s;
+                now.after(self.interarrival(i, rate))
+            }
+            Arrival::Interval { every_ns, at_ns, .. } => {
+                if first {
+                    SimTime(*at_ns)
+                } else {
+                    now.after(*every_ns)
+                }
+            }
+            Arrival::Diurnal { mean_rate_per_s, amplitude, period_ns, peak_ns, until_ns, .. } => {
+                // Thinning: candidates at the peak rate, each kept with probability rate(t)/peak.
+                let (mean, amplitude, period, peak) = (*mean_rate_per_s, *amplitude, *period_ns as f64, *peak_ns as f64);
+                let until = until_ns.map_or(SimTime::MAX, SimTime);
+                let max_rate = mean * (1.0 + amplitude);
+                let mut t = now;
+                loop {
+                    t = t.after(self.interarrival(i, max_rate));
+                    let phase = 2.0 * std::f64::consts::PI * (t.0 as f64 - peak) / period;
+                    let rate = mean * (1.0 + amplitude * phase.cos());
+                    if t > until || unit(&mut self.sources[i].rng) * max_rate < rate {
+                        return t;
+                    }
+                }
+            }
+            Arrival::Trace(rows) => rows.get(self.sources[i].emitted as usize).map_or(SimTime::MAX, |r| SimTime(r.at_ns)),
+        }
+    }
+
     /// Whether source `i` still emits a job at `at`.
     fn may_arrive(&self, i: usize, at: SimTime) -> bool {
-        match self.scenario.sources[i].arrival {
-            Arrival::Burst { .. } => self.sources[i].emitted == 0,
-            Arrival::Poisson {
-                count, until_ns, ..
-            } => {
-                count.is_none_or(|c| self.sources[i].emitted < c)
-                    && until_ns.is_none_or(|u| at.0 <= u)
-            }
+        let emitted = self.sources[i].emitted;
+        match &self.scenario.sources[i].arrival {
+            Arrival::Burst { .. } => emitted == 0,
+            Arrival::Poisson { count, until_ns, .. }
+            | Arrival::Interval { count, until_ns, .. }
+            | Arrival::Diurnal { count, until_ns, .. } => count.is_none_or(|c| emitted < c) && until_ns.is_none_or(|u| at.0 <= u),
+            Arrival::Trace(rows) => (emitted as usize) < rows.len(),
         }
     }
 
     fn arrive(&mut self, now: SimTime, source: usize, q: &mut EventQueue<Event>) {
-        match self.scenario.sources[source].arrival {
-            Arrival::Burst { count, .. } => {
-                for _ in 0..count {
-                    self.create_job(now, source, q);
-                }
-            }
-            Arrival::Poisson { rate_per_s, .. } => {
+        if let Arrival::Burst { count, .. } = self.scenario.sources[source].arrival {
+            for _ in 0..count {
                 self.create_job(now, source, q);
-                let next = now.after(self.interarrival(source, rate_per_s));
-                if self.may_arrive(source, next) {
-                    q.push(
-                        next,
-                        Event::Arrive {
-                            source: source as u32,
-                        },
-                    );
-                }
             }
+            return;
+        }
+        self.create_job(now, source, q);
+        let next = self.next_arrival(source, now, false);
+        if self.may_arrive(source, next) {
+            q.push(next, Event::Arrive { source: source as u32 });
         }
     }
 
@@ -484,18 +523,30 @@ impl World<'_> {
         let index = self.sources[source].emitted;
         self.sources[source].emitted += 1;
         self.rec.jobs += 1;
+        let src = &self.scenario.sources[source];
+        let (tenant, root, sizes) = match &src.arrival {
+            Arrival::Trace(rows) => {
+                let r = &rows[index as usize];
+                (r.tenant, r.root, (r.prompt_tokens, r.output_tokens))
+            }
+            _ => (src.tenant, src.root, (None, None)),
+        };
+        if let Some(t) = self.rec.tenants.get_mut(tenant as usize) {
+            t.jobs += 1;
+        }
         let job = self.jobs.insert(Job {
             source: source as u32,
+            tenant,
             arrived: now,
             failed: false,
             exhausted: false,
             calls_started: 0,
             tokens: 0,
             cost_usd: 0.0,
+            sizes,
         }) as u32;
         self.admission.job_started(job);
         let key = derive(0, JOB, &[source as u64, index]);
-        let root = self.scenario.sources[source].root;
         self.start_task(now, job, None, root, key, 0, q);
     }
 
@@ -701,7 +752,9 @@ impl World<'_> {
 
     fn job_done(&mut self, now: SimTime, job: u32, failed: bool) {
         let j = self.jobs.remove(job as usize);
-        self.rec.job_latency.record(now.since(j.arrived));
+        let latency = now.since(j.arrived);
+        self.rec.job_latency.record(latency);
+        let tenant = self.rec.tenants.get_mut(j.tenant as usize);
         if j.exhausted {
             self.rec.jobs_budget_exhausted += 1;
         } else if failed || j.failed {
@@ -709,7 +762,52 @@ impl World<'_> {
         } else {
             self.rec.jobs_ok += 1;
         }
+        if let Some(t) = tenant {
+            t.job_latency.record(latency);
+            if j.exhausted {
+                t.jobs_budget_exhausted += 1;
+            } else if failed || j.failed {
+                t.jobs_failed += 1;
+            } else {
+                t.jobs_ok += 1;
+            }
+        }
         self.rec.last_job_end = now;
+    }
+
+    /// The per-tenant counts of `call`'s tenant, when tenants are counted apart.
+    fn tenant_rec(&mut self, call: u32) -> Option<&mut crate::metrics::recorder::TenantRecorder> {
+        if self.rec.tenants.is_empty() {
+            return None;
+        }
+        let job = self.tasks[self.calls[call as usize].task as usize].job;
+        let tenant = self.jobs[job as usize].tenant;
+        self.rec.tenants.get_mut(tenant as usize)
+    }
+
+    fn tenant_call_latency(&mut self, task: u32, nanos: u64) {
+        if self.rec.tenants.is_empty() {
+            return;
+        }
+        let tenant = self.jobs[self.tasks[task as usize].job as usize].tenant;
+        self.rec.tenants[tenant as usize].call_latency.record(nanos);
+    }
+
+    /// Bills `call`'s attempt `input` and `output` tokens, for the run, its tenant and its job
+    /// (whose work limits may stop it).
+    fn bill(&mut self, call: u32, input: u64, output: u64) {
+        self.rec.tokens_input += input;
+        self.rec.tokens_output += output;
+        let p = &self.scenario.provider;
+        let cost = (input as f64 * p.price_input_per_mtok + output as f64 * p.price_output_per_mtok) / 1e6;
+        let job = self.tasks[self.calls[call as usize].task as usize].job;
+        let j = &mut self.jobs[job as usize];
+        j.tokens += input + output;
+        j.cost_usd += cost;
+        if let Some(t) = self.rec.tenants.get_mut(j.tenant as usize) {
+            t.tokens_input += input;
+            t.tokens_output += output;
+        }
     }
 
     /// The sizes of the calls `task` makes.
@@ -757,8 +855,9 @@ impl World<'_> {
             }
         };
         let max_tokens = spec.max_tokens;
-        let prompt = prompt.round() as u32;
-        let output = (output.round() as u32).min(max_tokens);
+        let (traced_prompt, traced_output) = self.jobs[job as usize].sizes;
+        let prompt = traced_prompt.unwrap_or(prompt.round() as u32);
+        let output = traced_output.unwrap_or(output.round() as u32).min(max_tokens);
         let call = self.calls.insert(Call {
             task,
             started: now,
@@ -953,6 +1052,9 @@ impl World<'_> {
             }
         }
         self.rec.attempts += 1;
+        if let Some(t) = self.tenant_rec(call) {
+            t.attempts += 1;
+        }
         let attempt_id = self.next_id();
         let c = &mut self.calls[call as usize];
         c.attempts += 1;
@@ -1007,6 +1109,9 @@ impl World<'_> {
             }
             Answer::RateLimited { retry_after_s } => {
                 self.rec.rate_limited += 1;
+                if let Some(t) = self.tenant_rec(call) {
+                    t.rate_limited += 1;
+                }
                 if let Some(s) = self.series.as_mut() {
                     s.counts.rate_limited += 1;
                 }
@@ -1162,8 +1267,7 @@ impl World<'_> {
             self.attempt_failed(now, call, Failure::ServerError, None, q);
             return;
         }
-        self.rec.tokens_input += prompt as u64;
-        self.rec.tokens_output += output as u64;
+        self.bill(call, prompt as u64, output as u64);
         if self.scenario.provider.refund_unused_output && output < max_tokens {
             let unused = (max_tokens - output) as f64;
             for (resource, limiter, _) in &mut self.limits {
@@ -1218,6 +1322,7 @@ impl World<'_> {
         };
         self.rec.calls_ok += 1;
         self.rec.call_latency.record(now.since(started));
+        self.tenant_call_latency(task, now.since(started));
         let t = &mut self.tasks[task as usize];
         t.next += 1;
         if t.next >= t.total {
@@ -1357,8 +1462,7 @@ impl World<'_> {
                     c.service_started.since(c.admitted_at),
                     now.since(c.admitted_at),
                 );
-                self.rec.tokens_input += input;
-                self.rec.tokens_output += generated;
+                self.bill(call, input, generated);
                 self.rec.wasted_input += input;
                 self.rec.wasted_output += generated;
                 self.end_service(now, call, q);
@@ -1480,6 +1584,7 @@ impl World<'_> {
         let c = self.calls.remove(call as usize);
         self.rec.gave_up += 1;
         self.rec.call_latency.record(now.since(c.started));
+        self.tenant_call_latency(c.task, now.since(c.started));
         let t = &mut self.tasks[c.task as usize];
         let restartable = matches!(self.scenario.nodes[t.node as usize], Node::Agent { .. });
         if restartable && t.generation < self.policy.agent_restarts {
@@ -2059,5 +2164,137 @@ mod tests {
             "{}",
             without.makespan_s
         );
+    }
+
+    /// Runs the whole scenario `text` (policy 0) with details.
+    fn whole(text: &str) -> super::RunOutput {
+        let scenario = parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        super::simulate_full(&scenario, &scenario.policies[0], 1, true).unwrap()
+    }
+
+    /// A planner call, a fan-out of three tool calls, a synthesis call; and an agent that does
+    /// one call and then spawns two more like itself, to depth 3. Every call takes 1 s.
+    const TREES: &str = r#"
+[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[templates.pipeline]
+kind = "seq"
+steps = ["plan", "tools", "plan"]
+[templates.plan]
+kind = "call"
+prompt_tokens = 100
+max_tokens = 100
+output_tokens = 0
+[templates.tools]
+kind = "fanout"
+width = 3
+child = "plan"
+[templates.grower]
+kind = "seq"
+steps = ["plan", "grow"]
+[templates.grow]
+kind = "spawn"
+probability = 1.0
+width = 2
+child = "grower"
+max_depth = 3
+"#;
+
+    fn trees(template: &str, policy: &str) -> Metrics {
+        whole(&format!("{TREES}[[source]]\nname = \"s\"\narrival = {{ process = \"burst\" }}\ntemplate = \"{template}\"\n[[policy]]\nname = \"p\"\n{policy}\n")).metrics
+    }
+
+    #[test]
+    fn a_sequence_waits_for_its_fan_out_before_the_next_step() {
+        // plan (0-1 s), three tools in parallel (1-2 s), plan again (2-3 s).
+        let m = trees("pipeline", "");
+        assert_eq!((m.calls_ok, m.makespan_s, m.peak_in_flight), (5.0, 3.0, 3.0));
+    }
+
+    #[test]
+    fn spawning_recurses_to_its_max_depth() {
+        // Depths 0..=3 hold 1, 2, 4 and 8 agents of one 1 s call each: 15 calls in 4 s.
+        let m = trees("grower", "");
+        assert_eq!((m.calls_ok, m.makespan_s, m.jobs_ok), (15.0, 4.0, 1.0));
+    }
+
+    #[test]
+    fn a_call_cap_stops_the_job_as_budget_exhausted() {
+        let m = trees("grower", "work_limits = { max_calls = 5 }");
+        assert_eq!((m.calls_ok, m.jobs_budget_exhausted, m.jobs_ok), (5.0, 1.0, 0.0));
+    }
+
+    #[test]
+    fn a_depth_cap_stops_spawning_below_it() {
+        // Depth 0 and 1 run (1 + 2 calls); spawning depth 2 is refused.
+        let m = trees("grower", "work_limits = { max_depth = 1 }");
+        assert_eq!((m.calls_ok, m.jobs_budget_exhausted), (3.0, 1.0));
+    }
+
+    #[test]
+    fn a_cost_cap_stops_new_calls_once_spent() {
+        // Each call bills 100 input tokens at $10,000 per million: $1. Cap $3: calls start while
+        // less than $3 is spent. Level 0 (1 call) ends at 1 s: $1. Level 1's two calls end at
+        // 2 s, one after the other: after the first ($2) its two children start; after the
+        // second ($3) its children are refused. 5 calls, $5: in-flight work finishes.
+        let text = TREES.replace("ttft = \"1s\"", "ttft = \"1s\"\nprice_input_per_mtok = 10_000");
+        let m = whole(&format!("{text}[[source]]\nname = \"s\"\narrival = {{ process = \"burst\" }}\ntemplate = \"grower\"\n[[policy]]\nname = \"p\"\nwork_limits = {{ max_cost_usd = 3 }}\n")).metrics;
+        assert_eq!((m.calls_ok, m.cost_usd, m.jobs_budget_exhausted), (5.0, 5.0, 1.0));
+    }
+
+    #[test]
+    fn interval_arrivals_come_every_period() {
+        let m = sim("ttft = \"1s\"", "{ process = \"interval\", every = \"2s\", count = 3 }", SMALL, "").metrics;
+        assert_eq!((m.jobs, m.makespan_s), (3.0, 5.0));
+    }
+
+    #[test]
+    fn diurnal_arrivals_crowd_the_peak_and_average_the_mean_rate() {
+        // Mean 10 jobs/s, amplitude 1, period 100 s, peak at 50 s: over one period 1,000 jobs
+        // expected (Poisson sd 32); the half centred on the peak expects 10 * (50 + 100/pi) = 818.
+        let out = sim(
+            "ttft = \"1ms\"",
+            "{ process = \"diurnal\", rate = 10, amplitude = 1.0, period = \"100s\", peak = \"50s\", until = \"100s\" }",
+            SMALL,
+            "",
+        );
+        let m = out.metrics;
+        assert!((m.jobs - 1000.0).abs() < 5.0 * 31.7, "{} jobs", m.jobs);
+        let series = out.series.unwrap();
+        let around_peak: f64 = series.iter().filter(|s| s.t_s > 25.0 && s.t_s <= 75.0).map(|s| s.goodput_calls_per_s).sum();
+        assert!((around_peak - 818.0).abs() < 5.0 * 28.6, "{around_peak} jobs around the peak");
+    }
+
+    #[test]
+    fn a_trace_replays_its_rows_with_their_tenants_templates_and_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("trace.csv");
+        std::fs::write(&file, "time_s,tenant,template,prompt_tokens,output_tokens\n0.5,alice,plan,1000,\n2.0,bob,pipeline,,\n").unwrap();
+        let text = format!(
+            "{TREES}[[source]]\nname = \"replay\"\ntemplate = \"plan\"\narrival = {{ process = \"trace\", file = \"{}\" }}\n[[policy]]\nname = \"p\"\n",
+            file.display()
+        );
+        let out = whole(&text);
+        let m = &out.metrics;
+        // alice: one call of 1,000 prompt tokens at 0.5 s; bob: the 5-call pipeline from 2 s.
+        assert_eq!((m.jobs, m.calls_ok, m.makespan_s), (2.0, 6.0, 5.0));
+        assert_eq!(m.tokens_input, 1000.0 + 5.0 * 100.0);
+        assert_eq!(out.tenants.len(), 3); // the source's own tenant, then alice and bob
+        assert_eq!((out.tenants[1].jobs, out.tenants[1].tokens_billed), (1.0, 1000.0));
+        assert_eq!((out.tenants[2].jobs, out.tenants[2].job_latency_p50_s), (1.0, 3.0));
+    }
+
+    #[test]
+    fn per_tenant_numbers_add_up_and_fairness_is_one_when_tenants_fare_alike() {
+        let text = "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n\
+            [[source]]\nname = \"a\"\narrival = { process = \"burst\", count = 2 }\n[source.job]\nprompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 0\n\
+            [[source]]\nname = \"b\"\narrival = { process = \"burst\", count = 3 }\n[source.job]\nprompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 0\n\
+            [[policy]]\nname = \"p\"\n";
+        let out = whole(text);
+        assert_eq!(out.tenants.iter().map(|t| t.jobs).collect::<Vec<_>>(), vec![2.0, 3.0]);
+        assert_eq!(out.tenants.iter().map(|t| t.tokens_billed).sum::<f64>(), out.metrics.tokens_billed);
+        assert_eq!(out.metrics.fairness_index, 1.0);
     }
 }

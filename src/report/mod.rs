@@ -1,11 +1,14 @@
 //! Turning a [`Report`] into what people and machines read: a side-by-side table, a JSON
 //! document, CSV, and files written whole or not at all.
 
+pub mod charts;
+pub mod data;
+pub mod html;
 mod table;
 
 pub use table::table;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TenantMetrics};
 use crate::run::Report;
 use serde::Serialize;
 use std::io::Write;
@@ -25,6 +28,16 @@ struct JsonPolicy<'a> {
     metrics: &'a Metrics,
     #[serde(skip_serializing_if = "Option::is_none")]
     ci95: Option<&'a Metrics>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tenants: Vec<JsonTenant<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTenant<'a> {
+    name: &'a str,
+    metrics: &'a TenantMetrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ci95: Option<&'a TenantMetrics>,
 }
 
 /// The report as one JSON document: scenario, seed, and each policy's metrics (means over
@@ -41,6 +54,15 @@ pub fn to_json(report: &Report) -> String {
                 name: &p.name,
                 metrics: &p.aggregate.mean,
                 ci95: (report.replications > 1).then_some(&p.aggregate.ci95),
+                tenants: p
+                    .tenants
+                    .iter()
+                    .map(|t| JsonTenant {
+                        name: &t.name,
+                        metrics: &t.aggregate.mean,
+                        ci95: (report.replications > 1).then_some(&t.aggregate.ci95),
+                    })
+                    .collect(),
             })
             .collect(),
     };
@@ -122,11 +144,34 @@ pub fn timeseries_csv(report: &Report) -> Option<String> {
         "errors_per_s",
         "timeouts_per_s",
         "goodput_calls_per_s",
+        "spend_usd",
     ])
     .expect("in-memory CSV");
     for p in &report.policies {
         for s in p.series.iter().flatten() {
             w.serialize((&p.name, s)).expect("in-memory CSV");
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields"))
+}
+
+/// Per-tenant numbers: one row per policy and tenant, the means then their `_ci95` half-widths;
+/// `None` for a scenario with a single tenant.
+pub fn tenants_csv(report: &Report) -> Option<String> {
+    if report.policies.iter().all(|p| p.tenants.is_empty()) {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["policy".to_string(), "tenant".into()];
+    header.extend(TenantMetrics::NAMES.iter().map(|n| n.to_string()));
+    header.extend(TenantMetrics::NAMES.iter().map(|n| format!("{n}_ci95")));
+    w.write_record(&header).expect("in-memory CSV");
+    for p in &report.policies {
+        for t in &p.tenants {
+            let mut row = vec![p.name.clone(), t.name.clone()];
+            row.extend(t.aggregate.mean.values().iter().map(|v| v.to_string()));
+            row.extend(t.aggregate.ci95.values().iter().map(|v| v.to_string()));
+            w.write_record(&row).expect("in-memory CSV");
         }
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields"))
@@ -162,6 +207,9 @@ pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
     write_atomic(&dir.join("summary.csv"), to_csv(report).as_bytes())?;
     write_atomic(&dir.join("runs.csv"), runs_csv(report).as_bytes())?;
     write_atomic(&dir.join("latency.csv"), latency_csv(report).as_bytes())?;
+    if let Some(t) = tenants_csv(report) {
+        write_atomic(&dir.join("tenants.csv"), t.as_bytes())?;
+    }
     if let Some(ts) = timeseries_csv(report) {
         write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
     }

@@ -6,9 +6,11 @@
 //! The format is documented in `docs/scenario-format.md`.
 
 mod error;
+mod expect;
 mod overrides;
 mod raw;
 mod templates;
+mod trace;
 mod values;
 
 pub use crate::model::Scenario;
@@ -49,7 +51,7 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
         toml_error(text, file, field, e.inner())
     })?;
     let sweep = raw.sweep.take();
-    let scenario = raw.validate().map_err(|inv| ScenarioError {
+    let scenario = raw.validate(Path::new(file).parent()).map_err(|inv| ScenarioError {
         file: file.to_string(),
         position: inv
             .span
@@ -58,6 +60,7 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
         field: Some(inv.field),
         message: inv.message,
     })?;
+    let scenario = expect::locate(scenario, text);
     let sweep = sweep
         .map(|s| s.validate(text))
         .transpose()
@@ -68,6 +71,17 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
             message: inv.message,
         })?;
     Ok((scenario, sweep))
+}
+
+/// The `[sweep]` table of scenario `text`, its paths checked, without validating the rest of
+/// the scenario (to read a finished sweep's manifest).
+pub fn sweep_spec(text: &str, file: &str) -> Result<Option<SweepSpec>, ScenarioError> {
+    overrides::read_spec(text).map_err(|inv| ScenarioError {
+        file: file.to_string(),
+        position: inv.span.map(|s| line_col(text, s.start)),
+        field: Some(inv.field),
+        message: inv.message,
+    })
 }
 
 /// Parses and validates scenario `text` with the values at some dotted paths replaced (the

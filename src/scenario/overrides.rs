@@ -90,6 +90,21 @@ impl RawSweep {
     }
 }
 
+/// The `[sweep]` table of scenario `text`, if there is one, checked against the document,
+/// without validating the rest of the scenario.
+pub fn read_spec(text: &str) -> Result<Option<SweepSpec>, SweepInvalid> {
+    #[derive(Deserialize)]
+    struct Only {
+        sweep: Option<RawSweep>,
+    }
+    let only: Only = toml::from_str(text).map_err(|e| SweepInvalid {
+        span: e.span(),
+        field: "sweep".into(),
+        message: e.message().trim().to_string(),
+    })?;
+    only.sweep.map(|s| s.validate(text)).transpose()
+}
+
 /// The scenario document `text` as a tree, without its `[sweep]` table.
 pub fn document(text: &str) -> Result<Value, String> {
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;

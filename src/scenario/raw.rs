@@ -51,6 +51,9 @@ pub struct RawScenario {
     #[serde(default)]
     templates: std::collections::BTreeMap<String, Spanned<super::templates::RawNode>>,
     policy: Vec<RawPolicy>,
+    /// `[[expect]]` entries for `stampede check` (`super::expect`).
+    #[serde(default)]
+    expect: Vec<Spanned<super::expect::RawExpect>>,
     /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_sweep`.
     #[serde(default)]
     pub(super) sweep: Option<super::overrides::RawSweep>,
@@ -79,6 +82,14 @@ struct RawGuards {
     max_events: Option<u64>,
     max_sim_time: Option<Secs>,
     max_live: Option<u64>,
+    on_trip: Option<OnTrip>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum OnTrip {
+    Fail,
+    Stop,
 }
 
 #[derive(Deserialize)]
@@ -206,6 +217,11 @@ struct RawArrival {
     at: Option<Spanned<Secs>>,
     rate: Option<Spanned<Positive>>,
     until: Option<Spanned<Secs>>,
+    every: Option<Spanned<Secs>>,
+    amplitude: Option<Spanned<f64>>,
+    period: Option<Spanned<Secs>>,
+    peak: Option<Spanned<Secs>>,
+    file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -213,6 +229,9 @@ struct RawArrival {
 enum Process {
     Burst,
     Poisson,
+    Interval,
+    Diurnal,
+    Trace,
 }
 
 #[derive(Deserialize)]
@@ -503,7 +522,7 @@ fn scope(s: Option<RawScope>) -> Scope {
 
 impl RawScenario {
     /// Checks what serde cannot and builds the model's scenario.
-    pub fn validate(self) -> Result<model::Scenario, Invalid> {
+    pub fn validate(self, base_dir: Option<&std::path::Path>) -> Result<model::Scenario, Invalid> {
         let name = self.scenario.name.get_ref().trim().to_string();
         if name.is_empty()
             || !name
@@ -537,6 +556,7 @@ impl RawScenario {
         };
         let defaults = Guards::default();
         let guards = Guards {
+            stop_quietly: self.guards.on_trip == Some(OnTrip::Stop),
             max_events: self.guards.max_events.unwrap_or(defaults.max_events),
             max_time: self
                 .guards
@@ -676,7 +696,8 @@ impl RawScenario {
             tenant_weights.push(t.weight);
         }
         for (i, s) in self.source.into_iter().enumerate() {
-            let arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
+            let trace_file = s.arrival.file.clone();
+            let mut arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
             let root = match (s.job, s.template) {
                 (Some(_), Some(t)) => {
                     return invalid(
@@ -737,12 +758,12 @@ impl RawScenario {
                     tenants.len() - 1
                 }
             } as u32;
-            sources.push(Source {
-                tenant,
-                name,
-                arrival,
-                root,
-            });
+            if let Some(file) = trace_file {
+                let path = format!("source[{i}].arrival.file");
+                let rows = super::trace::read(&file, &path, base_dir, tenant, root, &template_index, &mut tenants, &mut tenant_weights)?;
+                arrival = Arrival::Trace(rows);
+            }
+            sources.push(Source { tenant, name, arrival, root });
         }
 
         if self.policy.is_empty() {
@@ -888,6 +909,7 @@ impl RawScenario {
             });
         }
 
+        let expectations = super::expect::validate(self.expect, &policies, &tenants)?;
         Ok(model::Scenario {
             name,
             description: self.scenario.description.trim().to_string(),
@@ -901,6 +923,7 @@ impl RawScenario {
             tenant_weights,
             nodes,
             policies,
+            expectations,
         })
     }
 }
@@ -1386,7 +1409,21 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
         ("at", span_of(&a.at)),
         ("rate", span_of(&a.rate)),
         ("until", span_of(&a.until)),
+        ("every", span_of(&a.every)),
+        ("amplitude", span_of(&a.amplitude)),
+        ("period", span_of(&a.period)),
+        ("peak", span_of(&a.peak)),
+        ("file", span_of(&a.file)),
     ];
+    let until_ns = a.until.as_ref().map(|u| secs_to_nanos(u.get_ref().0));
+    let process_span = a.process.span();
+    let needs_end = |count: &Option<(Range<usize>, u64)>| {
+        if count.is_none() && until_ns.is_none() {
+            invalid(Some(process_span.clone()), path.to_string(), "this arrival process needs `count` (jobs) or `until` (a duration) so that the run ends")
+        } else {
+            Ok(())
+        }
+    };
     let count = a.count.map(|c| (c.span(), c.into_inner()));
     if let Some((span, 0)) = &count {
         return invalid(
@@ -1408,6 +1445,41 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
                 count: count.map_or(1, |c| c.1),
                 at_ns: a.at.map_or(0, |t| secs_to_nanos(t.get_ref().0)),
             })
+        }
+        Process::Interval => {
+            kind_fields(path, ("interval", a.process.span()), &fields, &["every"], &["every", "at", "count", "until"])?;
+            needs_end(&count)?;
+            let every = a.every.as_ref().map_or(0, |e| secs_to_nanos(e.get_ref().0));
+            if every == 0 {
+                return invalid(span_of(&a.every), format!("{path}.every"), "expected an interval longer than zero");
+            }
+            Ok(Arrival::Interval { every_ns: every, at_ns: a.at.as_ref().map_or(0, |t| secs_to_nanos(t.get_ref().0)), count: count.map(|c| c.1), until_ns })
+        }
+        Process::Diurnal => {
+            let names = ["rate", "amplitude", "period", "peak", "count", "until"];
+            kind_fields(path, ("diurnal", a.process.span()), &fields, &["rate", "amplitude"], &names)?;
+            needs_end(&count)?;
+            let amp = a.amplitude.as_ref().expect("checked: diurnal has an amplitude");
+            if !(0.0..=1.0).contains(amp.get_ref()) {
+                return invalid(Some(amp.span()), format!("{path}.amplitude"), format!("expected an amplitude in [0, 1], found {}", amp.get_ref()));
+            }
+            let period_ns = a.period.as_ref().map_or(24 * 3600 * 1_000_000_000, |p| secs_to_nanos(p.get_ref().0));
+            if period_ns == 0 {
+                return invalid(span_of(&a.period), format!("{path}.period"), "expected a period longer than zero");
+            }
+            Ok(Arrival::Diurnal {
+                mean_rate_per_s: a.rate.as_ref().map_or(0.0, |r| r.get_ref().0),
+                amplitude: *amp.get_ref(),
+                period_ns,
+                peak_ns: a.peak.as_ref().map_or(0, |p| secs_to_nanos(p.get_ref().0)),
+                count: count.map(|c| c.1),
+                until_ns,
+            })
+        }
+        Process::Trace => {
+            kind_fields(path, ("trace", a.process.span()), &fields, &["file"], &["file"])?;
+            // The rows are read by the caller, which knows the tenants and templates.
+            Ok(Arrival::Trace(Vec::new()))
         }
         Process::Poisson => {
             kind_fields(

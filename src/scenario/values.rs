@@ -102,6 +102,7 @@ enum DistKind {
     Normal,
     Lognormal,
     Exponential,
+    Empirical,
 }
 
 /// The table form of a distribution. Flat rather than an internally tagged enum, so that an error
@@ -116,6 +117,8 @@ struct DistSpec<T> {
     high: Option<T>,
     mean: Option<T>,
     sd: Option<T>,
+    values: Option<Vec<T>>,
+    weights: Option<Vec<f64>>,
 }
 
 impl<T: Scalar> DistSpec<T> {
@@ -126,7 +129,17 @@ impl<T: Scalar> DistSpec<T> {
             DistKind::Normal => ("normal", &["mean", "sd"]),
             DistKind::Lognormal => ("lognormal", &["mean", "sd"]),
             DistKind::Exponential => ("exponential", &["mean"]),
+            DistKind::Empirical => {
+                if self.value.is_some() || self.low.is_some() || self.high.is_some() || self.mean.is_some() || self.sd.is_some() {
+                    return Err("dist = \"empirical\" takes `values` and optional `weights` only".into());
+                }
+                let values = self.values.ok_or("dist = \"empirical\" needs `values`")?;
+                return Dist::empirical(values.iter().map(Scalar::base).collect(), self.weights).map_err(|e| e.0);
+            }
         };
+        if self.values.is_some() || self.weights.is_some() {
+            return Err(format!("`values` and `weights` apply to dist = \"empirical\" only, not \"{name}\""));
+        }
         let fields = [
             ("value", &self.value),
             ("low", &self.low),
@@ -153,6 +166,7 @@ impl<T: Scalar> DistSpec<T> {
             DistKind::Normal => Dist::normal(get(&self.mean), get(&self.sd)),
             DistKind::Lognormal => Dist::lognormal(get(&self.mean), get(&self.sd)),
             DistKind::Exponential => Dist::exponential(get(&self.mean)),
+            DistKind::Empirical => unreachable!("handled above"),
         }
         .map_err(|e| e.0)
     }
