@@ -23,7 +23,7 @@ mod render;
 
 pub use render::{junit, table, to_json};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TenantMetrics};
 use crate::run::{PolicyResult, Report, RunError, RunOptions};
 use crate::scenario::{self, ScenarioError};
 use serde::Serialize;
@@ -79,19 +79,55 @@ impl Op {
 
 /// What an expectation's `metric` refers to.
 ///
-/// Parsed by [`MetricRef::parse`] and read from a policy's results by [`MetricRef::observe`]:
-/// per-tenant metrics (`tenant.<name>.<metric>`) are a new variant and a new arm in each.
+/// Parsed by [`MetricRef::parse`] and read from a policy's results by [`MetricRef::observe`]; a
+/// new kind of metric is a new variant and a new arm in each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetricRef {
     /// A key of the run summary, one of [`Metrics::NAMES`].
     Summary(&'static str),
+    /// `tenant.<name>.<metric>`: one tenant's metric, one of [`TenantMetrics::NAMES`].
+    Tenant {
+        /// The tenant's name.
+        tenant: String,
+        /// The metric.
+        metric: &'static str,
+    },
 }
 
 impl MetricRef {
     /// The metric called `name`, or a message saying what was expected (with the closest name
     /// when there is one). `tenants` are the scenario's tenant names, for per-tenant metrics.
     pub fn parse(name: &str, tenants: &[String]) -> Result<MetricRef, String> {
-        let _ = tenants; // per-tenant metrics (issue 5) will be looked up among them
+        if let Some(rest) = name.strip_prefix("tenant.") {
+            let (tenant, metric) = rest.rsplit_once('.').unwrap_or((rest, ""));
+            if !tenants.iter().any(|t| t == tenant) {
+                let mut listed = tenants
+                    .iter()
+                    .take(8)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if tenants.len() > 8 {
+                    listed.push_str(&format!(", ... {} in all", tenants.len()));
+                }
+                return Err(format!(
+                    "expected tenant.<tenant>.<metric> with a tenant of this scenario ({listed}), found \"{name}\""
+                ));
+            }
+            let Some(known) = TenantMetrics::NAMES.iter().find(|n| **n == metric) else {
+                let hint = closest(metric, TenantMetrics::NAMES)
+                    .map(|c| format!("; did you mean \"{c}\"?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "expected a per-tenant metric ({}), found \"{metric}\"{hint}",
+                    TenantMetrics::NAMES.join(", ")
+                ));
+            };
+            return Ok(MetricRef::Tenant {
+                tenant: tenant.to_string(),
+                metric: known,
+            });
+        }
         if let Some(known) = Metrics::NAMES.iter().find(|n| **n == name) {
             return Ok(MetricRef::Summary(known));
         }
@@ -99,7 +135,7 @@ impl MetricRef {
             .map(|c| format!("; did you mean \"{c}\"?"))
             .unwrap_or_default();
         Err(format!(
-            "expected a metric of the run summary (its JSON keys, listed in docs/scenario-format.md), found \"{name}\"{hint}"
+            "expected a metric of the run summary (its JSON keys, listed in docs/scenario-format.md) or tenant.<tenant>.<metric>, found \"{name}\"{hint}"
         ))
     }
 
@@ -107,14 +143,24 @@ impl MetricRef {
     pub fn name(&self) -> String {
         match self {
             MetricRef::Summary(n) => n.to_string(),
+            MetricRef::Tenant { tenant, metric } => format!("tenant.{tenant}.{metric}"),
         }
     }
 
-    /// The metric's mean and 95% confidence half-width in `policy`'s results, if it has it.
+    /// The metric's mean and 95% confidence half-width in `policy`'s results, if it has it. A
+    /// scenario with a single tenant has no per-tenant results: its tenant's numbers are the
+    /// policy's.
     pub fn observe(&self, policy: &PolicyResult) -> Option<(f64, f64)> {
         match self {
             MetricRef::Summary(n) => {
                 Some((policy.aggregate.mean.get(n)?, policy.aggregate.ci95.get(n)?))
+            }
+            MetricRef::Tenant { metric, .. } if policy.tenants.is_empty() => {
+                MetricRef::Summary(metric).observe(policy)
+            }
+            MetricRef::Tenant { tenant, metric } => {
+                let t = policy.tenants.iter().find(|t| &t.name == tenant)?;
+                Some((t.aggregate.mean.get(metric)?, t.aggregate.ci95.get(metric)?))
             }
         }
     }
@@ -832,6 +878,51 @@ mod tests {
         );
         let e = MetricRef::parse("zzzzzzzzzzzzzzzzzzzzzz", &[]).unwrap_err();
         assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn tenant_metrics_are_named_tenant_dot_name_dot_metric_and_read_from_that_tenant() {
+        let tenants = ["light".to_string(), "heavy.user".to_string()];
+        let m = MetricRef::parse("tenant.heavy.user.rate_limited", &tenants).unwrap();
+        assert_eq!(
+            m,
+            MetricRef::Tenant {
+                tenant: "heavy.user".into(),
+                metric: "rate_limited"
+            }
+        );
+        assert_eq!(m.name(), "tenant.heavy.user.rate_limited");
+        let e = MetricRef::parse("tenant.nobody.jobs_ok", &tenants).unwrap_err();
+        assert!(
+            e.contains("(light, heavy.user), found \"tenant.nobody.jobs_ok\""),
+            "{e}"
+        );
+        let e = MetricRef::parse("tenant.light.makespan_s", &tenants).unwrap_err();
+        assert!(e.contains("expected a per-tenant metric"), "{e}");
+
+        let mut p = policy("p", 10.0, 1.0, 5);
+        p.aggregate.mean.rate_limited = 9.0;
+        assert_eq!(
+            m.observe(&p),
+            Some((9.0, 0.0)),
+            "one tenant: the policy's numbers"
+        );
+        let tenant = |name: &str, rate_limited: f64| crate::run::TenantResult {
+            name: name.to_string(),
+            aggregate: Aggregate {
+                replications: 5,
+                mean: TenantMetrics {
+                    rate_limited,
+                    ..Default::default()
+                },
+                ci95: TenantMetrics {
+                    rate_limited: 0.5,
+                    ..Default::default()
+                },
+            },
+        };
+        p.tenants = vec![tenant("light", 1.0), tenant("heavy.user", 7.0)];
+        assert_eq!(m.observe(&p), Some((7.0, 0.5)));
     }
 
     #[test]

@@ -119,6 +119,11 @@ pub fn table(report: &CheckReport) -> String {
     let _ = writeln!(out, "{t}");
     let _ = writeln!(out, "Rule: {RULE}.");
     for s in &report.scenarios {
+        for w in &s.report.warnings {
+            let _ = writeln!(out, "warning: {}: {w}", s.report.scenario);
+        }
+    }
+    for s in &report.scenarios {
         if let Some(c) = &s.baseline {
             out.push('\n');
             out.push_str(&baseline_section(s, c));
@@ -215,6 +220,7 @@ struct JsonScenario<'a> {
     replications: u32,
     passed: bool,
     results: String,
+    warnings: &'a [String],
     expectations: &'a [Outcome],
     baseline: Option<&'a Comparison>,
     saved_baseline: Option<String>,
@@ -238,6 +244,7 @@ pub fn to_json(report: &CheckReport) -> String {
                 replications: s.report.replications,
                 passed: s.passed(),
                 results: s.results.display().to_string(),
+                warnings: &s.report.warnings,
                 expectations: &s.outcomes,
                 baseline: s.baseline.as_ref(),
                 saved_baseline: s.saved_baseline.as_ref().map(|p| p.display().to_string()),

@@ -238,6 +238,28 @@ name = "fixed"
     }
 
     #[test]
+    fn a_tenant_metric_names_a_tenant_of_the_scenario() {
+        let two = BASE.replace(
+            "[[policy]]\nname = \"naive\"",
+            "[[source]]\nname = \"heavy\"\narrival = { process = \"burst\" }\n[source.job]\nprompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 5\n[[policy]]\nname = \"naive\"",
+        );
+        let ok = format!(
+            "{two}[[expect]]\nmetric = \"tenant.heavy.rate_limited\"\nop = \"==\"\nvalue = 0\n"
+        );
+        let s = parse(&ok, "t.toml").unwrap();
+        assert_eq!(s.expectations[0].metric.name(), "tenant.heavy.rate_limited");
+        let bad = format!(
+            "{two}[[expect]]\nmetric = \"tenant.hevy.rate_limited\"\nop = \"==\"\nvalue = 0\n"
+        );
+        let e = parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.toml:24:10: field `expect[0].metric`:"),
+            "{e}"
+        );
+        assert!(e.contains("a tenant of this scenario (s, heavy)"), "{e}");
+    }
+
+    #[test]
     fn a_scenario_without_expectations_has_none() {
         assert!(parse(BASE, "t.toml").unwrap().expectations.is_empty());
     }
