@@ -267,6 +267,9 @@ fn run_command(
             return fail(EXIT_GUARD, &msg);
         }
     };
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     let dir = out.unwrap_or_else(|| Path::new("output").join(&scenario.name));
     if let Err(e) = report::write_outputs(&report, &dir) {
         return fail(
@@ -330,7 +333,12 @@ fn sweep_command(
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return fail(EXIT_BAD_INPUT, &format!("{file}: cannot read the file: {e}")),
+        Err(e) => {
+            return fail(
+                EXIT_BAD_INPUT,
+                &format!("{file}: cannot read the file: {e}"),
+            );
+        }
     };
     let plan = match sweep::Plan::new(&text, &file, set, replications) {
         Ok(p) => p,
@@ -351,8 +359,8 @@ fn sweep_command(
         Ok(o) => o,
         Err(e) => return sweep_fail(path, e),
     };
-    // Charts are drawn from sweep_summary.csv by `stampede plot`; `--no-charts` is for when
-    // the sweep draws them itself.
+    // Charts are drawn from sweep_summary.csv by `stampede plot DIR`; drawing them here too
+    // (unless --no-charts) is the charts' to add, once the sweep is complete.
     let _ = no_charts;
     let shard = options
         .shard
@@ -432,7 +440,7 @@ fn plot_command(dir: &Path) -> ExitCode {
             }
             print_out(&text)
         }
-        Err(e) => fail(if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 }, &e.to_string()),
+        Err(e) => plot_fail(&e),
     }
 }
 
@@ -445,8 +453,14 @@ fn report_command(dir: &Path) -> ExitCode {
                 .map(|f| format!("{}\n", f.display()))
                 .collect::<String>(),
         ),
-        Err(e) => fail(if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 }, &e.to_string()),
+        Err(e) => plot_fail(&e),
     }
+}
+
+/// Exit 2 for a directory without usable CSVs, 1 for a file that cannot be written.
+fn plot_fail(e: &report::charts::PlotError) -> ExitCode {
+    let code = if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 };
+    fail(code, &e.to_string())
 }
 
 /// A progress bar on stderr when it is a terminal, hidden when piped or under CI.

@@ -163,7 +163,10 @@ pub fn run_with_progress(
             .collect::<Result<Vec<_>, _>>()?;
         for (r, o) in outputs.iter().enumerate() {
             if let Some(g) = &o.guard {
-                warnings.push(format!("policy \"{}\", replication {r}: stopped early: {g}", scenario.policies[p].name));
+                warnings.push(format!(
+                    "policy \"{}\", replication {r}: stopped early: {g}",
+                    scenario.policies[p].name
+                ));
             }
         }
         let series = outputs.first().and_then(|o| o.series.clone());
@@ -174,8 +177,12 @@ pub fn run_with_progress(
                 .iter()
                 .enumerate()
                 .map(|(t, name)| {
-                    let runs: Vec<TenantMetrics> = outputs.iter().map(|o| o.tenants[t].clone()).collect();
-                    TenantResult { name: name.clone(), aggregate: Aggregate::of(&runs) }
+                    let runs: Vec<TenantMetrics> =
+                        outputs.iter().map(|o| o.tenants[t].clone()).collect();
+                    TenantResult {
+                        name: name.clone(),
+                        aggregate: Aggregate::of(&runs),
+                    }
                 })
                 .collect()
         } else {

@@ -121,12 +121,14 @@ impl fmt::Display for Shard {
 /// `0.5`, `"fixed"`, `{ dist = "exponential", mean = "1s" }`), or taken as a string when it is
 /// not one (`1s`); commas inside brackets, braces and quotes do not split.
 pub fn parse_axis(arg: &str) -> Result<Axis, String> {
-    let (path, values) = arg
-        .split_once('=')
-        .ok_or_else(|| format!("expected PATH=V1,V2,... (e.g. source.0.job.agents=4,8,12), found \"{arg}\""))?;
+    let (path, values) = arg.split_once('=').ok_or_else(|| {
+        format!("expected PATH=V1,V2,... (e.g. source.0.job.agents=4,8,12), found \"{arg}\"")
+    })?;
     let path = path.trim();
     if path.is_empty() {
-        return Err(format!("expected a dotted path before '=', found \"{arg}\""));
+        return Err(format!(
+            "expected a dotted path before '=', found \"{arg}\""
+        ));
     }
     let mut parsed = Vec::new();
     for item in split_top_level(values) {
@@ -197,9 +199,8 @@ impl Grid {
     /// The grid of a sweep's manifest (or of any scenario file with a `[sweep]` table); `file`
     /// names it in errors.
     pub fn from_document(document: String, file: &str) -> Result<Grid, SweepError> {
-        let spec = scenario::sweep_spec(&document, file)?.ok_or_else(|| {
-            SweepError::Input(format!("{file}: not a sweep (no [sweep] table)"))
-        })?;
+        let spec = scenario::sweep_spec(&document, file)?
+            .ok_or_else(|| SweepError::Input(format!("{file}: not a sweep (no [sweep] table)")))?;
         let mut total: usize = 1;
         for axis in &spec.axes {
             total = total
@@ -273,7 +274,10 @@ impl Grid {
 
     /// Point `index`'s parameter cells.
     fn cells(&self, index: usize) -> Vec<String> {
-        self.points[index].iter().map(scenario::value_cell).collect()
+        self.points[index]
+            .iter()
+            .map(scenario::value_cell)
+            .collect()
     }
 }
 
@@ -815,10 +819,17 @@ bucket = { rate = 100, burst = 100 }
         let paths: Vec<&str> = plan.grid.axes.iter().map(|a| a.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["source.0.job.agents", "policy.p.bucket.rate", "policy.p.bucket.burst"]
+            [
+                "source.0.job.agents",
+                "policy.p.bucket.rate",
+                "policy.p.bucket.burst"
+            ]
         );
         let p = &plan.points[5];
-        assert_eq!(plan.grid.describe(5), "source.0.job.agents = 2, policy.p.bucket.rate = 50, policy.p.bucket.burst = 300");
+        assert_eq!(
+            plan.grid.describe(5),
+            "source.0.job.agents = 2, policy.p.bucket.rate = 50, policy.p.bucket.burst = 300"
+        );
         assert_eq!(p.scenario.policies[0].buckets[0].rate_per_s, 50.0);
         assert_eq!(p.scenario.policies[0].buckets[0].burst, 300.0);
         assert_eq!(p.replications, 2);
@@ -842,7 +853,9 @@ bucket = { rate = 100, burst = 100 }
     #[test]
     fn a_value_that_makes_the_scenario_invalid_names_the_parameter() {
         let set = parse_axis("policy.p.bucket.rate=-5").unwrap();
-        let e = Plan::new(SWEPT, "t.toml", &[set], None).unwrap_err().to_string();
+        let e = Plan::new(SWEPT, "t.toml", &[set], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("policy.p.bucket.rate = -5"), "{e}");
         assert!(e.contains("policy[0].bucket.rate"), "{e}");
     }

@@ -93,3 +93,66 @@ fn policy_families_only_the_policies_that_send_less_finish_the_cascade() {
     // Budgets cap the amplification that naive retries cause.
     assert!(get("grpc_throttling").attempts_per_call < 0.5 * get("naive").attempts_per_call);
 }
+
+/// Mean over the light users of a per-tenant metric, under `policy`.
+fn light_mean(r: &Report, policy: &str, metric: &str) -> f64 {
+    let p = r.policies.iter().find(|p| p.name == policy).unwrap();
+    let light: Vec<f64> = p
+        .tenants
+        .iter()
+        .filter(|t| t.name.starts_with("light-"))
+        .map(|t| t.aggregate.mean.get(metric).unwrap())
+        .collect();
+    assert_eq!(light.len(), 99, "99 light users");
+    light.iter().sum::<f64>() / light.len() as f64
+}
+
+#[test]
+fn hierarchy_collapse_light_users_pay_for_the_heavy_one_until_the_budget_is_split() {
+    let r = report("hierarchy_collapse.toml");
+    // Direct: the heavy user's bursts earn everyone 429s, while average usage stays under the cap.
+    assert!(light_mean(&r, "direct", "rate_limited") > 10.0);
+    let direct = &r.policies[0].aggregate.mean;
+    assert!(direct.tokens_billed / direct.makespan_s < 33_333.0 * 0.75);
+    // One shared client bucket: no 429s, but light calls wait behind the heavy bursts.
+    let shared_p99 = light_mean(&r, "global_bucket", "call_latency_p99_s");
+    assert_eq!(light_mean(&r, "global_bucket", "rate_limited"), 0.0);
+    // Per-user buckets under the global one, or fair turns, give the light users their latency back.
+    for policy in ["hierarchical", "fair_queueing"] {
+        let p99 = light_mean(&r, policy, "call_latency_p99_s");
+        assert!(
+            p99 < 0.5 * shared_p99,
+            "{policy}: light p99 {p99:.1} s vs {shared_p99:.1} s under one bucket"
+        );
+        assert!(p99 < 0.5 * light_mean(&r, "direct", "call_latency_p99_s"));
+        assert_eq!(light_mean(&r, policy, "rate_limited"), 0.0);
+    }
+}
+
+#[test]
+fn runaway_loop_only_the_guard_stops_the_uncapped_loop_and_the_caps_stop_it_cheaply() {
+    let r = report("runaway_loop.toml");
+    let get = |name: &str| {
+        &r.policies
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .aggregate
+            .mean
+    };
+    let (uncapped, capped) = (get("uncapped"), get("capped"));
+    assert_eq!(uncapped.guard_tripped, 1.0);
+    assert_eq!(capped.guard_tripped, 0.0);
+    assert_eq!(capped.jobs_budget_exhausted, 2.0);
+    assert!(
+        capped.cost_usd <= 5.0 + 1.0,
+        "the $5 cap (plus calls in flight) held: ${}",
+        capped.cost_usd
+    );
+    assert!(uncapped.cost_usd > 50.0 * capped.cost_usd);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("uncapped") && w.contains("max_live"))
+    );
+}

@@ -87,6 +87,7 @@ fn sweep_ok(file: &Path, args: &[&str], out: &Path) -> Output {
         .arg("sweep")
         .arg(file)
         .args(args)
+        .arg("--no-charts")
         .arg("--out")
         .arg(out)
         .output()
@@ -100,7 +101,8 @@ fn sweep_ok(file: &Path, args: &[&str], out: &Path) -> Output {
     o
 }
 
-/// Every file under `dir`, by relative path.
+/// Every file a sweep writes under `dir` (`sweep.csv`, `sweep_summary.csv`, `sweep_points/`), by
+/// relative path.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -115,6 +117,7 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
+    out.retain(|name, _| name.starts_with("sweep"));
     out
 }
 
@@ -167,7 +170,10 @@ fn shards_one_and_two_of_two_merged_equal_the_unsharded_sweep_byte_for_byte() {
         "{}",
         text(&o.stdout)
     );
-    assert!(!s1.join("sweep.csv").exists(), "a shard wrote a partial sweep.csv");
+    assert!(
+        !s1.join("sweep.csv").exists(),
+        "a shard wrote a partial sweep.csv"
+    );
     sweep_ok(&file, &["--shard", "2/2"], &s2);
     // Round robin: shard 1/2 has the even points, 2/2 the odd ones.
     assert!(s1.join("sweep_points/point-000004.csv").exists());
@@ -198,7 +204,10 @@ fn merge_with_a_shard_missing_exits_2_naming_the_missing_points() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let err = text(&o.stderr);
-    assert!(err.contains("3 of 6 points") && err.contains("1, 3, 5"), "{err}");
+    assert!(
+        err.contains("3 of 6 points") && err.contains("1, 3, 5"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -268,7 +277,16 @@ fn a_sweep_point_equals_stampede_run_with_its_parameters_written_in_the_file() {
 
     let (sweep_header, sweep_rows) = csv_rows(&out.join("sweep.csv"));
     let (runs_header, runs_rows) = csv_rows(&run_dir.join("runs.csv"));
-    assert_eq!(&sweep_header[..5], ["source.0.job.agents", "policy.bucket.bucket.rate", "policy", "replication", "seed"]);
+    assert_eq!(
+        &sweep_header[..5],
+        [
+            "source.0.job.agents",
+            "policy.bucket.bucket.rate",
+            "policy",
+            "replication",
+            "seed"
+        ]
+    );
     // runs.csv: scenario, policy, replication, seed, metrics; sweep.csv: 2 parameters, policy,
     // replication, seed, the same metrics.
     assert_eq!(sweep_header[5..], runs_header[4..]);
@@ -295,7 +313,11 @@ fn a_sweep_point_equals_stampede_run_with_its_parameters_written_in_the_file() {
             let name = &run_summary_header[4 + j];
             assert_eq!(summary_header[3 + 2 * j], format!("{name}_mean"));
             assert_eq!(row[3 + 2 * j], run_row[4 + j], "{policy} {name} mean");
-            assert_eq!(row[4 + 2 * j], run_row[4 + metrics + j], "{policy} {name} ci95");
+            assert_eq!(
+                row[4 + 2 * j],
+                run_row[4 + metrics + j],
+                "{policy} {name} ci95"
+            );
         }
     }
 }
@@ -315,7 +337,16 @@ fn sweep_csv_is_tidy_in_grid_then_policy_then_replication_order() {
     assert_eq!(keys[6], "2 18000 naive 0");
     assert_eq!(keys[35], "8 18000 bucket 2");
     let (sheader, srows) = csv_rows(&out.join("sweep_summary.csv"));
-    assert_eq!(sheader[..5], ["source.0.job.agents", "policy.bucket.bucket.rate", "policy", "makespan_s_mean", "makespan_s_ci95"]);
+    assert_eq!(
+        sheader[..5],
+        [
+            "source.0.job.agents",
+            "policy.bucket.bucket.rate",
+            "policy",
+            "makespan_s_mean",
+            "makespan_s_ci95"
+        ]
+    );
     assert_eq!(sheader.len(), 3 + 2 * (header.len() - 5));
     assert_eq!(srows.len(), 6 * 2);
     // More agents through the same limit take longer.
@@ -327,7 +358,12 @@ fn sweep_csv_is_tidy_in_grid_then_policy_then_replication_order() {
             .parse()
             .unwrap()
     };
-    assert!(makespan("8") > makespan("2"), "{} vs {}", makespan("8"), makespan("2"));
+    assert!(
+        makespan("8") > makespan("2"),
+        "{} vs {}",
+        makespan("8"),
+        makespan("2")
+    );
 }
 
 #[test]
@@ -347,7 +383,15 @@ fn command_line_axes_replace_the_files_and_add_new_ones() {
         &out,
     );
     let (header, rows) = csv_rows(&out.join("sweep_summary.csv"));
-    assert_eq!(header[..4], ["source.0.job.agents", "policy.bucket.bucket.rate", "policy.naive.agent_restarts", "policy"]);
+    assert_eq!(
+        header[..4],
+        [
+            "source.0.job.agents",
+            "policy.bucket.bucket.rate",
+            "policy.naive.agent_restarts",
+            "policy"
+        ]
+    );
     assert_eq!(rows.len(), 2 * 2 * 2);
     assert!(rows.iter().all(|r| r[0] == "3"));
 }
@@ -364,8 +408,14 @@ fn a_bad_path_exits_2_and_names_it() {
         let o = stampede().arg(command).arg(&file).output().unwrap();
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{command}: {err}");
-        assert!(err.contains("policy.bucket.bukket.rate"), "{command}: {err}");
-        assert!(err.contains("no `bukket` in `policy.bucket`"), "{command}: {err}");
+        assert!(
+            err.contains("policy.bucket.bukket.rate"),
+            "{command}: {err}"
+        );
+        assert!(
+            err.contains("no `bukket` in `policy.bucket`"),
+            "{command}: {err}"
+        );
         assert!(
             err.contains(&format!(":{line}:1:")),
             "{command}: not at the key's line {line}: {err}"
@@ -379,14 +429,22 @@ fn a_bad_path_exits_2_and_names_it() {
         .unwrap();
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("source.0.job.agnets") && err.contains("no `agnets`"), "{err}");
+    assert!(
+        err.contains("source.0.job.agnets") && err.contains("no `agnets`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_value_that_makes_the_scenario_invalid_exits_2_naming_the_parameter() {
     let (dir, file) = swept_file();
     let o = stampede()
-        .args(["sweep", "--set", "policy.bucket.bucket.rate=5000,-1", "--out"])
+        .args([
+            "sweep",
+            "--set",
+            "policy.bucket.bucket.rate=5000,-1",
+            "--out",
+        ])
         .arg(dir.path().join("out"))
         .arg(&file)
         .output()
@@ -395,7 +453,10 @@ fn a_value_that_makes_the_scenario_invalid_exits_2_naming_the_parameter() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("policy.bucket.bucket.rate = -1"), "{err}");
     assert!(err.contains("policy[1].bucket.rate"), "{err}");
-    assert!(!dir.path().join("out").exists(), "nothing runs before every point is valid");
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing runs before every point is valid"
+    );
 }
 
 #[test]
@@ -414,7 +475,10 @@ fn a_guard_in_one_point_exits_3_and_keeps_the_points_that_finished() {
         .unwrap();
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert!(err.contains("sweep point") && err.contains("source.0.job.agents = 8"), "{err}");
+    assert!(
+        err.contains("sweep point") && err.contains("source.0.job.agents = 8"),
+        "{err}"
+    );
     assert!(err.contains("--seed"), "{err}");
     assert!(out.join("sweep_points/point-000000.csv").exists(), "{err}");
     assert!(!out.join("sweep.csv").exists());

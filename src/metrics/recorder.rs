@@ -49,7 +49,9 @@ impl TenantRecorder {
             attempts: self.attempts as f64,
             rate_limited: self.rate_limited as f64,
             tokens_billed: (self.tokens_input + self.tokens_output) as f64,
-            cost_usd: (self.tokens_input as f64 * price_input_per_mtok + self.tokens_output as f64 * price_output_per_mtok) / 1e6,
+            cost_usd: (self.tokens_input as f64 * price_input_per_mtok
+                + self.tokens_output as f64 * price_output_per_mtok)
+                / 1e6,
         }
     }
 }
@@ -128,7 +130,14 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder for a run with `tenants` tenants (counted apart when there are several).
     pub fn with_tenants(tenants: usize) -> Recorder {
-        Recorder { tenants: if tenants > 1 { vec![TenantRecorder::default(); tenants] } else { Vec::new() }, ..Recorder::default() }
+        Recorder {
+            tenants: if tenants > 1 {
+                vec![TenantRecorder::default(); tenants]
+            } else {
+                Vec::new()
+            },
+            ..Recorder::default()
+        }
     }
 
     /// Attempts in flight at the provider changed by `delta` at `now`.
@@ -284,7 +293,13 @@ impl Recorder {
 impl Recorder {
     /// Per-tenant numbers for `tenants` tenants: from their own counts when there are several,
     /// or the totals for a single tenant.
-    pub fn tenant_metrics(&self, totals: &Metrics, tenants: usize, price_input_per_mtok: f64, price_output_per_mtok: f64) -> Vec<TenantMetrics> {
+    pub fn tenant_metrics(
+        &self,
+        totals: &Metrics,
+        tenants: usize,
+        price_input_per_mtok: f64,
+        price_output_per_mtok: f64,
+    ) -> Vec<TenantMetrics> {
         if self.tenants.is_empty() {
             let m = totals;
             return vec![
@@ -307,7 +322,10 @@ impl Recorder {
                 tenants.min(1)
             ];
         }
-        self.tenants.iter().map(|t| t.metrics(price_input_per_mtok, price_output_per_mtok)).collect()
+        self.tenants
+            .iter()
+            .map(|t| t.metrics(price_input_per_mtok, price_output_per_mtok))
+            .collect()
     }
 }
 

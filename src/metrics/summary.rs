@@ -214,7 +214,11 @@ impl<T: MetricSet> Aggregate<T> {
             means[j] = m;
             halves[j] = h;
         }
-        Aggregate { replications: runs.len(), mean: T::from_values(&means), ci95: T::from_values(&halves) }
+        Aggregate {
+            replications: runs.len(),
+            mean: T::from_values(&means),
+            ci95: T::from_values(&halves),
+        }
     }
 }
 
@@ -222,7 +226,11 @@ impl<T: MetricSet> Aggregate<T> {
 pub fn jain(xs: &[f64]) -> f64 {
     let sum: f64 = xs.iter().sum();
     let squares: f64 = xs.iter().map(|x| x * x).sum();
-    if xs.is_empty() || squares == 0.0 { 1.0 } else { sum * sum / (xs.len() as f64 * squares) }
+    if xs.is_empty() || squares == 0.0 {
+        1.0
+    } else {
+        sum * sum / (xs.len() as f64 * squares)
+    }
 }
 
 /// Sample mean and the half-width of its two-sided 95% Student-t confidence interval.

@@ -96,7 +96,12 @@ pub struct Admission {
 impl Admission {
     /// Admission with `buckets` (at most one per scope) for a client serving `tenants` tenants,
     /// weighted by `weights` under fair queueing by tenant (missing weights are 1).
-    pub fn new(buckets: &[ScopedBucket], discipline: Discipline, tenants: usize, weights: &[u32]) -> Admission {
+    pub fn new(
+        buckets: &[ScopedBucket],
+        discipline: Discipline,
+        tenants: usize,
+        weights: &[u32],
+    ) -> Admission {
         let find = |s: Scope| {
             buckets
                 .iter()
@@ -115,7 +120,11 @@ impl Admission {
             discipline,
             queues: vec![VecDeque::new()],
             ring: VecDeque::new(),
-            weights: if discipline == Discipline::Fair(Scope::Tenant) { weights.to_vec() } else { Vec::new() },
+            weights: if discipline == Discipline::Fair(Scope::Tenant) {
+                weights.to_vec()
+            } else {
+                Vec::new()
+            },
             credits: Vec::new(),
             waiting: 0,
         }
@@ -161,6 +170,8 @@ impl Admission {
         let key = self.key(&w);
         if self.queues.len() <= key {
             self.queues.resize_with(key + 1, VecDeque::new);
+        }
+        if self.credits.len() <= key {
             self.credits.resize(key + 1, 0);
         }
         if self.queues[key].is_empty() && self.discipline != Discipline::Fifo {
@@ -321,7 +332,12 @@ mod tests {
     fn fifo_lets_the_head_block_everyone_behind_it() {
         // Global 10/s, burst 10. A 10-token call passes; an 8-token one waits 0.8 s, and the
         // 1-token call behind it waits too, though the bucket could pay it.
-        let mut a = Admission::new(&[bucket(Scope::Global, 10.0, 10.0)], Discipline::Fifo, 1, &[]);
+        let mut a = Admission::new(
+            &[bucket(Scope::Global, 10.0, 10.0)],
+            Discipline::Fifo,
+            1,
+            &[],
+        );
         for (c, cost) in [(1, 10.0), (2, 8.0), (3, 1.0)] {
             a.push(w(c, cost, 0, 0));
         }
@@ -419,7 +435,12 @@ mod tests {
     #[test]
     fn a_tenant_of_weight_two_takes_two_calls_per_turn() {
         // Global 1/s burst 1; tenant 0 (weight 2) and tenant 1 (weight 1) each queue 4 calls.
-        let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 1.0)], Discipline::Fair(Scope::Tenant), 2, &[2, 1]);
+        let mut a = Admission::new(
+            &[bucket(Scope::Global, 1.0, 1.0)],
+            Discipline::Fair(Scope::Tenant),
+            2,
+            &[2, 1],
+        );
         for c in 0..4 {
             a.push(w(c, 1.0, 0, 0));
             a.push(w(10 + c, 1.0, 1, 1));
@@ -438,7 +459,12 @@ mod tests {
 
     #[test]
     fn a_closed_gate_holds_the_line_without_a_timer() {
-        let mut a = Admission::new(&[bucket(Scope::Global, 1.0, 10.0)], Discipline::Fifo, 1, &[]);
+        let mut a = Admission::new(
+            &[bucket(Scope::Global, 1.0, 10.0)],
+            Discipline::Fifo,
+            1,
+            &[],
+        );
         a.push(w(1, 1.0, 0, 0));
         assert_eq!(a.pop_ready(SimTime::ZERO, &mut |_| false), Popped::Blocked);
         assert_eq!(a.len(), 1);

@@ -208,8 +208,11 @@ pub struct TraceRow {
 pub struct Source {
     /// Name, for reports.
     pub name: String,
-    /// Index of its tenant in [`Scenario::tenants`].
+    /// Index of its tenant in [`Scenario::tenants`]: the first of `spread` consecutive tenants
+    /// its jobs go to in turn (many users behind one source).
     pub tenant: u32,
+    /// How many tenants its jobs are spread over (1: one tenant).
+    pub spread: u32,
     /// Arrival process.
     pub arrival: Arrival,
     /// Index of the root node of every job it emits, in [`Scenario::nodes`].

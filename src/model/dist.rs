@@ -31,7 +31,10 @@ pub enum Dist {
     Exponential { mean: f64, sampler: Exp<f64> },
     /// One of `values`, with probabilities proportional to their weights (`cumulative` holds the
     /// running sums of the weights, normalised to end at 1).
-    Empirical { values: Vec<f64>, cumulative: Vec<f64> },
+    Empirical {
+        values: Vec<f64>,
+        cumulative: Vec<f64>,
+    },
 }
 
 /// Why a distribution's parameters were refused.
@@ -102,10 +105,16 @@ impl Dist {
         }
         let weights = weights.unwrap_or_else(|| vec![1.0; values.len()]);
         if weights.len() != values.len() {
-            return Err(DistError(format!("empirical needs one weight per value: {} values, {} weights", values.len(), weights.len())));
+            return Err(DistError(format!(
+                "empirical needs one weight per value: {} values, {} weights",
+                values.len(),
+                weights.len()
+            )));
         }
         if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w > 0.0)) {
-            return Err(DistError(format!("weights must be finite numbers > 0, found {w}")));
+            return Err(DistError(format!(
+                "weights must be finite numbers > 0, found {w}"
+            )));
         }
         let total: f64 = weights.iter().sum();
         let mut running = 0.0;
@@ -130,7 +139,9 @@ impl Dist {
             Dist::Exponential { sampler, .. } => sampler.sample(rng),
             Dist::Empirical { values, cumulative } => {
                 let u = unit(rng);
-                values[cumulative.partition_point(|&c| c <= u).min(values.len() - 1)]
+                values[cumulative
+                    .partition_point(|&c| c <= u)
+                    .min(values.len() - 1)]
             }
         }
     }

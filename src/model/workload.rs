@@ -33,6 +33,8 @@ pub enum Node {
     },
     /// Children one after another; the first failure fails the sequence.
     Seq { steps: Vec<usize> },
+    /// Different children at once; it fails if any fails.
+    Parallel { branches: Vec<usize> },
     /// `width` copies of `child` in parallel; it fails if any copy fails.
     Fanout { width: Dist, child: usize },
     /// With `probability`, `width` copies of `child` in parallel one level deeper, while the depth

@@ -87,7 +87,6 @@ struct SourceState {
 }
 
 struct Job {
-    source: u32,
     tenant: u32,
     arrived: SimTime,
     failed: bool,
@@ -288,7 +287,12 @@ pub fn simulate_full(
         queued: 0,
         in_service: Vec::new(),
         next_id: 0,
-        admission: Admission::new(&policy.buckets, policy.discipline, scenario.tenants.len(), &scenario.tenant_weights),
+        admission: Admission::new(
+            &policy.buckets,
+            policy.discipline,
+            scenario.tenants.len(),
+            &scenario.tenant_weights,
+        ),
         wake_at: None,
         budget: policy.budget.map(RetryBudget::new),
         active_retries: 0,
@@ -335,9 +339,17 @@ pub fn simulate_full(
     };
     let end = world.last_event;
     let gauges = world.gauges();
-    let mut metrics = world.rec.finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok);
+    let mut metrics =
+        world
+            .rec
+            .finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok);
     metrics.guard_tripped = guard.is_some() as u8 as f64;
-    let tenants = world.rec.tenant_metrics(&metrics, scenario.tenants.len(), p.price_input_per_mtok, p.price_output_per_mtok);
+    let tenants = world.rec.tenant_metrics(
+        &metrics,
+        scenario.tenants.len(),
+        p.price_input_per_mtok,
+        p.price_output_per_mtok,
+    );
     Ok(RunOutput {
         guard,
         tenants,
@@ -424,7 +436,9 @@ impl World<'_> {
                 .map_or(f64::NAN, |(_, l, _)| l.rate_per_s()),
             spend_usd: {
                 let p = &self.scenario.provider;
-                (self.rec.tokens_input as f64 * p.price_input_per_mtok + self.rec.tokens_output as f64 * p.price_output_per_mtok) / 1e6
+                (self.rec.tokens_input as f64 * p.price_input_per_mtok
+                    + self.rec.tokens_output as f64 * p.price_output_per_mtok)
+                    / 1e6
             },
         }
     }
@@ -448,16 +462,30 @@ impl World<'_> {
                 let rate = *rate_per_s;
                 now.after(self.interarrival(i, rate))
             }
-            Arrival::Interval { every_ns, at_ns, .. } => {
+            Arrival::Interval {
+                every_ns, at_ns, ..
+            } => {
                 if first {
                     SimTime(*at_ns)
                 } else {
                     now.after(*every_ns)
                 }
             }
-            Arrival::Diurnal { mean_rate_per_s, amplitude, period_ns, peak_ns, until_ns, .. } => {
+            Arrival::Diurnal {
+                mean_rate_per_s,
+                amplitude,
+                period_ns,
+                peak_ns,
+                until_ns,
+                ..
+            } => {
                 // Thinning: candidates at the peak rate, each kept with probability rate(t)/peak.
-                let (mean, amplitude, period, peak) = (*mean_rate_per_s, *amplitude, *period_ns as f64, *peak_ns as f64);
+                let (mean, amplitude, period, peak) = (
+                    *mean_rate_per_s,
+                    *amplitude,
+                    *period_ns as f64,
+                    *peak_ns as f64,
+                );
                 let until = until_ns.map_or(SimTime::MAX, SimTime);
                 let max_rate = mean * (1.0 + amplitude);
                 let mut t = now;
@@ -470,7 +498,9 @@ impl World<'_> {
                     }
                 }
             }
-            Arrival::Trace(rows) => rows.get(self.sources[i].emitted as usize).map_or(SimTime::MAX, |r| SimTime(r.at_ns)),
+            Arrival::Trace(rows) => rows
+                .get(self.sources[i].emitted as usize)
+                .map_or(SimTime::MAX, |r| SimTime(r.at_ns)),
         }
     }
 
@@ -479,9 +509,15 @@ impl World<'_> {
         let emitted = self.sources[i].emitted;
         match &self.scenario.sources[i].arrival {
             Arrival::Burst { .. } => emitted == 0,
-            Arrival::Poisson { count, until_ns, .. }
-            | Arrival::Interval { count, until_ns, .. }
-            | Arrival::Diurnal { count, until_ns, .. } => count.is_none_or(|c| emitted < c) && until_ns.is_none_or(|u| at.0 <= u),
+            Arrival::Poisson {
+                count, until_ns, ..
+            }
+            | Arrival::Interval {
+                count, until_ns, ..
+            }
+            | Arrival::Diurnal {
+                count, until_ns, ..
+            } => count.is_none_or(|c| emitted < c) && until_ns.is_none_or(|u| at.0 <= u),
             Arrival::Trace(rows) => (emitted as usize) < rows.len(),
         }
     }
@@ -496,7 +532,12 @@ impl World<'_> {
         self.create_job(now, source, q);
         let next = self.next_arrival(source, now, false);
         if self.may_arrive(source, next) {
-            q.push(next, Event::Arrive { source: source as u32 });
+            q.push(
+                next,
+                Event::Arrive {
+                    source: source as u32,
+                },
+            );
         }
     }
 
@@ -529,13 +570,16 @@ impl World<'_> {
                 let r = &rows[index as usize];
                 (r.tenant, r.root, (r.prompt_tokens, r.output_tokens))
             }
-            _ => (src.tenant, src.root, (None, None)),
+            _ => (
+                src.tenant + (index % src.spread.max(1) as u64) as u32,
+                src.root,
+                (None, None),
+            ),
         };
         if let Some(t) = self.rec.tenants.get_mut(tenant as usize) {
             t.jobs += 1;
         }
         let job = self.jobs.insert(Job {
-            source: source as u32,
             tenant,
             arrived: now,
             failed: false,
@@ -641,6 +685,29 @@ impl World<'_> {
             Node::Fanout { width, child } => {
                 let (width, child) = (self.count(width, FANOUT, key), *child);
                 self.start_children(now, task, child, width, depth, q);
+            }
+            Node::Parallel { branches } => {
+                if branches.is_empty() {
+                    self.complete(now, task, false, q);
+                } else {
+                    // Counted before any starts, as in `start_children`.
+                    self.tasks[task as usize].pending = branches.len() as u32;
+                    for i in 0..branches.len() {
+                        let Node::Parallel { branches } = &self.scenario.nodes[node] else {
+                            unreachable!()
+                        };
+                        let branch = branches[i];
+                        self.start_task(
+                            now,
+                            job,
+                            Some(task),
+                            branch,
+                            derive(key, CHILD, &[i as u64]),
+                            depth,
+                            q,
+                        );
+                    }
+                }
             }
             Node::Spawn {
                 probability,
@@ -799,7 +866,8 @@ impl World<'_> {
         self.rec.tokens_input += input;
         self.rec.tokens_output += output;
         let p = &self.scenario.provider;
-        let cost = (input as f64 * p.price_input_per_mtok + output as f64 * p.price_output_per_mtok) / 1e6;
+        let cost =
+            (input as f64 * p.price_input_per_mtok + output as f64 * p.price_output_per_mtok) / 1e6;
         let job = self.tasks[self.calls[call as usize].task as usize].job;
         let j = &mut self.jobs[job as usize];
         j.tokens += input + output;
@@ -857,7 +925,9 @@ impl World<'_> {
         let max_tokens = spec.max_tokens;
         let (traced_prompt, traced_output) = self.jobs[job as usize].sizes;
         let prompt = traced_prompt.unwrap_or(prompt.round() as u32);
-        let output = traced_output.unwrap_or(output.round() as u32).min(max_tokens);
+        let output = traced_output
+            .unwrap_or(output.round() as u32)
+            .min(max_tokens);
         let call = self.calls.insert(Call {
             task,
             started: now,
@@ -928,7 +998,7 @@ impl World<'_> {
     fn queue_for_admission(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         let c = &self.calls[call as usize];
         let job = self.tasks[c.task as usize].job;
-        let tenant = self.scenario.sources[self.jobs[job as usize].source as usize].tenant;
+        let tenant = self.jobs[job as usize].tenant;
         let cost = Resource::Tokens.estimate(c.prompt, c.max_tokens);
         self.admission.push(Waiting {
             call,
@@ -1278,7 +1348,7 @@ impl World<'_> {
         }
         if self.policy.refund_unused_output && output < max_tokens {
             let job = self.tasks[self.calls[call as usize].task as usize].job;
-            let tenant = self.scenario.sources[self.jobs[job as usize].source as usize].tenant;
+            let tenant = self.jobs[job as usize].tenant;
             self.admission
                 .refund(now, tenant, job, (max_tokens - output) as f64);
             self.admit_waiting(now, q);
@@ -2210,7 +2280,10 @@ max_depth = 3
     fn a_sequence_waits_for_its_fan_out_before_the_next_step() {
         // plan (0-1 s), three tools in parallel (1-2 s), plan again (2-3 s).
         let m = trees("pipeline", "");
-        assert_eq!((m.calls_ok, m.makespan_s, m.peak_in_flight), (5.0, 3.0, 3.0));
+        assert_eq!(
+            (m.calls_ok, m.makespan_s, m.peak_in_flight),
+            (5.0, 3.0, 3.0)
+        );
     }
 
     #[test]
@@ -2223,7 +2296,10 @@ max_depth = 3
     #[test]
     fn a_call_cap_stops_the_job_as_budget_exhausted() {
         let m = trees("grower", "work_limits = { max_calls = 5 }");
-        assert_eq!((m.calls_ok, m.jobs_budget_exhausted, m.jobs_ok), (5.0, 1.0, 0.0));
+        assert_eq!(
+            (m.calls_ok, m.jobs_budget_exhausted, m.jobs_ok),
+            (5.0, 1.0, 0.0)
+        );
     }
 
     #[test]
@@ -2239,14 +2315,26 @@ max_depth = 3
         // less than $3 is spent. Level 0 (1 call) ends at 1 s: $1. Level 1's two calls end at
         // 2 s, one after the other: after the first ($2) its two children start; after the
         // second ($3) its children are refused. 5 calls, $5: in-flight work finishes.
-        let text = TREES.replace("ttft = \"1s\"", "ttft = \"1s\"\nprice_input_per_mtok = 10_000");
+        let text = TREES.replace(
+            "ttft = \"1s\"",
+            "ttft = \"1s\"\nprice_input_per_mtok = 10_000",
+        );
         let m = whole(&format!("{text}[[source]]\nname = \"s\"\narrival = {{ process = \"burst\" }}\ntemplate = \"grower\"\n[[policy]]\nname = \"p\"\nwork_limits = {{ max_cost_usd = 3 }}\n")).metrics;
-        assert_eq!((m.calls_ok, m.cost_usd, m.jobs_budget_exhausted), (5.0, 5.0, 1.0));
+        assert_eq!(
+            (m.calls_ok, m.cost_usd, m.jobs_budget_exhausted),
+            (5.0, 5.0, 1.0)
+        );
     }
 
     #[test]
     fn interval_arrivals_come_every_period() {
-        let m = sim("ttft = \"1s\"", "{ process = \"interval\", every = \"2s\", count = 3 }", SMALL, "").metrics;
+        let m = sim(
+            "ttft = \"1s\"",
+            "{ process = \"interval\", every = \"2s\", count = 3 }",
+            SMALL,
+            "",
+        )
+        .metrics;
         assert_eq!((m.jobs, m.makespan_s), (3.0, 5.0));
     }
 
@@ -2263,8 +2351,15 @@ max_depth = 3
         let m = out.metrics;
         assert!((m.jobs - 1000.0).abs() < 5.0 * 31.7, "{} jobs", m.jobs);
         let series = out.series.unwrap();
-        let around_peak: f64 = series.iter().filter(|s| s.t_s > 25.0 && s.t_s <= 75.0).map(|s| s.goodput_calls_per_s).sum();
-        assert!((around_peak - 818.0).abs() < 5.0 * 28.6, "{around_peak} jobs around the peak");
+        let around_peak: f64 = series
+            .iter()
+            .filter(|s| s.t_s > 25.0 && s.t_s <= 75.0)
+            .map(|s| s.goodput_calls_per_s)
+            .sum();
+        assert!(
+            (around_peak - 818.0).abs() < 5.0 * 28.6,
+            "{around_peak} jobs around the peak"
+        );
     }
 
     #[test]
@@ -2282,8 +2377,14 @@ max_depth = 3
         assert_eq!((m.jobs, m.calls_ok, m.makespan_s), (2.0, 6.0, 5.0));
         assert_eq!(m.tokens_input, 1000.0 + 5.0 * 100.0);
         assert_eq!(out.tenants.len(), 3); // the source's own tenant, then alice and bob
-        assert_eq!((out.tenants[1].jobs, out.tenants[1].tokens_billed), (1.0, 1000.0));
-        assert_eq!((out.tenants[2].jobs, out.tenants[2].job_latency_p50_s), (1.0, 3.0));
+        assert_eq!(
+            (out.tenants[1].jobs, out.tenants[1].tokens_billed),
+            (1.0, 1000.0)
+        );
+        assert_eq!(
+            (out.tenants[2].jobs, out.tenants[2].job_latency_p50_s),
+            (1.0, 3.0)
+        );
     }
 
     #[test]
@@ -2293,8 +2394,14 @@ max_depth = 3
             [[source]]\nname = \"b\"\narrival = { process = \"burst\", count = 3 }\n[source.job]\nprompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 0\n\
             [[policy]]\nname = \"p\"\n";
         let out = whole(text);
-        assert_eq!(out.tenants.iter().map(|t| t.jobs).collect::<Vec<_>>(), vec![2.0, 3.0]);
-        assert_eq!(out.tenants.iter().map(|t| t.tokens_billed).sum::<f64>(), out.metrics.tokens_billed);
+        assert_eq!(
+            out.tenants.iter().map(|t| t.jobs).collect::<Vec<_>>(),
+            vec![2.0, 3.0]
+        );
+        assert_eq!(
+            out.tenants.iter().map(|t| t.tokens_billed).sum::<f64>(),
+            out.metrics.tokens_billed
+        );
         assert_eq!(out.metrics.fairness_index, 1.0);
     }
 }

@@ -184,6 +184,12 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
+/// The colour of the `i`-th policy, as RGB (for pages that show the same colours).
+pub fn palette_rgb(i: usize) -> (u8, u8, u8) {
+    let c = PALETTE[i % PALETTE.len()];
+    (c.0, c.1, c.2)
+}
+
 const GRID: RGBColor = RGBColor(228, 228, 228);
 const INK: RGBColor = RGBColor(30, 30, 30);
 const MUTED: RGBColor = RGBColor(90, 90, 90);
@@ -319,7 +325,11 @@ impl Axis {
 
     /// A log axis covering `[lo, hi]` (both > 0), with 1-2-5-style ticks.
     fn log(lo: f64, hi: f64) -> Axis {
-        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo / 2.0, lo * 2.0) };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo / 2.0, lo * 2.0)
+        };
         let ticks = log_ticks(lo, hi);
         Axis {
             lo: lo.log10(),
@@ -605,11 +615,7 @@ fn draw_legend<DB: DrawingBackend>(
 }
 
 /// A plot area with axes, ticks, grid and axis titles, in plot space.
-type Plot<'a, DB> = ChartContext<
-    'a,
-    DB,
-    Cartesian2d<Ticked, Ticked>,
->;
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
 
 struct Frame<'s> {
     caption: Option<&'s str>,
@@ -621,7 +627,10 @@ struct Frame<'s> {
     x_title: bool,
 }
 
-fn frame<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, f: &Frame) -> Result<Plot<'a, DB>, String> {
+fn frame<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    f: &Frame,
+) -> Result<Plot<'a, DB>, String> {
     let mut builder = ChartBuilder::on(area);
     builder
         .margin_top(8)
@@ -633,9 +642,7 @@ fn frame<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, f: &Frame) ->
     if let Some(c) = f.caption {
         builder.caption(c, font(CAPTION_SIZE));
     }
-    let mut chart = builder
-        .build_cartesian_2d(f.x.range(), f.y.range())
-        .msg()?;
+    let mut chart = builder.build_cartesian_2d(f.x.range(), f.y.range()).msg()?;
     let xf = |v: &f64| f.x.label(*v);
     let yf = |v: &f64| f.y.label(*v);
     let mut mesh = chart.configure_mesh();
@@ -648,6 +655,9 @@ fn frame<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, f: &Frame) ->
         .y_desc(f.y_desc);
     if f.x_title {
         mesh.x_desc(f.x_desc);
+    }
+    if matches!(f.x.kind, AxisKind::Categories(_)) {
+        mesh.disable_x_mesh();
     }
     mesh.draw().msg()?;
     Ok(chart)
@@ -681,7 +691,11 @@ impl Line {
         LegendEntry {
             label: self.label.clone(),
             color: self.color,
-            mark: if self.dashed { Mark::Dashed } else { Mark::Line },
+            mark: if self.dashed {
+                Mark::Dashed
+            } else {
+                Mark::Line
+            },
         }
     }
 }
@@ -694,20 +708,34 @@ fn mark_duplicates(lines: &mut [Line]) {
             continue;
         }
         if let Some(j) = (0..i).find(|&j| lines[j].points == lines[i].points) {
-            let first = lines[j].label.split(" (same as").next().unwrap_or("").to_string();
+            let first = lines[j]
+                .label
+                .split(" (same as")
+                .next()
+                .unwrap_or("")
+                .to_string();
             lines[i].label = format!("{} (same as {first})", lines[i].label);
         }
     }
 }
 
-fn draw_lines<DB: DrawingBackend>(chart: &mut Plot<'_, DB>, x: &Axis, y: &Axis, lines: &[Line]) -> Drawn {
+fn draw_lines<DB: DrawingBackend>(
+    chart: &mut Plot<'_, DB>,
+    x: &Axis,
+    y: &Axis,
+    lines: &[Line],
+) -> Drawn {
     let map = |&(a, b): &(f64, f64)| (x.map(a), y.map(b));
     for l in lines {
         if l.band.len() >= 2 {
-            let mut poly: Vec<(f64, f64)> = l.band.iter().map(|&(a, _, hi)| map(&(a, hi))).collect();
+            let mut poly: Vec<(f64, f64)> =
+                l.band.iter().map(|&(a, _, hi)| map(&(a, hi))).collect();
             poly.extend(l.band.iter().rev().map(|&(a, lo, _)| map(&(a, lo))));
             chart
-                .draw_series(std::iter::once(Polygon::new(poly, l.color.mix(0.15).filled())))
+                .draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    l.color.mix(0.15).filled(),
+                )))
                 .msg()?;
         }
     }
@@ -715,7 +743,12 @@ fn draw_lines<DB: DrawingBackend>(chart: &mut Plot<'_, DB>, x: &Axis, y: &Axis, 
         let pts: Vec<(f64, f64)> = l.points.iter().map(map).collect();
         if l.dashed {
             chart
-                .draw_series(DashedLineSeries::new(pts.clone(), 8, 6, l.color.stroke_width(2)))
+                .draw_series(DashedLineSeries::new(
+                    pts.clone(),
+                    8,
+                    6,
+                    l.color.stroke_width(2),
+                ))
                 .msg()?;
         } else {
             chart
@@ -801,14 +834,16 @@ impl Inputs {
                     &fig.with_title(&title),
                 )?);
             } else {
-                out.notes.push("latency.csv has no positive call latency: no CDF".into());
+                out.notes
+                    .push("latency.csv has no positive call latency: no CDF".into());
             }
         }
         if let Some(series) = &self.series {
             let title = titled("over time (replication 0)");
             let fig = SeriesFigure::new(series, &palette, &title);
             if fig.panels.is_empty() {
-                out.notes.push("timeseries.csv has no rows: no time series chart".into());
+                out.notes
+                    .push("timeseries.csv has no rows: no time series chart".into());
             } else {
                 out.charts.push(render(
                     "timeseries",
@@ -848,7 +883,8 @@ impl Inputs {
             let title = titled("per tenant");
             let fig = TenantFigure::new(tenants, &palette, &title);
             if fig.metrics.is_empty() || tenants.rows.is_empty() {
-                out.notes.push("tenants.csv has no metric columns or rows: no tenant chart".into());
+                out.notes
+                    .push("tenants.csv has no metric columns or rows: no tenant chart".into());
             } else {
                 out.charts.push(render(
                     "tenants",
@@ -922,7 +958,10 @@ impl Inputs {
 /// Room for the title above the panels.
 const TITLE_BAND: u32 = 44;
 
-fn draw_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> Result<DrawingArea<DB, Shift>, String> {
+fn draw_title<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
     root.fill(&WHITE).msg()?;
     let (w, _) = root.dim_in_pixel();
     let style = font(TITLE_SIZE).pos(Pos::new(HPos::Center, VPos::Center));
@@ -971,7 +1010,9 @@ impl CdfFigure {
             .collect();
         mark_duplicates(&mut lines);
         let xs = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
-        let (lo, hi) = xs.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        let (lo, hi) = xs.fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
         let x = if lo.is_finite() {
             Axis::log(lo / 1.15, hi * 1.15)
         } else {
@@ -1042,10 +1083,22 @@ impl SeriesFigure {
             .fold(0.0f64, |m, t| if t.is_finite() { m.max(*t) } else { m });
         let mut panels = Vec::new();
         let quantities: [(&str, &str, &str); 5] = [
-            ("admitted_tokens_per_s", "tokens admitted per second", "tokens / s"),
+            (
+                "admitted_tokens_per_s",
+                "tokens admitted per second",
+                "tokens / s",
+            ),
             ("rate_limited_per_s", "429s per second", "429s / s"),
-            ("goodput_calls_per_s", "goodput: calls completed per second", "calls / s"),
-            ("in_flight", "attempts in flight at the provider", "attempts"),
+            (
+                "goodput_calls_per_s",
+                "goodput: calls completed per second",
+                "calls / s",
+            ),
+            (
+                "in_flight",
+                "attempts in flight at the provider",
+                "attempts",
+            ),
             ("client_queue", "calls waiting in the client", "calls"),
         ];
         let mut limit_drawn = false;
@@ -1088,7 +1141,13 @@ impl SeriesFigure {
         }
         let mut legend: Vec<LegendEntry> = panels
             .first()
-            .map(|p| p.lines.iter().filter(|l| !l.dashed).map(Line::legend).collect())
+            .map(|p| {
+                p.lines
+                    .iter()
+                    .filter(|l| !l.dashed)
+                    .map(Line::legend)
+                    .collect()
+            })
             .unwrap_or_default();
         if limit_drawn {
             legend.push(LegendEntry {
@@ -1249,11 +1308,19 @@ impl Figure for TradeoffFigure {
                 }
                 if p.failed {
                     chart
-                        .draw_series(std::iter::once(Cross::new((p.x, p.y), 7, p.color.stroke_width(3))))
+                        .draw_series(std::iter::once(Cross::new(
+                            (p.x, p.y),
+                            7,
+                            p.color.stroke_width(3),
+                        )))
                         .msg()?;
                 } else {
                     chart
-                        .draw_series(std::iter::once(Circle::new((p.x, p.y), 7, p.color.filled())))
+                        .draw_series(std::iter::once(Circle::new(
+                            (p.x, p.y),
+                            7,
+                            p.color.filled(),
+                        )))
                         .msg()?;
                 }
             }
@@ -1277,8 +1344,14 @@ fn place_labels<DB: DrawingBackend>(
 ) -> Drawn {
     let style = font(LEGEND_SIZE);
     let (xr, yr) = chart.plotting_area().get_pixel_range();
-    let pixel: Vec<(i32, i32)> = points.iter().map(|p| chart.backend_coord(&(p.x, p.y))).collect();
-    let mut taken: Vec<(i32, i32, i32, i32)> = pixel.iter().map(|&(x, y)| (x - 9, y - 9, x + 9, y + 9)).collect();
+    let pixel: Vec<(i32, i32)> = points
+        .iter()
+        .map(|p| chart.backend_coord(&(p.x, p.y)))
+        .collect();
+    let mut taken: Vec<(i32, i32, i32, i32)> = pixel
+        .iter()
+        .map(|&(x, y)| (x - 9, y - 9, x + 9, y + 9))
+        .collect();
     // Error bars are taken too.
     for p in points {
         if p.x_ci > 0.0 {
@@ -1320,7 +1393,9 @@ fn place_labels<DB: DrawingBackend>(
                 && b.2 <= xr.end
                 && b.1 >= yr.start
                 && b.3 <= yr.end
-                && taken.iter().all(|t| b.2 <= t.0 || b.0 >= t.2 || b.3 <= t.1 || b.1 >= t.3)
+                && taken
+                    .iter()
+                    .all(|t| b.2 <= t.0 || b.0 >= t.2 || b.3 <= t.1 || b.1 >= t.3)
         };
         let (x, y) = candidates
             .iter()
@@ -1349,9 +1424,16 @@ impl ParamAxis {
                 values.push(p.params[param].clone());
             }
         }
-        let numeric = !values.is_empty() && values.iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite));
+        let numeric = !values.is_empty()
+            && values
+                .iter()
+                .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite));
         if numeric {
-            values.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
+            values.sort_by(|a, b| {
+                a.parse::<f64>()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
+            });
         }
         ParamAxis { values, numeric }
     }
@@ -1361,7 +1443,10 @@ impl ParamAxis {
         if self.numeric {
             value.parse().unwrap_or(f64::NAN)
         } else {
-            self.values.iter().position(|v| v == value).map_or(f64::NAN, |i| i as f64)
+            self.values
+                .iter()
+                .position(|v| v == value)
+                .map_or(f64::NAN, |i| i as f64)
         }
     }
 
@@ -1391,23 +1476,40 @@ impl SweepFigure {
                 .filter_map(|p| {
                     let x = param.position(&p.params[0]);
                     let y = p.mean.get(metric).copied().unwrap_or(f64::NAN);
-                    let ci = p.ci95.get(metric).copied().filter(|c| c.is_finite()).unwrap_or(0.0);
+                    let ci = p
+                        .ci95
+                        .get(metric)
+                        .copied()
+                        .filter(|c| c.is_finite())
+                        .unwrap_or(0.0);
                     (x.is_finite() && y.is_finite()).then_some((x, y, ci))
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             pts.dedup_by(|a, b| a.0 == b.0);
-            let mut l = Line::new(name, palette.color(name), pts.iter().map(|p| (p.0, p.1)).collect());
+            let mut l = Line::new(
+                name,
+                palette.color(name),
+                pts.iter().map(|p| (p.0, p.1)).collect(),
+            );
             l.markers = true;
             if pts.iter().any(|p| p.2 > 0.0) {
-                l.band = pts.iter().map(|p| (p.0, (p.1 - p.2).max(0.0), p.1 + p.2)).collect();
+                l.band = pts
+                    .iter()
+                    .map(|p| (p.0, (p.1 - p.2).max(0.0), p.1 + p.2))
+                    .collect();
             }
             lines.push(l);
         }
         mark_duplicates(&mut lines);
         let ymax = lines
             .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1).chain(l.band.iter().map(|b| b.2)))
+            .flat_map(|l| {
+                l.points
+                    .iter()
+                    .map(|p| p.1)
+                    .chain(l.band.iter().map(|b| b.2))
+            })
             .fold(0.0f64, f64::max);
         let x = if param.numeric {
             let xs: Vec<f64> = param.values.iter().filter_map(|v| v.parse().ok()).collect();
@@ -1480,7 +1582,11 @@ fn viridis(t: f64) -> RGBColor {
         (170, 220, 50),
         (253, 231, 37),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let s = t * (STOPS.len() - 1) as f64;
     let i = (s.floor() as usize).min(STOPS.len() - 2);
     let f = s - i as f64;
@@ -1562,7 +1668,11 @@ impl Figure for HeatmapFigure {
         let areas = grid_area.split_evenly((self.rows(), self.columns()));
         let xa = Axis::categories(self.x.values.clone());
         let ya = Axis::categories(self.y.values.clone());
-        let span = if self.hi > self.lo { self.hi - self.lo } else { 1.0 };
+        let span = if self.hi > self.lo {
+            self.hi - self.lo
+        } else {
+            1.0
+        };
         let cell_style = font(13.0).pos(Pos::new(HPos::Center, VPos::Center));
         for ((name, grid), area) in self.panels.iter().zip(&areas) {
             let mut chart = frame(
@@ -1595,7 +1705,9 @@ impl Figure for HeatmapFigure {
                     let (r, b) = chart.backend_coord(&(x + 0.5, y - 0.5));
                     let (tw, th) = root.estimate_text_size(&text, &cell_style).msg()?;
                     if (r - l) as u32 > tw + 4 && (b - t) as u32 > th + 2 {
-                        let lum = 0.299 * color.0 as f64 + 0.587 * color.1 as f64 + 0.114 * color.2 as f64;
+                        let lum = 0.299 * color.0 as f64
+                            + 0.587 * color.1 as f64
+                            + 0.114 * color.2 as f64;
                         let ink = if lum < 140.0 { WHITE } else { BLACK };
                         root.draw_text(&text, &cell_style.color(&ink), ((l + r) / 2, (t + b) / 2))
                             .msg()?;
@@ -1626,12 +1738,21 @@ impl Figure for HeatmapFigure {
             if *t < self.lo - 1e-9 || *t > self.hi + 1e-9 {
                 continue;
             }
-            let f = if self.hi > self.lo { (t - self.lo) / span } else { 0.5 };
+            let f = if self.hi > self.lo {
+                (t - self.lo) / span
+            } else {
+                0.5
+            };
             let y = bottom - ((bottom - top) as f64 * f).round() as i32;
             bar_area
-                .draw(&PathElement::new(vec![(x0 + 22, y), (x0 + 27, y)], INK.stroke_width(1)))
+                .draw(&PathElement::new(
+                    vec![(x0 + 22, y), (x0 + 27, y)],
+                    INK.stroke_width(1),
+                ))
                 .msg()?;
-            bar_area.draw_text(&axis.label(*t), &label, (x0 + 30, y)).msg()?;
+            bar_area
+                .draw_text(&axis.label(*t), &label, (x0 + 30, y))
+                .msg()?;
         }
         let caption = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
         bar_area
@@ -1641,11 +1762,20 @@ impl Figure for HeatmapFigure {
     }
 }
 
+/// At most this many tenant groups of bars; past it, the tenants with the highest values are
+/// shown one by one and the others as their mean.
+const MAX_TENANT_GROUPS: usize = 10;
+
 struct TenantFigure {
     title: String,
-    tenants: Tenants,
     metrics: Vec<String>,
+    policies: Vec<String>,
     colors: Vec<RGBColor>,
+    /// The groups of bars: a tenant, or "other N (mean)".
+    categories: Vec<String>,
+    /// `values[metric][policy][category]`.
+    values: Vec<Vec<Vec<f64>>>,
+    footnote: Option<String>,
 }
 
 impl TenantFigure {
@@ -1658,24 +1788,79 @@ impl TenantFigure {
         if metrics.is_empty() {
             metrics.extend(tenants.metrics.first().cloned());
         }
+        let np = tenants.policies.len();
+        let nt = tenants.tenants.len();
+        // Each category is a list of tenant indices (averaged when more than one).
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut footnote = None;
+        if nt <= MAX_TENANT_GROUPS {
+            groups.extend((0..nt).map(|t| (tenants.tenants[t].clone(), vec![t])));
+        } else if let Some(first) = metrics.first() {
+            let worst = |t: usize| {
+                (0..np)
+                    .map(|p| tenants.get(p, t, first))
+                    .filter(|v| v.is_finite())
+                    .fold(f64::NEG_INFINITY, f64::max)
+            };
+            let mut order: Vec<usize> = (0..nt).collect();
+            order.sort_by(|&a, &b| worst(b).total_cmp(&worst(a)).then(a.cmp(&b)));
+            let shown = MAX_TENANT_GROUPS - 1;
+            groups.extend(
+                order[..shown]
+                    .iter()
+                    .map(|&t| (tenants.tenants[t].clone(), vec![t])),
+            );
+            let rest: Vec<usize> = order[shown..].to_vec();
+            groups.push((format!("other {} (mean)", rest.len()), rest));
+            footnote = Some(format!(
+                "the {shown} of {nt} tenants with the highest {} under any policy, then the mean of the others",
+                metric_label(first)
+            ));
+        }
+        let values = metrics
+            .iter()
+            .map(|m| {
+                (0..np)
+                    .map(|p| {
+                        groups
+                            .iter()
+                            .map(|(_, ts)| {
+                                let vs: Vec<f64> = ts
+                                    .iter()
+                                    .map(|&t| tenants.get(p, t, m))
+                                    .filter(|v| v.is_finite())
+                                    .collect();
+                                if vs.is_empty() {
+                                    f64::NAN
+                                } else {
+                                    vs.iter().sum::<f64>() / vs.len() as f64
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         TenantFigure {
             title: title.to_string(),
-            tenants: tenants.clone(),
             metrics,
+            policies: tenants.policies.clone(),
             colors: tenants.policies.iter().map(|p| palette.color(p)).collect(),
+            categories: groups.into_iter().map(|(name, _)| name).collect(),
+            values,
+            footnote,
         }
     }
 }
 
 impl Figure for TenantFigure {
     fn size(&self) -> (u32, u32) {
-        (1000, TITLE_BAND + 20 + 290 * self.metrics.len() as u32)
+        (1000, TITLE_BAND + 26 + 290 * self.metrics.len() as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let body = draw_title(root, &self.title)?;
         let legend: Vec<LegendEntry> = self
-            .tenants
             .policies
             .iter()
             .zip(&self.colors)
@@ -1686,18 +1871,19 @@ impl Figure for TenantFigure {
             })
             .collect();
         let lw = legend_width(root, &legend);
-        let (w, _) = body.dim_in_pixel();
+        let (w, h) = body.dim_in_pixel();
+        let (body, _) = body.split_vertically(h - 26);
         let (plots, side) = body.split_horizontally(w - lw);
-        let areas = plots.split_evenly((self.metrics.len(), 1));
-        let x = Axis::categories(self.tenants.tenants.clone());
-        let np = self.tenants.policies.len().max(1);
+        let areas = plots.split_evenly((self.metrics.len().max(1), 1));
+        let x = Axis::categories(self.categories.clone());
+        let np = self.policies.len().max(1);
         let width = 0.8 / np as f64;
-        for (metric, area) in self.metrics.iter().zip(&areas) {
-            let max = (0..np)
-                .flat_map(|p| (0..self.tenants.tenants.len()).map(move |t| (p, t)))
-                .map(|(p, t)| self.tenants.get(p, t, metric))
+        for ((metric, values), area) in self.metrics.iter().zip(&self.values).zip(&areas) {
+            let max = values
+                .iter()
+                .flatten()
                 .filter(|v| v.is_finite())
-                .fold(0.0f64, f64::max);
+                .fold(0.0f64, |m, v| m.max(*v));
             let y = Axis::from_zero(max, 5);
             let mut chart = frame(
                 area,
@@ -1711,22 +1897,25 @@ impl Figure for TenantFigure {
                 },
             )?;
             for (p, color) in self.colors.iter().enumerate() {
-                for t in 0..self.tenants.tenants.len() {
-                    let v = self.tenants.get(p, t, metric);
+                for (t, v) in values[p].iter().enumerate() {
                     if !v.is_finite() {
                         continue;
                     }
                     let x0 = t as f64 - 0.4 + p as f64 * width;
                     chart
                         .draw_series(std::iter::once(Rectangle::new(
-                            [(x0 + width * 0.06, 0.0), (x0 + width * 0.94, v)],
+                            [(x0 + width * 0.06, 0.0), (x0 + width * 0.94, *v)],
                             color.filled(),
                         )))
                         .msg()?;
                 }
             }
         }
-        draw_legend(&side, &legend, 30)
+        draw_legend(&side, &legend, 30)?;
+        if let Some(note) = &self.footnote {
+            draw_footnote(root, note)?;
+        }
+        Ok(())
     }
 }
 
@@ -1748,7 +1937,10 @@ mod tests {
     fn log_ticks_are_the_coarsest_series_with_four_ticks() {
         assert_eq!(log_ticks(0.5, 900.0), [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]);
         assert_eq!(log_ticks(5.0, 40.0), [5.0, 7.0, 10.0, 15.0, 20.0, 30.0]);
-        assert_eq!(log_ticks(0.01, 1e6), [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]);
+        assert_eq!(
+            log_ticks(0.01, 1e6),
+            [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]
+        );
     }
 
     #[test]

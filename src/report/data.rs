@@ -545,7 +545,12 @@ pub fn leading_comments(text: &str) -> String {
     for line in text.lines() {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix('#') {
-            out.push(rest.strip_prefix(' ').unwrap_or(rest).trim_end().to_string());
+            out.push(
+                rest.strip_prefix(' ')
+                    .unwrap_or(rest)
+                    .trim_end()
+                    .to_string(),
+            );
         } else if trimmed.is_empty() && out.is_empty() {
             continue;
         } else {
@@ -577,7 +582,12 @@ mod tests {
         )
         .unwrap();
         let e = read_tenants(dir.path()).unwrap_err().to_string();
-        assert!(e.ends_with("tenants.csv:3: column \"job_latency_p99_s\": expected a number, found \"slow\""), "{e}");
+        assert!(
+            e.ends_with(
+                "tenants.csv:3: column \"job_latency_p99_s\": expected a number, found \"slow\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]

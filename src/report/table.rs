@@ -5,7 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
 /// The rows shown, with how each is formatted. Everything else is in the JSON and CSV.
-const ROWS: &[(&str, &str, Format)] = &[
+pub(crate) const ROWS: &[(&str, &str, Format)] = &[
     ("makespan_s", "makespan", Format::Secs),
     ("job_latency_p50_s", "job latency p50", Format::Secs),
     ("job_latency_p99_s", "job latency p99", Format::Secs),
@@ -13,6 +13,11 @@ const ROWS: &[(&str, &str, Format)] = &[
     ("call_latency_p99_s", "call latency p99", Format::Secs),
     ("jobs_ok", "jobs ok", Format::Count),
     ("jobs_failed", "jobs failed", Format::Count),
+    (
+        "jobs_budget_exhausted",
+        "jobs stopped by limits",
+        Format::Count,
+    ),
     ("attempts", "attempts", Format::Count),
     ("retries", "retries", Format::Count),
     ("rate_limited", "rate limited (429)", Format::Count),
@@ -22,17 +27,21 @@ const ROWS: &[(&str, &str, Format)] = &[
     ("tokens_billed", "tokens billed", Format::Count),
     ("cost_usd", "cost", Format::Usd),
     ("peak_in_flight", "peak in flight", Format::Count),
+    ("guard_tripped", "stopped by a guard", Format::Count),
 ];
 
+/// Rows shown only when some policy has a value other than zero there.
+const ONLY_IF_NONZERO: &[&str] = &["jobs_budget_exhausted", "guard_tripped"];
+
 #[derive(Clone, Copy)]
-enum Format {
+pub(crate) enum Format {
     Secs,
     Count,
     Ratio,
     Usd,
 }
 
-fn format(v: f64, f: Format) -> String {
+pub(crate) fn format(v: f64, f: Format) -> String {
     match f {
         Format::Secs if v >= 600.0 => format!("{:.1} min", v / 60.0),
         Format::Secs => format!("{v:.1} s"),
@@ -68,6 +77,14 @@ pub fn table(report: &Report) -> String {
     header.extend(report.policies.iter().map(|p| p.name.clone()));
     t.set_header(header);
     for (key, label, f) in ROWS {
+        if ONLY_IF_NONZERO.contains(key)
+            && report
+                .policies
+                .iter()
+                .all(|p| p.aggregate.mean.get(key) == Some(0.0))
+        {
+            continue;
+        }
         let mut row = vec![label.to_string()];
         row.extend(
             report

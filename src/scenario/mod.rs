@@ -41,25 +41,28 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
 pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec>), ScenarioError> {
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, file, None, &e))?;
-    let mut raw: raw::RawScenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        // `toml::Spanned` shows up in serde's path as a private field name: not the user's.
-        let path = e
-            .path()
-            .to_string()
-            .replace(".$__serde_spanned_private_value", "");
-        let field = (path != "." && !path.is_empty()).then_some(path);
-        toml_error(text, file, field, e.inner())
-    })?;
+    let mut raw: raw::RawScenario =
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            // `toml::Spanned` shows up in serde's path as a private field name: not the user's.
+            let path = e
+                .path()
+                .to_string()
+                .replace(".$__serde_spanned_private_value", "");
+            let field = (path != "." && !path.is_empty()).then_some(path);
+            toml_error(text, file, field, e.inner())
+        })?;
     let sweep = raw.sweep.take();
-    let scenario = raw.validate(Path::new(file).parent()).map_err(|inv| ScenarioError {
-        file: file.to_string(),
-        position: inv
-            .span
-            .filter(|s| s.end > 0)
-            .map(|s| line_col(text, s.start)),
-        field: Some(inv.field),
-        message: inv.message,
-    })?;
+    let scenario = raw
+        .validate(Path::new(file).parent())
+        .map_err(|inv| ScenarioError {
+            file: file.to_string(),
+            position: inv
+                .span
+                .filter(|s| s.end > 0)
+                .map(|s| line_col(text, s.start)),
+            field: Some(inv.field),
+            message: inv.message,
+        })?;
     let scenario = expect::locate(scenario, text);
     let sweep = sweep
         .map(|s| s.validate(text))
@@ -101,8 +104,8 @@ pub fn parse_with_overrides(
         overrides::set(&mut doc, path, value.clone()).map_err(|message| ScenarioError {
             file: file.to_string(),
             position: None,
-            field: Some(format!("sweep parameter {path}")),
-            message,
+            field: None,
+            message: format!("sweep parameter `{path}`: {message}"),
         })?;
     }
     let edited = toml::to_string(&doc).map_err(|e| ScenarioError {
@@ -112,7 +115,10 @@ pub fn parse_with_overrides(
         message: format!("cannot write the swept scenario back as TOML: {e}"),
     })?;
     parse(&edited, file).map_err(|e| {
-        let point: Vec<String> = overrides.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+        let point: Vec<String> = overrides
+            .iter()
+            .map(|(p, v)| format!("{p} = {v}"))
+            .collect();
         ScenarioError {
             // A position in the edited document would point at the wrong line of the file.
             position: None,
@@ -136,8 +142,8 @@ pub fn sweep_document(text: &str, file: &str, spec: &SweepSpec) -> Result<String
         overrides::check_axis(&doc, axis).map_err(|message| ScenarioError {
             file: file.to_string(),
             position: None,
-            field: Some(format!("sweep parameter {}", axis.path)),
-            message,
+            field: None,
+            message: format!("sweep parameter `{}`: {message}", axis.path),
         })?;
     }
     overrides::with_sweep(&doc, spec).map_err(|message| ScenarioError {

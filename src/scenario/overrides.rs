@@ -155,7 +155,10 @@ fn slot<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
                 let len = a.len();
                 if let Ok(i) = seg.parse::<usize>() {
                     a.get_mut(i).ok_or_else(|| {
-                        format!("{where_} has {len} entries (positions 0 to {}), found {i}", len.max(1) - 1)
+                        format!(
+                            "{where_} has {len} entries (positions 0 to {}), found {i}",
+                            len.max(1) - 1
+                        )
                     })?
                 } else {
                     let names: Vec<String> = a
@@ -263,7 +266,10 @@ bucket = { rate = 60000, burst = 200000 }
         let e = set(&mut d, "source.3.job", Value::Integer(1)).unwrap_err();
         assert!(e.contains("`source` has 1 entries"), "{e}");
         let e = set(&mut d, "policy.fixed.bucket.rat", Value::Integer(1)).unwrap_err();
-        assert!(e.contains("no `rat` in `policy.fixed.bucket` (it has: burst, rate)"), "{e}");
+        assert!(
+            e.contains("no `rat` in `policy.fixed.bucket` (it has: burst, rate)"),
+            "{e}"
+        );
         let e = set(&mut d, "source.0.job.agents.x", Value::Integer(1)).unwrap_err();
         assert!(e.contains("has no field `x`"), "{e}");
     }

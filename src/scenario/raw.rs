@@ -184,6 +184,7 @@ struct RawSource {
     arrival: RawArrival,
     job: Option<RawJob>,
     template: Option<Spanned<String>>,
+    spread_over: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -750,20 +751,61 @@ impl RawScenario {
             };
             let name = s.name.into_inner();
             let tenant_name = s.tenant.unwrap_or_else(|| name.clone());
-            let tenant = match tenants.iter().position(|t| *t == tenant_name) {
-                Some(t) => t,
-                None => {
-                    tenants.push(tenant_name);
-                    tenant_weights.push(1);
-                    tenants.len() - 1
+            let spread = s.spread_over.as_ref().map_or(1, |n| *n.get_ref());
+            if spread == 0 {
+                return invalid(
+                    span_of(&s.spread_over),
+                    format!("source[{i}].spread_over"),
+                    "expected at least 1 tenant, found 0",
+                );
+            }
+            let tenant = if spread == 1 {
+                match tenants.iter().position(|t| *t == tenant_name) {
+                    Some(t) => t as u32,
+                    None => {
+                        tenants.push(tenant_name);
+                        tenant_weights.push(1);
+                        (tenants.len() - 1) as u32
+                    }
                 }
-            } as u32;
+            } else {
+                // `name-1` .. `name-N`: consecutive indices, so that job k goes to first + k % N.
+                let first = tenants.len() as u32;
+                for k in 1..=spread {
+                    let t = format!("{tenant_name}-{k}");
+                    if tenants.contains(&t) {
+                        return invalid(
+                            span_of(&s.spread_over),
+                            format!("source[{i}].spread_over"),
+                            format!("tenant \"{t}\" already exists"),
+                        );
+                    }
+                    tenants.push(t);
+                    tenant_weights.push(1);
+                }
+                first
+            };
             if let Some(file) = trace_file {
                 let path = format!("source[{i}].arrival.file");
-                let rows = super::trace::read(&file, &path, base_dir, tenant, root, &template_index, &mut tenants, &mut tenant_weights)?;
+                let rows = super::trace::read(
+                    &file,
+                    &path,
+                    base_dir,
+                    tenant,
+                    root,
+                    &template_index,
+                    &mut tenants,
+                    &mut tenant_weights,
+                )?;
                 arrival = Arrival::Trace(rows);
             }
-            sources.push(Source { tenant, name, arrival, root });
+            sources.push(Source {
+                tenant,
+                spread,
+                name,
+                arrival,
+                root,
+            });
         }
 
         if self.policy.is_empty() {
@@ -1419,7 +1461,11 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
     let process_span = a.process.span();
     let needs_end = |count: &Option<(Range<usize>, u64)>| {
         if count.is_none() && until_ns.is_none() {
-            invalid(Some(process_span.clone()), path.to_string(), "this arrival process needs `count` (jobs) or `until` (a duration) so that the run ends")
+            invalid(
+                Some(process_span.clone()),
+                path.to_string(),
+                "this arrival process needs `count` (jobs) or `until` (a duration) so that the run ends",
+            )
         } else {
             Ok(())
         }
@@ -1447,25 +1493,60 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
             })
         }
         Process::Interval => {
-            kind_fields(path, ("interval", a.process.span()), &fields, &["every"], &["every", "at", "count", "until"])?;
+            kind_fields(
+                path,
+                ("interval", a.process.span()),
+                &fields,
+                &["every"],
+                &["every", "at", "count", "until"],
+            )?;
             needs_end(&count)?;
             let every = a.every.as_ref().map_or(0, |e| secs_to_nanos(e.get_ref().0));
             if every == 0 {
-                return invalid(span_of(&a.every), format!("{path}.every"), "expected an interval longer than zero");
+                return invalid(
+                    span_of(&a.every),
+                    format!("{path}.every"),
+                    "expected an interval longer than zero",
+                );
             }
-            Ok(Arrival::Interval { every_ns: every, at_ns: a.at.as_ref().map_or(0, |t| secs_to_nanos(t.get_ref().0)), count: count.map(|c| c.1), until_ns })
+            Ok(Arrival::Interval {
+                every_ns: every,
+                at_ns: a.at.as_ref().map_or(0, |t| secs_to_nanos(t.get_ref().0)),
+                count: count.map(|c| c.1),
+                until_ns,
+            })
         }
         Process::Diurnal => {
             let names = ["rate", "amplitude", "period", "peak", "count", "until"];
-            kind_fields(path, ("diurnal", a.process.span()), &fields, &["rate", "amplitude"], &names)?;
+            kind_fields(
+                path,
+                ("diurnal", a.process.span()),
+                &fields,
+                &["rate", "amplitude"],
+                &names,
+            )?;
             needs_end(&count)?;
-            let amp = a.amplitude.as_ref().expect("checked: diurnal has an amplitude");
+            let amp = a
+                .amplitude
+                .as_ref()
+                .expect("checked: diurnal has an amplitude");
             if !(0.0..=1.0).contains(amp.get_ref()) {
-                return invalid(Some(amp.span()), format!("{path}.amplitude"), format!("expected an amplitude in [0, 1], found {}", amp.get_ref()));
+                return invalid(
+                    Some(amp.span()),
+                    format!("{path}.amplitude"),
+                    format!("expected an amplitude in [0, 1], found {}", amp.get_ref()),
+                );
             }
-            let period_ns = a.period.as_ref().map_or(24 * 3600 * 1_000_000_000, |p| secs_to_nanos(p.get_ref().0));
+            let period_ns = a
+                .period
+                .as_ref()
+                .map_or(24 * 3600 * 1_000_000_000, |p| secs_to_nanos(p.get_ref().0));
             if period_ns == 0 {
-                return invalid(span_of(&a.period), format!("{path}.period"), "expected a period longer than zero");
+                return invalid(
+                    span_of(&a.period),
+                    format!("{path}.period"),
+                    "expected a period longer than zero",
+                );
             }
             Ok(Arrival::Diurnal {
                 mean_rate_per_s: a.rate.as_ref().map_or(0.0, |r| r.get_ref().0),
@@ -1477,7 +1558,13 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
             })
         }
         Process::Trace => {
-            kind_fields(path, ("trace", a.process.span()), &fields, &["file"], &["file"])?;
+            kind_fields(
+                path,
+                ("trace", a.process.span()),
+                &fields,
+                &["file"],
+                &["file"],
+            )?;
             // The rows are read by the caller, which knows the tenants and templates.
             Ok(Arrival::Trace(Vec::new()))
         }

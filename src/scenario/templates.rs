@@ -16,6 +16,7 @@ pub(super) enum NodeKind {
     Call,
     Agent,
     Seq,
+    Parallel,
     Fanout,
     Spawn,
 }
@@ -31,6 +32,7 @@ pub(super) struct RawNode {
     calls: Option<Spanned<Of<f64>>>,
     think_time: Option<Spanned<Of<Secs>>>,
     steps: Option<Spanned<Vec<Spanned<String>>>>,
+    branches: Option<Spanned<Vec<Spanned<String>>>>,
     width: Option<Spanned<Of<f64>>>,
     child: Option<Spanned<String>>,
     probability: Option<Spanned<f64>>,
@@ -77,6 +79,7 @@ pub(super) fn compile(
             ("calls", span(&r.calls)),
             ("think_time", span(&r.think_time)),
             ("steps", span(&r.steps)),
+            ("branches", span(&r.branches)),
             ("width", span(&r.width)),
             ("child", span(&r.child)),
             ("probability", span(&r.probability)),
@@ -135,6 +138,22 @@ pub(super) fn compile(
                     steps: steps
                         .iter()
                         .map(|s| resolve(s, &format!("{path}.steps")))
+                        .collect::<Result<_, _>>()?,
+                }
+            }
+            NodeKind::Parallel => {
+                super::raw::kind_fields(
+                    &path,
+                    ("parallel", kind_span),
+                    &fields,
+                    &["branches"],
+                    &["branches"],
+                )?;
+                let branches = r.branches.as_ref().map_or(&[][..], |s| s.get_ref());
+                Node::Parallel {
+                    branches: branches
+                        .iter()
+                        .map(|s| resolve(s, &format!("{path}.branches")))
                         .collect::<Result<_, _>>()?,
                 }
             }
@@ -214,6 +233,7 @@ fn check_cycles(
     let children = |n: &Node| -> Vec<usize> {
         match n {
             Node::Seq { steps } => steps.clone(),
+            Node::Parallel { branches } => branches.clone(),
             Node::Fanout { child, .. } => vec![*child],
             _ => Vec::new(), // calls and agents have none; a spawn's child is one level deeper
         }

@@ -35,8 +35,12 @@ pub(super) fn read(
     tenants: &mut Vec<String>,
     weights: &mut Vec<u32>,
 ) -> Result<Vec<TraceRow>, Invalid> {
-    let full = base_dir.map_or_else(|| Path::new(file.get_ref()).to_path_buf(), |d| d.join(file.get_ref()));
-    let fail = |message: String| invalid::<Vec<TraceRow>>(Some(file.span()), path.to_string(), message);
+    let full = base_dir.map_or_else(
+        || Path::new(file.get_ref()).to_path_buf(),
+        |d| d.join(file.get_ref()),
+    );
+    let fail =
+        |message: String| invalid::<Vec<TraceRow>>(Some(file.span()), path.to_string(), message);
     let mut reader = match csv::Reader::from_path(&full) {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot read trace {}: {e}", full.display())),
@@ -50,7 +54,11 @@ pub(super) fn read(
             Err(e) => return fail(format!("{}:{line}: {e}", full.display())),
         };
         if !(row.time_s.is_finite() && row.time_s >= last) {
-            return fail(format!("{}:{line}: expected a time_s >= {last} (rows in time order), found {}", full.display(), row.time_s));
+            return fail(format!(
+                "{}:{line}: expected a time_s >= {last} (rows in time order), found {}",
+                full.display(),
+                row.time_s
+            ));
         }
         last = row.time_s;
         let tenant = match row.tenant {
@@ -68,10 +76,21 @@ pub(super) fn read(
             None => default_root,
             Some(name) => match templates.get(&name) {
                 Some(&r) => r,
-                None => return fail(format!("{}:{line}: no template named \"{name}\"", full.display())),
+                None => {
+                    return fail(format!(
+                        "{}:{line}: no template named \"{name}\"",
+                        full.display()
+                    ));
+                }
             },
         };
-        rows.push(TraceRow { at_ns: secs_to_nanos(row.time_s), tenant, root, prompt_tokens: row.prompt_tokens, output_tokens: row.output_tokens });
+        rows.push(TraceRow {
+            at_ns: secs_to_nanos(row.time_s),
+            tenant,
+            root,
+            prompt_tokens: row.prompt_tokens,
+            output_tokens: row.output_tokens,
+        });
     }
     if rows.is_empty() {
         return fail(format!("trace {} has no rows", full.display()));

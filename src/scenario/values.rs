@@ -130,15 +130,25 @@ impl<T: Scalar> DistSpec<T> {
             DistKind::Lognormal => ("lognormal", &["mean", "sd"]),
             DistKind::Exponential => ("exponential", &["mean"]),
             DistKind::Empirical => {
-                if self.value.is_some() || self.low.is_some() || self.high.is_some() || self.mean.is_some() || self.sd.is_some() {
-                    return Err("dist = \"empirical\" takes `values` and optional `weights` only".into());
+                if self.value.is_some()
+                    || self.low.is_some()
+                    || self.high.is_some()
+                    || self.mean.is_some()
+                    || self.sd.is_some()
+                {
+                    return Err(
+                        "dist = \"empirical\" takes `values` and optional `weights` only".into(),
+                    );
                 }
                 let values = self.values.ok_or("dist = \"empirical\" needs `values`")?;
-                return Dist::empirical(values.iter().map(Scalar::base).collect(), self.weights).map_err(|e| e.0);
+                return Dist::empirical(values.iter().map(Scalar::base).collect(), self.weights)
+                    .map_err(|e| e.0);
             }
         };
         if self.values.is_some() || self.weights.is_some() {
-            return Err(format!("`values` and `weights` apply to dist = \"empirical\" only, not \"{name}\""));
+            return Err(format!(
+                "`values` and `weights` apply to dist = \"empirical\" only, not \"{name}\""
+            ));
         }
         let fields = [
             ("value", &self.value),
