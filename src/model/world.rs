@@ -181,6 +181,50 @@ struct Call {
     in_flight_at_send: u32,
 }
 
+impl Call {
+    /// A call (or, with `primary`, hedge number `hedge_no` of that call) issued at `now`.
+    fn new(
+        task: u32,
+        now: SimTime,
+        prompt: u32,
+        max_tokens: u32,
+        output: u32,
+        primary: Option<u32>,
+        hedge_no: u32,
+    ) -> Call {
+        Call {
+            task,
+            started: now,
+            prompt,
+            max_tokens,
+            output,
+            attempts: 0,
+            attempt_id: 0,
+            finish_token: 0,
+            phase: Phase::Client,
+            tries: [1; MAX_LAYERS],
+            previous_wait_s: [None; MAX_LAYERS],
+            admitted_at: now,
+            service_started: now,
+            ttft_end: now,
+            decode_rate: 1.0,
+            tokens_left: 0.0,
+            progress_at: now,
+            fails: false,
+            retry_of: None,
+            retry_active: false,
+            primary,
+            hedge_no,
+            hedges: [0; MAX_HEDGES],
+            live_hedges: 0,
+            hedges_sent: 0,
+            zombie: false,
+            sent_at: now,
+            in_flight_at_send: 0,
+        }
+    }
+}
+
 /// How the provider answered an attempt on arrival.
 enum Answer {
     Admitted,
@@ -928,36 +972,10 @@ impl World<'_> {
         let output = traced_output
             .unwrap_or(output.round() as u32)
             .min(max_tokens);
-        let call = self.calls.insert(Call {
-            task,
-            started: now,
-            prompt,
-            max_tokens,
-            output,
-            attempts: 0,
-            attempt_id: 0,
-            finish_token: 0,
-            phase: Phase::Client,
-            tries: [1; MAX_LAYERS],
-            previous_wait_s: [None; MAX_LAYERS],
-            admitted_at: now,
-            service_started: now,
-            ttft_end: now,
-            decode_rate: 1.0,
-            tokens_left: 0.0,
-            progress_at: now,
-            fails: false,
-            retry_of: None,
-            retry_active: false,
-            primary: None,
-            hedge_no: 0,
-            hedges: [0; MAX_HEDGES],
-            live_hedges: 0,
-            hedges_sent: 0,
-            zombie: false,
-            sent_at: now,
-            in_flight_at_send: 0,
-        }) as u32;
+        let call = self
+            .calls
+            .insert(Call::new(task, now, prompt, max_tokens, output, None, 0))
+            as u32;
         if self.uses_admission() {
             self.queue_for_admission(now, call, q);
         } else {
@@ -1431,36 +1449,15 @@ impl World<'_> {
         let (task, prompt, max_tokens, output, attempt) =
             (c.task, c.prompt, c.max_tokens, c.output, c.attempt_id);
         let hedge_no = c.hedges_sent + 1;
-        let shadow = self.calls.insert(Call {
+        let shadow = self.calls.insert(Call::new(
             task,
-            started: now,
+            now,
             prompt,
             max_tokens,
             output,
-            attempts: 0,
-            attempt_id: 0,
-            finish_token: 0,
-            phase: Phase::Client,
-            tries: [1; MAX_LAYERS],
-            previous_wait_s: [None; MAX_LAYERS],
-            admitted_at: now,
-            service_started: now,
-            ttft_end: now,
-            decode_rate: 1.0,
-            tokens_left: 0.0,
-            progress_at: now,
-            fails: false,
-            retry_of: None,
-            retry_active: false,
-            primary: Some(call),
+            Some(call),
             hedge_no,
-            hedges: [0; MAX_HEDGES],
-            live_hedges: 0,
-            hedges_sent: 0,
-            zombie: false,
-            sent_at: now,
-            in_flight_at_send: 0,
-        }) as u32;
+        )) as u32;
         let c = &mut self.calls[call as usize];
         c.hedges[c.live_hedges as usize] = shadow;
         c.live_hedges += 1;
