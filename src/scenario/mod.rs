@@ -98,7 +98,15 @@ pub fn parse_with_overrides(
 ) -> Result<Scenario, ScenarioError> {
     let mut doc = match overrides::document(text) {
         Ok(doc) => doc,
-        Err(_) => return parse(text, file),
+        // Not TOML: the plain parse says where (and never runs without the overrides).
+        Err(message) => {
+            return Err(parse(text, file).err().unwrap_or(ScenarioError {
+                file: file.to_string(),
+                position: None,
+                field: None,
+                message,
+            }));
+        }
     };
     for (path, value) in overrides {
         overrides::set(&mut doc, path, value.clone()).map_err(|message| ScenarioError {
