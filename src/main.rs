@@ -280,7 +280,12 @@ fn run_command(
     if let Err(e) = report::html::copy_scenario(path, &dir) {
         return fail(1, &e.to_string());
     }
-    if !no_charts && let Err(e) = report::charts::plot_dir(&dir) {
+    let charts = if no_charts {
+        Ok(())
+    } else {
+        report::charts::plot_dir(&dir).map(|_| ())
+    };
+    if let Err(e) = charts {
         return fail(1, &e.to_string());
     }
     let text = match format {

@@ -671,6 +671,8 @@ struct Line {
     points: Vec<(f64, f64)>,
     dashed: bool,
     markers: bool,
+    /// Per point: drawn as a cross (some runs there had failed jobs) rather than a dot.
+    crosses: Vec<bool>,
     /// `(x, low, high)`: a confidence band drawn beneath the line.
     band: Vec<(f64, f64, f64)>,
 }
@@ -683,6 +685,7 @@ impl Line {
             points,
             dashed: false,
             markers: false,
+            crosses: Vec::new(),
             band: Vec::new(),
         }
     }
@@ -756,9 +759,17 @@ fn draw_lines<DB: DrawingBackend>(
                 .msg()?;
         }
         if l.markers {
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, l.color.filled())))
-                .msg()?;
+            for (i, &p) in pts.iter().enumerate() {
+                if l.crosses.get(i).copied().unwrap_or(false) {
+                    chart
+                        .draw_series(std::iter::once(Cross::new(p, 6, l.color.stroke_width(3))))
+                        .msg()?;
+                } else {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(p, 4, l.color.filled())))
+                        .msg()?;
+                }
+            }
         }
     }
     Ok(())
@@ -911,44 +922,60 @@ impl Inputs {
         if metrics.is_empty() {
             metrics.extend(sweep.metrics.first().map(String::as_str));
         }
-        match sweep.params.len() {
-            0 => out
-                .notes
-                .push("sweep_summary.csv has no parameter column before \"policy\": no sweep chart".into()),
-            1 => {
+        // A parameter with one value (a `--set` that fixes it) is not an axis.
+        let varying: Vec<usize> = (0..sweep.params.len())
+            .filter(|&i| ParamAxis::of(sweep, i).values.len() > 1)
+            .collect();
+        match varying.as_slice() {
+            [] => out.notes.push(
+                "sweep_summary.csv has no parameter that takes two values or more: no sweep chart"
+                    .into(),
+            ),
+            &[a] => {
+                let param = &sweep.params[a];
                 for m in metrics {
-                    let title = titled(&format!("{} against {}", metric_label(m), sweep.params[0]));
+                    let title = titled(&format!("{} against {param}", metric_label(m)));
                     out.charts.push(render(
                         &format!("sweep_{m}"),
                         &title,
                         &format!(
-                            "{} at each value of {}, a line per policy; the band is the 95% \
-                             confidence interval over replications.",
+                            "{} at each value of {param}, a line per policy; the band is the 95% \
+                             confidence interval over replications, a cross a point where some \
+                             runs had failed jobs.",
                             metric_label(m),
-                            sweep.params[0]
                         ),
-                        &SweepFigure::new(sweep, m, palette, &title),
+                        &SweepFigure::new(sweep, a, m, palette, &title),
                     )?);
                 }
             }
-            2 => {
+            &[a, b] => {
                 for m in metrics {
-                    let title = titled(&format!("{} by {} and {}", metric_label(m), sweep.params[0], sweep.params[1]));
+                    let title = titled(&format!(
+                        "{} by {} and {}",
+                        metric_label(m),
+                        sweep.params[a],
+                        sweep.params[b]
+                    ));
                     out.charts.push(render(
                         &format!("heatmap_{m}"),
                         &title,
                         &format!(
                             "{} at each grid point, one panel per policy, on one colour scale: \
-                             compare panels cell by cell.",
+                             compare panels cell by cell. A red corner marks a point where some \
+                             runs had failed jobs.",
                             metric_label(m)
                         ),
-                        &HeatmapFigure::new(sweep, m, &title),
+                        &HeatmapFigure::new(sweep, (a, b), m, &title),
                     )?);
                 }
             }
-            n => out.notes.push(format!(
-                "sweep_summary.csv sweeps {n} parameters ({}): sweep charts are drawn for one or two",
-                sweep.params.join(", ")
+            more => out.notes.push(format!(
+                "sweep_summary.csv sweeps {} parameters ({}): sweep charts are drawn for one or two",
+                more.len(),
+                more.iter()
+                    .map(|&i| sweep.params[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
         Ok(())
@@ -1465,16 +1492,22 @@ struct SweepFigure {
 }
 
 impl SweepFigure {
-    fn new(sweep: &Sweep, metric: &str, palette: &Palette, title: &str) -> SweepFigure {
-        let param = ParamAxis::of(sweep, 0);
+    fn new(
+        sweep: &Sweep,
+        axis: usize,
+        metric: &str,
+        palette: &Palette,
+        title: &str,
+    ) -> SweepFigure {
+        let param = ParamAxis::of(sweep, axis);
         let mut lines = Vec::new();
         for (pi, name) in sweep.policies.iter().enumerate() {
-            let mut pts: Vec<(f64, f64, f64)> = sweep
+            let mut pts: Vec<(f64, f64, f64, bool)> = sweep
                 .points
                 .iter()
                 .filter(|p| p.policy == pi)
                 .filter_map(|p| {
-                    let x = param.position(&p.params[0]);
+                    let x = param.position(&p.params[axis]);
                     let y = p.mean.get(metric).copied().unwrap_or(f64::NAN);
                     let ci = p
                         .ci95
@@ -1482,7 +1515,8 @@ impl SweepFigure {
                         .copied()
                         .filter(|c| c.is_finite())
                         .unwrap_or(0.0);
-                    (x.is_finite() && y.is_finite()).then_some((x, y, ci))
+                    let failed = p.mean.get("jobs_failed").is_some_and(|f| *f > 0.0);
+                    (x.is_finite() && y.is_finite()).then_some((x, y, ci, failed))
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -1493,6 +1527,7 @@ impl SweepFigure {
                 pts.iter().map(|p| (p.0, p.1)).collect(),
             );
             l.markers = true;
+            l.crosses = pts.iter().map(|p| p.3).collect();
             if pts.iter().any(|p| p.2 > 0.0) {
                 l.band = pts
                     .iter()
@@ -1529,7 +1564,7 @@ impl SweepFigure {
         };
         SweepFigure {
             title: title.to_string(),
-            x_desc: sweep.params[0].clone(),
+            x_desc: sweep.params[axis].clone(),
             y_desc: metric_label(metric),
             x,
             y: Axis::from_zero(ymax, 6),
@@ -1540,14 +1575,16 @@ impl SweepFigure {
 
 impl Figure for SweepFigure {
     fn size(&self) -> (u32, u32) {
-        (1000, 600)
+        (1000, 620)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let body = draw_title(root, &self.title)?;
         let legend: Vec<LegendEntry> = self.lines.iter().map(Line::legend).collect();
         let lw = legend_width(root, &legend);
-        let (w, _) = body.dim_in_pixel();
+        let (w, h) = body.dim_in_pixel();
+        // Room for the footnote below the x axis title.
+        let (body, _) = body.split_vertically(h - 24);
         let (plot, side) = body.split_horizontally(w - lw);
         let mut chart = frame(
             &plot,
@@ -1562,8 +1599,15 @@ impl Figure for SweepFigure {
         )?;
         draw_lines(&mut chart, &self.x, &self.y, &self.lines)?;
         draw_legend(&side, &legend, 20)?;
+        let mut notes = Vec::new();
         if self.lines.iter().any(|l| !l.band.is_empty()) {
-            draw_footnote(root, "bands: 95% confidence intervals over replications")?;
+            notes.push("bands: 95% confidence intervals over replications");
+        }
+        if self.lines.iter().any(|l| l.crosses.contains(&true)) {
+            notes.push("cross: some runs at that point had failed jobs (mean jobs_failed > 0)");
+        }
+        if !notes.is_empty() {
+            draw_footnote(root, &notes.join("; "))?;
         }
         Ok(())
     }
@@ -1604,23 +1648,30 @@ struct HeatmapFigure {
     y: ParamAxis,
     /// Per policy: its name and the grid of values, `grid[yi][xi]`.
     panels: Vec<(String, Vec<Vec<f64>>)>,
+    /// Per policy, per cell: whether some runs had failed jobs.
+    failed: Vec<Vec<Vec<bool>>>,
     lo: f64,
     hi: f64,
+    /// A log colour scale, for values spanning more than a factor of 20.
+    log: bool,
 }
 
 impl HeatmapFigure {
-    fn new(sweep: &Sweep, metric: &str, title: &str) -> HeatmapFigure {
-        let x = ParamAxis::of(sweep, 0);
-        let y = ParamAxis::of(sweep, 1);
+    fn new(sweep: &Sweep, (a, b): (usize, usize), metric: &str, title: &str) -> HeatmapFigure {
+        let x = ParamAxis::of(sweep, a);
+        let y = ParamAxis::of(sweep, b);
         let mut panels = Vec::new();
+        let mut failed = Vec::new();
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (pi, name) in sweep.policies.iter().enumerate() {
             let mut grid = vec![vec![f64::NAN; x.values.len()]; y.values.len()];
+            let mut fails = vec![vec![false; x.values.len()]; y.values.len()];
             for p in sweep.points.iter().filter(|p| p.policy == pi) {
-                if let (Some(xi), Some(yi)) = (x.index(&p.params[0]), y.index(&p.params[1])) {
+                if let (Some(xi), Some(yi)) = (x.index(&p.params[a]), y.index(&p.params[b])) {
                     let v = p.mean.get(metric).copied().unwrap_or(f64::NAN);
                     if grid[yi][xi].is_nan() {
                         grid[yi][xi] = v;
+                        fails[yi][xi] = p.mean.get("jobs_failed").is_some_and(|f| *f > 0.0);
                     }
                     if v.is_finite() {
                         lo = lo.min(v);
@@ -1629,20 +1680,35 @@ impl HeatmapFigure {
                 }
             }
             panels.push((name.clone(), grid));
+            failed.push(fails);
         }
         if !lo.is_finite() {
             (lo, hi) = (0.0, 1.0);
         }
+        let log = lo > 0.0 && hi / lo >= 20.0;
         HeatmapFigure {
             title: title.to_string(),
             metric: metric.to_string(),
-            x_desc: sweep.params[0].clone(),
-            y_desc: sweep.params[1].clone(),
+            x_desc: sweep.params[a].clone(),
+            y_desc: sweep.params[b].clone(),
             x,
             y,
             panels,
+            failed,
             lo,
             hi,
+            log,
+        }
+    }
+
+    /// Where `v` falls on the colour scale, 0 to 1.
+    fn fraction(&self, v: f64) -> f64 {
+        if self.hi <= self.lo {
+            0.5
+        } else if self.log {
+            (v.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
         }
     }
 
@@ -1658,23 +1724,21 @@ impl HeatmapFigure {
 
 impl Figure for HeatmapFigure {
     fn size(&self) -> (u32, u32) {
-        (1100, TITLE_BAND + 380 * self.rows() as u32)
+        (1100, TITLE_BAND + 380 * self.rows() as u32 + 20)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let body = draw_title(root, &self.title)?;
         let (w, h) = body.dim_in_pixel();
+        let h = h - 20;
+        let (body, _) = body.split_vertically(h);
         let (grid_area, bar_area) = body.split_horizontally(w - 150);
         let areas = grid_area.split_evenly((self.rows(), self.columns()));
         let xa = Axis::categories(self.x.values.clone());
         let ya = Axis::categories(self.y.values.clone());
-        let span = if self.hi > self.lo {
-            self.hi - self.lo
-        } else {
-            1.0
-        };
         let cell_style = font(13.0).pos(Pos::new(HPos::Center, VPos::Center));
-        for ((name, grid), area) in self.panels.iter().zip(&areas) {
+        let mut any_failed = false;
+        for (((name, grid), fails), area) in self.panels.iter().zip(&self.failed).zip(&areas) {
             let mut chart = frame(
                 area,
                 &Frame {
@@ -1689,7 +1753,7 @@ impl Figure for HeatmapFigure {
             for (yi, row) in grid.iter().enumerate() {
                 for (xi, v) in row.iter().enumerate() {
                     let color = if v.is_finite() {
-                        viridis((v - self.lo) / span)
+                        viridis(self.fraction(*v))
                     } else {
                         RGBColor(200, 200, 200)
                     };
@@ -1703,6 +1767,15 @@ impl Figure for HeatmapFigure {
                     let text = format_value(&self.metric, *v);
                     let (l, t) = chart.backend_coord(&(x - 0.5, y + 0.5));
                     let (r, b) = chart.backend_coord(&(x + 0.5, y - 0.5));
+                    if fails[yi][xi] {
+                        any_failed = true;
+                        let k = ((r - l).min(b - t) / 4).clamp(5, 12);
+                        root.draw(&Polygon::new(
+                            vec![(r - k, t), (r, t), (r, t + k)],
+                            RGBColor(214, 39, 40).filled(),
+                        ))
+                        .msg()?;
+                    }
                     let (tw, th) = root.estimate_text_size(&text, &cell_style).msg()?;
                     if (r - l) as u32 > tw + 4 && (b - t) as u32 > th + 2 {
                         let lum = 0.299 * color.0 as f64
@@ -1733,16 +1806,17 @@ impl Figure for HeatmapFigure {
                 .msg()?;
         }
         let axis = Axis::linear(self.lo, self.hi, 5);
+        let ticks = if self.log {
+            log_ticks(self.lo, self.hi)
+        } else {
+            axis.ticks.clone()
+        };
         let label = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
-        for t in &axis.ticks {
+        for t in &ticks {
             if *t < self.lo - 1e-9 || *t > self.hi + 1e-9 {
                 continue;
             }
-            let f = if self.hi > self.lo {
-                (t - self.lo) / span
-            } else {
-                0.5
-            };
+            let f = self.fraction(*t);
             let y = bottom - ((bottom - top) as f64 * f).round() as i32;
             bar_area
                 .draw(&PathElement::new(
@@ -1750,14 +1824,28 @@ impl Figure for HeatmapFigure {
                     INK.stroke_width(1),
                 ))
                 .msg()?;
-            bar_area
-                .draw_text(&axis.label(*t), &label, (x0 + 30, y))
-                .msg()?;
+            let text = if self.log {
+                format_plain(*t)
+            } else {
+                axis.label(*t)
+            };
+            bar_area.draw_text(&text, &label, (x0 + 30, y)).msg()?;
         }
         let caption = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
         bar_area
             .draw_text(&metric_label(&self.metric), &caption, (4, bottom + 12))
             .msg()?;
+        if self.log {
+            bar_area
+                .draw_text("(log scale)", &caption, (4, bottom + 32))
+                .msg()?;
+        }
+        if any_failed {
+            draw_footnote(
+                root,
+                "red corner: some runs at that point had failed jobs (mean jobs_failed > 0)",
+            )?;
+        }
         Ok(())
     }
 }
@@ -1811,7 +1899,7 @@ impl TenantFigure {
                     .map(|&t| (tenants.tenants[t].clone(), vec![t])),
             );
             let rest: Vec<usize> = order[shown..].to_vec();
-            groups.push((format!("other {} (mean)", rest.len()), rest));
+            groups.push((format!("mean of {}", rest.len()), rest));
             footnote = Some(format!(
                 "the {shown} of {nt} tenants with the highest {} under any policy, then the mean of the others",
                 metric_label(first)

@@ -120,13 +120,79 @@ fn inline_code(escaped: &str) -> String {
     out
 }
 
-/// The comment block as HTML: blank lines separate paragraphs, `- ` starts a list item,
-/// indented lines continue it.
-fn comments_html(text: &str) -> String {
-    enum Block {
-        Para(String),
-        List(Vec<String>),
+/// A paragraph or list item of the comment block: flowing text, then any lines laid out in
+/// columns, kept as written.
+#[derive(Default)]
+struct Flow {
+    text: String,
+    aligned: Vec<String>,
+}
+
+impl Flow {
+    fn new(first: &str) -> Flow {
+        let mut f = Flow::default();
+        f.push(first, first);
+        f
     }
+
+    /// Adds a line: to the text, or, once a line is laid out in columns (three spaces inside
+    /// it), verbatim to the aligned lines.
+    fn push(&mut self, raw: &str, trimmed: &str) {
+        if !self.aligned.is_empty() || trimmed.contains("   ") {
+            self.aligned.push(raw.to_string());
+        } else {
+            if !self.text.is_empty() {
+                self.text.push(' ');
+            }
+            self.text.push_str(trimmed);
+        }
+    }
+
+    /// The lines laid out in columns, their common indentation removed.
+    fn aligned_lines(&self) -> Vec<String> {
+        let indent = self
+            .aligned
+            .iter()
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
+        self.aligned
+            .iter()
+            .map(|l| l.get(indent..).unwrap_or(l).trim_end().to_string())
+            .collect()
+    }
+
+    /// Markdown, continuation lines indented by `indent` (inside a list item).
+    fn markdown(&self, indent: &str) -> String {
+        let mut out = self.text.clone();
+        if !self.aligned.is_empty() {
+            let _ = write!(out, "\n\n{indent}```text");
+            for l in self.aligned_lines() {
+                let _ = write!(out, "\n{indent}{l}");
+            }
+            let _ = write!(out, "\n{indent}```");
+        }
+        out
+    }
+
+    fn html(&self) -> String {
+        let mut out = inline_code(&escape(&self.text));
+        if !self.aligned.is_empty() {
+            let lines: Vec<String> = self.aligned_lines().iter().map(|l| escape(l)).collect();
+            let _ = write!(out, "<span class=\"aligned\">{}</span>", lines.join("\n"));
+        }
+        out
+    }
+}
+
+enum Block {
+    Para(Flow),
+    List(Vec<Flow>),
+}
+
+/// The comment block as paragraphs and lists: blank lines separate paragraphs, `- ` starts a
+/// list item, indented lines continue it, and lines laid out in columns keep their layout.
+fn parse_comments(text: &str) -> Vec<Block> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut open = false;
     for line in text.lines() {
@@ -137,8 +203,8 @@ fn comments_html(text: &str) -> String {
         }
         if let Some(item) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")) {
             match blocks.last_mut() {
-                Some(Block::List(items)) if open => items.push(item.to_string()),
-                _ => blocks.push(Block::List(vec![item.to_string()])),
+                Some(Block::List(items)) if open => items.push(Flow::new(item)),
+                _ => blocks.push(Block::List(vec![Flow::new(item)])),
             }
             open = true;
             continue;
@@ -146,34 +212,53 @@ fn comments_html(text: &str) -> String {
         match blocks.last_mut() {
             Some(Block::List(items)) if open && line.starts_with(' ') => {
                 if let Some(last) = items.last_mut() {
-                    last.push(' ');
-                    last.push_str(t);
+                    last.push(line, t);
                 }
             }
-            Some(Block::Para(p)) if open => {
-                p.push(' ');
-                p.push_str(t);
-            }
-            _ => blocks.push(Block::Para(t.to_string())),
+            Some(Block::Para(p)) if open => p.push(line, t),
+            _ => blocks.push(Block::Para(Flow::new(t))),
         }
         open = true;
     }
+    blocks
+}
+
+fn comments_html(text: &str) -> String {
     let mut out = String::new();
-    for b in blocks {
+    for b in parse_comments(text) {
         match b {
             Block::Para(p) => {
-                let _ = writeln!(out, "<p>{}</p>", inline_code(&escape(&p)));
+                let _ = writeln!(out, "<p>{}</p>", p.html());
             }
             Block::List(items) => {
                 out.push_str("<ul>\n");
                 for i in items {
-                    let _ = writeln!(out, "<li>{}</li>", inline_code(&escape(&i)));
+                    let _ = writeln!(out, "<li>{}</li>", i.html());
                 }
                 out.push_str("</ul>\n");
             }
         }
     }
     out
+}
+
+/// The comment block as Markdown: the same paragraphs and lists, column layouts as code blocks.
+fn comments_md(text: &str) -> String {
+    let mut out = String::new();
+    for b in parse_comments(text) {
+        match b {
+            Block::Para(p) => {
+                let _ = writeln!(out, "{}\n", p.markdown(""));
+            }
+            Block::List(items) => {
+                for i in items {
+                    let _ = writeln!(out, "- {}", i.markdown("  "));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out.trim_end().to_string()
 }
 
 /// An SVG document as an element of an HTML page: no XML namespace attribute (HTML does not need
@@ -297,11 +382,11 @@ fn reading(summary: &Summary) -> Vec<Span> {
                         usd(cost(c))
                     ),
                 );
-                let cheapest_ok = ok.iter().min_by(|a, b| cost(a).total_cmp(&cost(b)));
-                if let Some(co) = cheapest_ok
-                    && co.name != c.name
-                    && cost(co) < cost(best)
-                {
+                let cheapest_ok = ok
+                    .iter()
+                    .filter(|co| co.name != c.name && cost(co) < cost(best))
+                    .min_by(|a, b| cost(a).total_cmp(&cost(b)));
+                if let Some(co) = cheapest_ok {
                     text(
                         &mut s,
                         format!(
@@ -437,14 +522,16 @@ padding-bottom:4px}h3{font-size:17px;margin:20px 0 6px}\
 .assumptions{font-size:14px}code{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;\
 font-size:90%;background:#f2f2f2;padding:0 3px;border-radius:3px}\
 table{border-collapse:collapse;font-size:14px;margin:8px 0}\
-th,td{padding:4px 10px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\
+th,td{padding:4px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\
+thead th{white-space:normal;vertical-align:bottom}\
 th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}\
-.win{background:#eef6e9}.ci{color:#777;font-size:12px}.swatch{display:inline-block;width:10px;\
+.win{background:#eef6e9}.ci{display:block;color:#777;font-size:12px;line-height:1.2}.swatch{display:inline-block;width:10px;\
 height:10px;border-radius:2px;margin-right:5px}\
 .scroll{overflow-x:auto}figure{margin:16px 0 28px}figure svg{width:100%;height:auto;\
 max-width:1200px;border:1px solid #eee}\
 figure svg text{font-family:'DejaVu Sans',Verdana,sans-serif}\
-figcaption{color:#444;font-size:14px;margin-top:4px}.note{color:#777;font-size:13px}";
+.aligned{display:block;white-space:pre;font-family:'DejaVu Sans Mono',Menlo,Consolas,\
+monospace;font-size:13px;margin:4px 0;overflow-x:auto}figcaption{color:#444;font-size:14px;margin-top:4px}.note{color:#777;font-size:13px}";
 
 impl Page {
     fn title(&self) -> String {
@@ -585,7 +672,7 @@ impl Page {
             let _ = write!(
                 t,
                 "<th{class}><span class=\"swatch\" style=\"background:{color}\"></span>{}</th>",
-                escape(&p.name)
+                escape(&p.name).replace('_', "_<wbr>")
             );
         }
         t.push_str("</tr></thead>\n<tbody>\n");
@@ -599,7 +686,7 @@ impl Page {
                 };
                 let ci = p.ci(key);
                 let ci_text = if reps > 1 && ci > 0.0 {
-                    format!(" <span class=\"ci\">± {}</span>", escape(&format(ci, f)))
+                    format!("<span class=\"ci\">± {}</span>", escape(&format(ci, f)))
                 } else {
                     String::new()
                 };
@@ -632,7 +719,7 @@ impl Page {
             let _ = writeln!(m, "## Reading\n\n{}\n", spans_md(&reading(s)));
         }
         if let Some(a) = &self.info.assumptions {
-            let _ = writeln!(m, "## Assumptions\n\n{a}\n");
+            let _ = writeln!(m, "## Assumptions\n\n{}\n", comments_md(a));
         }
         if let Some(s) = &self.summary {
             let winners = self.winners();
@@ -763,6 +850,17 @@ mod tests {
         assert!(
             text.contains("Failed jobs: naive (1 of 1 jobs, 10 calls gave up)."),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn lines_laid_out_in_columns_keep_their_layout() {
+        let html = comments_html(
+            "- Policies:\n  direct          no budget: everyone meets\n                  the limit.\n  fair            round robin.\n- next",
+        );
+        assert_eq!(
+            html,
+            "<ul>\n<li>Policies:<span class=\"aligned\">direct          no budget: everyone meets\n                the limit.\nfair            round robin.</span></li>\n<li>next</li>\n</ul>\n"
         );
     }
 
