@@ -88,6 +88,9 @@ enum Command {
         /// Where to write the joined sweep.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Do not draw the sweep charts.
+        #[arg(long)]
+        no_charts: bool,
     },
     /// Check a scenario file and report the first error with its line and column.
     Validate {
@@ -210,7 +213,11 @@ fn main() -> ExitCode {
             out,
             no_charts,
         ),
-        Command::Merge { dirs, out } => merge_command(&dirs, &out),
+        Command::Merge {
+            dirs,
+            out,
+            no_charts,
+        } => merge_command(&dirs, &out, no_charts),
     }
 }
 
@@ -364,9 +371,13 @@ fn sweep_command(
         Ok(o) => o,
         Err(e) => return sweep_fail(path, e),
     };
-    // Charts are drawn from sweep_summary.csv by `stampede plot DIR`; drawing them here too
-    // (unless --no-charts) is the charts' to add, once the sweep is complete.
-    let _ = no_charts;
+    // The charts need the whole grid: a shard's are drawn after `merge`.
+    if o.complete
+        && !no_charts
+        && let Err(e) = report::charts::plot_dir(&dir)
+    {
+        return fail(1, &e.to_string());
+    }
     let shard = options
         .shard
         .map_or(String::new(), |s| format!(", shard {s}"));
@@ -398,8 +409,15 @@ fn sweep_command(
 }
 
 /// `stampede merge`: join shards' directories.
-fn merge_command(dirs: &[PathBuf], out: &Path) -> ExitCode {
-    match sweep::merge(dirs, out) {
+fn merge_command(dirs: &[PathBuf], out: &Path, no_charts: bool) -> ExitCode {
+    let merged = sweep::merge(dirs, out);
+    if merged.is_ok()
+        && !no_charts
+        && let Err(e) = report::charts::plot_dir(out)
+    {
+        return fail(1, &e.to_string());
+    }
+    match merged {
         Ok(o) => print_out(&format!(
             "merged {} points from {} directories into {}: {}, {}\n",
             o.points,

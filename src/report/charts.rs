@@ -1142,18 +1142,17 @@ impl SeriesFigure {
                 continue;
             }
             mark_duplicates(&mut lines);
-            if column == "admitted_tokens_per_s" {
-                if let Some(limit) = series
+            if column == "admitted_tokens_per_s"
+                && let Some(limit) = series
                     .policies
                     .iter()
                     .map(|p| p.points("limit_tokens_per_s"))
                     .find(|pts| !pts.is_empty())
-                {
-                    let mut l = Line::new("provider limit", INK, limit);
-                    l.dashed = true;
-                    lines.push(l);
-                    limit_drawn = true;
-                }
+            {
+                let mut l = Line::new("provider limit", INK, limit);
+                l.dashed = true;
+                lines.push(l);
+                limit_drawn = true;
             }
             let max = lines
                 .iter()
