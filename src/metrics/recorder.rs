@@ -291,36 +291,32 @@ impl Recorder {
 }
 
 impl Recorder {
-    /// Per-tenant numbers for `tenants` tenants: from their own counts when there are several,
-    /// or the totals for a single tenant.
+    /// Per-tenant numbers: from their own counts when there are several tenants, or the totals
+    /// for a single tenant.
     pub fn tenant_metrics(
         &self,
         totals: &Metrics,
-        tenants: usize,
         price_input_per_mtok: f64,
         price_output_per_mtok: f64,
     ) -> Vec<TenantMetrics> {
         if self.tenants.is_empty() {
             let m = totals;
-            return vec![
-                TenantMetrics {
-                    jobs: m.jobs,
-                    jobs_ok: m.jobs_ok,
-                    jobs_failed: m.jobs_failed,
-                    jobs_budget_exhausted: m.jobs_budget_exhausted,
-                    job_latency_p50_s: m.job_latency_p50_s,
-                    job_latency_p99_s: m.job_latency_p99_s,
-                    job_latency_mean_s: m.job_latency_mean_s,
-                    call_latency_p50_s: m.call_latency_p50_s,
-                    call_latency_p99_s: m.call_latency_p99_s,
-                    call_latency_mean_s: m.call_latency_mean_s,
-                    attempts: m.attempts,
-                    rate_limited: m.rate_limited,
-                    tokens_billed: m.tokens_billed,
-                    cost_usd: m.cost_usd,
-                };
-                tenants.min(1)
-            ];
+            return vec![TenantMetrics {
+                jobs: m.jobs,
+                jobs_ok: m.jobs_ok,
+                jobs_failed: m.jobs_failed,
+                jobs_budget_exhausted: m.jobs_budget_exhausted,
+                job_latency_p50_s: m.job_latency_p50_s,
+                job_latency_p99_s: m.job_latency_p99_s,
+                job_latency_mean_s: m.job_latency_mean_s,
+                call_latency_p50_s: m.call_latency_p50_s,
+                call_latency_p99_s: m.call_latency_p99_s,
+                call_latency_mean_s: m.call_latency_mean_s,
+                attempts: m.attempts,
+                rate_limited: m.rate_limited,
+                tokens_billed: m.tokens_billed,
+                cost_usd: m.cost_usd,
+            }];
         }
         self.tenants
             .iter()

@@ -168,16 +168,6 @@ impl Dist {
             }
         }
     }
-
-    /// The largest value a draw can take, if bounded.
-    pub fn upper_bound(&self) -> Option<f64> {
-        match self {
-            Dist::Constant(v) => Some(*v),
-            Dist::Uniform { high, .. } => Some(*high),
-            Dist::Normal { sd, mean, .. } if *sd == 0.0 => Some(*mean),
-            _ => None,
-        }
-    }
 }
 
 fn check_non_negative(name: &str, v: f64) -> Result<(), DistError> {

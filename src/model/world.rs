@@ -388,12 +388,10 @@ pub fn simulate_full(
             .rec
             .finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok);
     metrics.guard_tripped = guard.is_some() as u8 as f64;
-    let tenants = world.rec.tenant_metrics(
-        &metrics,
-        scenario.tenants.len(),
-        p.price_input_per_mtok,
-        p.price_output_per_mtok,
-    );
+    let tenants =
+        world
+            .rec
+            .tenant_metrics(&metrics, p.price_input_per_mtok, p.price_output_per_mtok);
     Ok(RunOutput {
         guard,
         tenants,
@@ -440,13 +438,7 @@ impl Model for World<'_> {
             Event::Send {
                 call,
                 through_admission,
-            } => {
-                if through_admission && self.uses_admission() {
-                    self.queue_for_admission(now, call, q);
-                } else {
-                    self.send(now, call, q);
-                }
-            }
+            } => self.dispatch(now, call, through_admission, q),
             Event::Finish { call, .. } => self.finish(now, call, q),
             Event::Timeout { call, .. } => self.abandon(now, call, q),
             Event::NextCall { task } => self.start_call(now, task, q),
@@ -600,8 +592,6 @@ impl World<'_> {
                 },
             );
         }
-        // More capacity may let the head of a FIFO wait list through sooner: nothing waits on the
-        // provider's limits here (refused attempts come back as retries), so nothing to wake.
     }
 
     fn create_job(&mut self, now: SimTime, source: usize, q: &mut EventQueue<Event>) {
@@ -891,7 +881,7 @@ impl World<'_> {
         if self.rec.tenants.is_empty() {
             return None;
         }
-        let job = self.tasks[self.calls[call as usize].task as usize].job;
+        let job = self.job_of(call);
         let tenant = self.jobs[job as usize].tenant;
         self.rec.tenants.get_mut(tenant as usize)
     }
@@ -912,7 +902,7 @@ impl World<'_> {
         let p = &self.scenario.provider;
         let cost =
             (input as f64 * p.price_input_per_mtok + output as f64 * p.price_output_per_mtok) / 1e6;
-        let job = self.tasks[self.calls[call as usize].task as usize].job;
+        let job = self.job_of(call);
         let j = &mut self.jobs[job as usize];
         j.tokens += input + output;
         j.cost_usd += cost;
@@ -976,11 +966,7 @@ impl World<'_> {
             .calls
             .insert(Call::new(task, now, prompt, max_tokens, output, None, 0))
             as u32;
-        if self.uses_admission() {
-            self.queue_for_admission(now, call, q);
-        } else {
-            self.send(now, call, q);
-        }
+        self.dispatch(now, call, true, q);
     }
 
     /// Tells the policies that learn from outcomes how `call`'s attempt ended: the breaker counts
@@ -1008,6 +994,28 @@ impl World<'_> {
         }
     }
 
+    /// Sends `call`'s next attempt: through the client's admission line when the policy has one
+    /// and the attempt passes through it (the SDK layer's retries do not), else straight out.
+    fn dispatch(
+        &mut self,
+        now: SimTime,
+        call: u32,
+        through_admission: bool,
+        q: &mut EventQueue<Event>,
+    ) {
+        if through_admission && self.uses_admission() {
+            self.queue_for_admission(now, call, q);
+        } else {
+            self.send(now, call, q);
+        }
+    }
+
+    /// The job `call` belongs to.
+    #[inline]
+    fn job_of(&self, call: u32) -> u32 {
+        self.tasks[self.calls[call as usize].task as usize].job
+    }
+
     /// Whether calls wait for admission: for client buckets or a concurrency limit.
     fn uses_admission(&self) -> bool {
         self.admission.has_buckets() || self.concurrency.is_some()
@@ -1015,7 +1023,7 @@ impl World<'_> {
 
     fn queue_for_admission(&mut self, now: SimTime, call: u32, q: &mut EventQueue<Event>) {
         let c = &self.calls[call as usize];
-        let job = self.tasks[c.task as usize].job;
+        let job = self.job_of(call);
         let tenant = self.jobs[job as usize].tenant;
         let cost = Resource::Tokens.estimate(c.prompt, c.max_tokens);
         self.admission.push(Waiting {
@@ -1365,7 +1373,7 @@ impl World<'_> {
             }
         }
         if self.policy.refund_unused_output && output < max_tokens {
-            let job = self.tasks[self.calls[call as usize].task as usize].job;
+            let job = self.job_of(call);
             let tenant = self.jobs[job as usize].tenant;
             self.admission
                 .refund(now, tenant, job, (max_tokens - output) as f64);
@@ -1466,11 +1474,7 @@ impl World<'_> {
         if hedge_no < spec.max_extra {
             q.push(now.after(spec.delay_ns), Event::Hedge { call, attempt });
         }
-        if self.uses_admission() {
-            self.queue_for_admission(now, shadow, q);
-        } else {
-            self.send(now, shadow, q);
-        }
+        self.dispatch(now, shadow, true, q);
     }
 
     /// Removes hedge `shadow` from the slab and from its call's list.
