@@ -1392,6 +1392,8 @@ impl World<'_> {
             Some(primary) => {
                 self.drop_hedge(call);
                 self.rec.hedges_won += 1;
+                // The call's own attempt (or the retry it waits to send) ends here too.
+                self.attempt_over(primary);
                 if self.calls[primary as usize].phase == Phase::Client {
                     // Waiting to retry: it goes when its pending event comes.
                     self.calls[primary as usize].zombie = true;
