@@ -650,7 +650,7 @@ pub fn write_junit(report: &CheckReport, path: &std::path::Path) -> Result<(), C
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        crate::report::write_atomic(path, junit(report).as_bytes())
+        crate::io::write_atomic(path, junit(report).as_bytes())
     };
     write().map_err(|source| CheckError::Write {
         path: path.to_path_buf(),
