@@ -8,6 +8,12 @@ use super::dist::Dist;
 use super::retry::RetryLayer;
 use crate::engine::Guards;
 
+/// Most retry layers a policy may stack: a call keeps one attempt count per layer.
+pub const MAX_LAYERS: usize = 4;
+
+/// Most hedges one call may have in flight: a call keeps one slot per hedge.
+pub const MAX_HEDGES: usize = 3;
+
 /// A whole scenario: one provider, a workload, and the policies to compare on it.
 #[derive(Clone, Debug)]
 pub struct Scenario {

@@ -19,6 +19,7 @@ use super::budget::RetryBudget;
 use super::concurrency::ConcurrencyLimit;
 use super::config::ThrottleSpec;
 use super::config::{Arrival, LimitKind, Policy, Resource, Scenario, Serving};
+use super::config::{MAX_HEDGES, MAX_LAYERS};
 use super::dist::Dist;
 use super::limiter::Limiter;
 use super::retry::Failure;
@@ -33,12 +34,6 @@ use crate::metrics::timeseries::{Gauges, Sample, TimeSeries};
 use crate::metrics::{Metrics, Recorder, TenantMetrics};
 use slab::Slab;
 use std::collections::VecDeque;
-
-/// Most retry layers a policy may stack.
-pub const MAX_LAYERS: usize = 4;
-
-/// Most hedges one call may have in flight.
-pub const MAX_HEDGES: usize = 3;
 
 const ARRIVALS: u64 = purpose("arrivals");
 const FANOUT: u64 = purpose("fanout");

@@ -8,12 +8,13 @@ use crate::model::admission::{Discipline, Scope, ScopedBucket};
 use crate::model::breaker::{BreakerSpec, FailureRatio};
 use crate::model::budget::BudgetSpec;
 use crate::model::concurrency::ConcurrencySpec;
-use crate::model::config::{CapacityStep, HedgeSpec, LimitKind, Outage, Serving, ThrottleSpec};
+use crate::model::config::{
+    CapacityStep, HedgeSpec, LimitKind, MAX_HEDGES, MAX_LAYERS, Outage, Serving, ThrottleSpec,
+};
 use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
 use crate::model::throttle::SreThrottle;
 use crate::model::workload::{CallSpec, Node, WorkLimits};
-use crate::model::world::{MAX_HEDGES, MAX_LAYERS};
 use crate::model::{self, Arrival, Limit, Policy, Provider, Resource, Source};
 use serde::Deserialize;
 use std::ops::Range;
