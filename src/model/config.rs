@@ -41,8 +41,6 @@ pub struct Scenario {
     pub nodes: Vec<super::workload::Node>,
     /// Client policies, compared on identical draws.
     pub policies: Vec<Policy>,
-    /// What `stampede check` holds the policies to (`[[expect]]`).
-    pub expectations: Vec<crate::check::Expectation>,
 }
 
 /// What a rate limit counts.

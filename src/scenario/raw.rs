@@ -52,10 +52,11 @@ pub struct RawScenario {
     #[serde(default)]
     templates: std::collections::BTreeMap<String, Spanned<super::templates::RawNode>>,
     policy: Vec<RawPolicy>,
-    /// `[[expect]]` entries for `stampede check` (`super::expect`).
+    /// `[[expect]]` entries for `stampede check`: not the model's, so `super::parse_all` takes
+    /// them out and checks them against the validated scenario.
     #[serde(default)]
-    expect: Vec<Spanned<super::expect::RawExpect>>,
-    /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_sweep`.
+    pub(super) expect: Vec<Spanned<super::expect::RawExpect>>,
+    /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_all`.
     #[serde(default)]
     pub(super) sweep: Option<super::overrides::RawSweep>,
 }
@@ -952,7 +953,6 @@ impl RawScenario {
             });
         }
 
-        let expectations = super::expect::validate(self.expect, &policies, &tenants)?;
         Ok(model::Scenario {
             name,
             description: self.scenario.description.trim().to_string(),
@@ -966,7 +966,6 @@ impl RawScenario {
             tenant_weights,
             nodes,
             policies,
-            expectations,
         })
     }
 }
