@@ -27,9 +27,10 @@ fn scaled(base: f64, scale: f64) -> f64 {
     }
 }
 
-/// Checks a scale factor: positive and finite.
+/// Checks, in debug builds, a scale factor: positive and finite, as
+/// [`CapacityStep::new`](super::config::CapacityStep::new) makes every scale.
 fn check_scale(scale: f64) {
-    assert!(
+    debug_assert!(
         scale > 0.0 && scale.is_finite(),
         "a limit's scale must be positive and finite, got {scale}"
     );
@@ -178,7 +179,10 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// A full bucket at time zero. `rate_per_s` and `burst` must be positive (the scenario checks).
+    /// A full bucket at time zero. `rate_per_s` and `burst` must be positive ([`Limit::new`]
+    /// checks a provider limit's, the scenario layer a client bucket's).
+    ///
+    /// [`Limit::new`]: super::config::Limit::new
     pub fn new(rate_per_s: f64, burst: f64) -> TokenBucket {
         TokenBucket {
             base_rate_per_s: rate_per_s,
@@ -315,9 +319,11 @@ pub struct FixedWindow {
 }
 
 impl FixedWindow {
-    /// An empty counter at time zero. `window_ns` must be positive.
+    /// An empty counter at time zero. `window_ns` is positive: [`Limit::new`] refuses others.
+    ///
+    /// [`Limit::new`]: super::config::Limit::new
     pub fn new(limit: f64, window_ns: u64) -> FixedWindow {
-        assert!(window_ns > 0, "a window must be longer than zero");
+        debug_assert!(window_ns > 0, "a window must be longer than zero");
         FixedWindow {
             base_limit: limit,
             limit,
@@ -427,9 +433,11 @@ pub struct SlidingWindow {
 }
 
 impl SlidingWindow {
-    /// An empty log at time zero. `window_ns` must be positive.
+    /// An empty log at time zero. `window_ns` is positive: [`Limit::new`] refuses others.
+    ///
+    /// [`Limit::new`]: super::config::Limit::new
     pub fn new(limit: f64, window_ns: u64) -> SlidingWindow {
-        assert!(window_ns > 0, "a window must be longer than zero");
+        debug_assert!(window_ns > 0, "a window must be longer than zero");
         SlidingWindow {
             base_limit: limit,
             limit,

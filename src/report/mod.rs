@@ -1,5 +1,5 @@
 //! Turning a [`Report`] into what people and machines read: a side-by-side table, a JSON
-//! document, CSV, and files written whole or not at all.
+//! document, CSV, and the files they are written to.
 
 pub mod charts;
 pub mod data;
@@ -8,10 +8,10 @@ mod table;
 
 pub use table::table;
 
+use crate::io::write_atomic;
 use crate::metrics::{Metrics, TenantMetrics};
 use crate::run::Report;
 use serde::Serialize;
-use std::io::Write;
 use std::path::Path;
 
 #[derive(Serialize)]
@@ -214,42 +214,4 @@ pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
         write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;
     }
     Ok(())
-}
-
-/// Writes `bytes` to `path` whole or not at all: a temporary file in the same directory, synced,
-/// then renamed over the target.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    // Temporary files are private (0600); a result is an ordinary file others may read.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod write_tests {
-    #[cfg(unix)]
-    #[test]
-    fn results_are_written_readable_by_others_like_any_file() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("summary.json");
-        super::write_atomic(&path, b"{}").unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
-        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
-    }
 }
