@@ -441,9 +441,11 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
             baseline::compare(&b, &name, &path, &report, options.tolerance)
         });
         let results = options.out.join(&s.scenario.name);
-        crate::report::write_outputs(&report, &results).map_err(|source| CheckError::Write {
-            path: results.clone(),
-            source,
+        crate::run::export::write_outputs(&report, &results).map_err(|source| {
+            CheckError::Write {
+                path: results.clone(),
+                source,
+            }
         })?;
         checks.push(ScenarioCheck {
             file: shown,
