@@ -61,6 +61,9 @@ pub struct Live {
     /// Calls in the admission line, by its count and by the calls' own flags.
     pub admission_line: u64,
     pub calls_in_line: u64,
+    /// Calls whose send a policy delayed, by the client's count and by the calls' own flags.
+    pub delayed: u64,
+    pub calls_delayed: u64,
     /// Retries in flight, by the client's counter and by the calls' own flags.
     pub active_retries: u64,
     pub calls_retrying: u64,
@@ -182,6 +185,13 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
         ),
     );
     rule(
+        live.delayed == live.calls_delayed,
+        format!(
+            "delayed sends counted {} but {} calls are delayed",
+            live.delayed, live.calls_delayed
+        ),
+    );
+    rule(
         live.active_retries == live.calls_retrying,
         format!(
             "retries in flight counted {} but {} calls are retrying",
@@ -230,6 +240,7 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
             ("processor-sharing list", live.sharing),
             ("admission line", live.admission_line),
             ("retries in flight", live.active_retries),
+            ("delayed sends", live.delayed),
             ("recorded in flight", live.recorded_in_flight),
         ];
         for (name, value) in gauges {

@@ -193,7 +193,10 @@ impl Model for World<'_> {
             Event::Send {
                 call,
                 through_admission,
-            } => self.dispatch(now, call.id, through_admission, q),
+            } => {
+                self.client.set_delayed(call.id, false);
+                self.dispatch(now, call.id, through_admission, q)
+            }
             Event::Finish(request) => self.served(now, request.id, q),
             Event::Timeout(attempt) => self.timed_out(now, attempt.id, q),
             Event::Hedge(attempt) => self.hedge(now, attempt.id, q),
@@ -206,6 +209,7 @@ impl Model for World<'_> {
             }
             Event::Capacity { step } => self.provider.capacity_step(now, step as usize, q),
         }
+        self.settle(now, q);
     }
 
     #[inline]
@@ -270,6 +274,8 @@ impl World<'_> {
             sharing: self.provider.sharing() as u64,
             admission_line: self.client.admission.len() as u64,
             calls_in_line: calls().filter(|c| c.in_line).count() as u64,
+            delayed: self.client.delayed as u64,
+            calls_delayed: calls().filter(|c| c.delayed).count() as u64,
             active_retries: self.client.active_retries,
             calls_retrying: self.client.retries_in_flight(),
             open_stays_ns: self.provider.open_stays_ns(end),

@@ -136,7 +136,8 @@ impl World<'_> {
     /// for when the next one might.
     pub(crate) fn admit_waiting(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
         loop {
-            let in_flight = self.provider.in_flight();
+            // Calls a policy delayed were let through and will be sent: they count.
+            let in_flight = self.provider.in_flight() + self.client.delayed;
             let open = self.client.hooks.iter().all(|h| h.admits(in_flight));
             match self.client.admission.pop_ready(now, &mut |_| open) {
                 Popped::Ready(w) => {
@@ -154,6 +155,17 @@ impl World<'_> {
                 }
                 Popped::Blocked | Popped::Empty => return,
             }
+        }
+    }
+
+    /// Gives the admission line another look if something this event did may have let a call
+    /// through (a gating policy learned of an outcome, a bucket got tokens back). Deferred to the
+    /// end of the event so that no call is sent, and possibly ended, while another call's outcome
+    /// is still being handled.
+    pub(crate) fn settle(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
+        while self.client.line_may_move {
+            self.client.line_may_move = false;
+            self.admit_waiting(now, q);
         }
     }
 
@@ -178,6 +190,7 @@ impl World<'_> {
             match verdict {
                 Verdict::Pass => {}
                 Verdict::Delay(wait) => {
+                    self.client.set_delayed(call, true);
                     let serial = self.client.call(call).serial;
                     q.push(
                         now.after(wait),
@@ -244,13 +257,13 @@ impl World<'_> {
             Answer::RateLimited { retry_after_s } => {
                 self.ledger.rate_limited(tenant);
                 self.ledger.life.refused += 1;
-                self.observe(now, call, Outcome::RateLimited, q);
+                self.observe(now, call, Outcome::RateLimited);
                 self.attempt_failed(now, call, Failure::RateLimited, Some(retry_after_s), q);
             }
             Answer::ServerError => {
                 self.ledger.server_error();
                 self.ledger.life.down += 1;
-                self.observe(now, call, Outcome::ServerError, q);
+                self.observe(now, call, Outcome::ServerError);
                 self.attempt_failed(now, call, Failure::ServerError, None, q);
             }
             Answer::TooLarge => {
@@ -262,8 +275,8 @@ impl World<'_> {
     }
 
     /// Tells the policies how `call`'s attempt ended; callers held back by a gating policy get
-    /// another look.
-    fn observe(&mut self, now: SimTime, call: CallId, outcome: Outcome, q: &mut EventQueue<Event>) {
+    /// another look once the event's consequences are settled (see [`World::settle`]).
+    fn observe(&mut self, now: SimTime, call: CallId, outcome: Outcome) {
         if self.client.hooks.is_empty() {
             return;
         }
@@ -276,7 +289,7 @@ impl World<'_> {
             h.observe(now, outcome, sample);
         }
         if self.client.gated {
-            self.admit_waiting(now, q);
+            self.client.line_may_move = true;
         }
     }
 
@@ -292,7 +305,7 @@ impl World<'_> {
         } else {
             Outcome::Ok
         };
-        self.observe(now, call, outcome, q);
+        self.observe(now, call, outcome);
         if r.fails {
             self.ledger.server_error();
             self.ledger.life.failed_in_service += 1;
@@ -314,7 +327,7 @@ impl World<'_> {
                 let job = self.job_of(call);
                 let tenant = self.work.job(job).tenant;
                 self.client.admission.refund(now, tenant, job.0, unused);
-                self.admit_waiting(now, q);
+                self.client.line_may_move = true;
             }
         }
         self.end_attempt(call);
@@ -345,7 +358,7 @@ impl World<'_> {
     pub(crate) fn timed_out(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
         self.ledger.timed_out();
         self.cut_off(now, call, q);
-        self.observe(now, call, Outcome::Timeout, q);
+        self.observe(now, call, Outcome::Timeout);
         self.attempt_failed(now, call, Failure::Timeout, None, q);
     }
 
@@ -464,6 +477,7 @@ impl World<'_> {
     /// if it waits there, and any pending `Send` of it goes stale. The one way a call ends.
     pub(crate) fn end_call(&mut self, call: CallId) -> crate::model::client::Call {
         self.end_attempt(call);
+        self.client.set_delayed(call, false);
         let c = self.client.calls.remove(call.index());
         debug_assert!(
             c.request.is_none(),

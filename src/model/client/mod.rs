@@ -39,6 +39,9 @@ pub struct Call {
     pub request: Option<RequestId>,
     /// Waiting in the client's admission line.
     pub in_line: bool,
+    /// Held back by a policy's delay (a sending-rate limiter): it holds a place among the
+    /// attempts in flight until its delayed send comes.
+    pub delayed: bool,
     /// Attempts each layer has started in its current round (1 at the first attempt).
     pub tries: [u32; MAX_LAYERS],
     /// Each layer's previous wait, seconds (for decorrelated jitter).
@@ -75,6 +78,11 @@ pub struct Client {
     pub hooks: Vec<Box<dyn ClientPolicy>>,
     /// Some hook holds calls in the admission line.
     pub gated: bool,
+    /// Calls whose send a policy delayed.
+    pub delayed: u32,
+    /// Something happened that may let a waiting call through: look again at the end of the
+    /// event.
+    pub line_may_move: bool,
     serials: u64,
 }
 
@@ -93,6 +101,8 @@ impl Client {
             budget: policy.budget.map(RetryBudget::new),
             active_retries: 0,
             gated: hooks.iter().any(|h| h.holds_calls()),
+            line_may_move: false,
+            delayed: 0,
             hooks,
             serials: 0,
         }
@@ -133,6 +143,7 @@ impl Client {
             attempt: 0,
             request: None,
             in_line: false,
+            delayed: false,
             tries: [1; MAX_LAYERS],
             previous_wait_s: [None; MAX_LAYERS],
             retry_of: None,
@@ -145,6 +156,19 @@ impl Client {
             sent_at: now,
             in_flight_at_send: 0,
         }))
+    }
+
+    /// Marks `call` delayed or not, keeping the count.
+    pub fn set_delayed(&mut self, call: CallId, delayed: bool) {
+        let c = &mut self.calls[call.index()];
+        if c.delayed != delayed {
+            c.delayed = delayed;
+            if delayed {
+                self.delayed += 1;
+            } else {
+                self.delayed -= 1;
+            }
+        }
     }
 
     /// Retries in flight, counted from the calls themselves (the conservation checks compare it
