@@ -149,6 +149,16 @@ impl Recorder {
         self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
     }
 
+    /// Attempts in flight now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// The time integral of attempts in flight up to `end`, in attempt-nanoseconds.
+    pub fn in_flight_area(&self, end: SimTime) -> u128 {
+        self.in_flight_area + self.in_flight as u128 * end.since(self.in_flight_since) as u128
+    }
+
     /// An attempt finished at the provider after waiting `wait_ns` for a slot and `total_ns` in all.
     #[inline]
     pub fn served(&mut self, wait_ns: u64, total_ns: u64) {

@@ -181,6 +181,29 @@ impl Admission {
         self.waiting += 1;
     }
 
+    /// Takes `call` (of `tenant` and `job`) out of line uncharged: it no longer needs to be sent
+    /// (a hedge cancelled, a call answered by its hedge). Rare, so a linear search is fine.
+    pub fn withdraw(&mut self, call: u32, tenant: u32, job: u32) {
+        let key = self.key(&Waiting {
+            call,
+            cost: 0.0,
+            tenant,
+            job,
+        });
+        let Some(queue) = self.queues.get_mut(key) else {
+            return;
+        };
+        let Some(i) = queue.iter().position(|w| w.call == call) else {
+            return;
+        };
+        queue.remove(i);
+        self.waiting -= 1;
+        if queue.is_empty() && self.discipline != Discipline::Fifo {
+            self.credits[key] = 0;
+            self.ring.retain(|&k| k as usize != key);
+        }
+    }
+
     /// Nanoseconds until every bucket of `w` holds its cost, split into the shared (global) part
     /// and the part of its own tenant's and job's buckets.
     fn waits(&mut self, now: SimTime, w: &Waiting) -> (u64, u64) {

@@ -270,6 +270,35 @@ impl Breaker {
     }
 }
 
+/// A breaker gates every attempt and counts every outcome as a success or a failure.
+impl crate::model::client::hooks::ClientPolicy for Breaker {
+    fn gate(
+        &mut self,
+        now: SimTime,
+        _draw: &mut dyn FnMut() -> f64,
+    ) -> crate::model::client::hooks::Verdict {
+        use crate::model::client::hooks::Verdict;
+        if self.allow(now) {
+            Verdict::Pass
+        } else {
+            Verdict::ShortCircuit
+        }
+    }
+
+    fn observe(
+        &mut self,
+        now: SimTime,
+        outcome: crate::model::client::hooks::Outcome,
+        _sample: crate::model::client::hooks::Sample,
+    ) {
+        if outcome == crate::model::client::hooks::Outcome::Ok {
+            self.on_success(now);
+        } else {
+            self.on_failure(now);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,6 +274,31 @@ fn check_range(initial: u32, min: u32, max: u32) {
     );
 }
 
+/// A concurrency limit holds calls in the admission line while the limit is reached, and learns
+/// from each attempt's round trip: a 429 or a timeout is a drop; a server error is no sample.
+impl crate::model::client::hooks::ClientPolicy for ConcurrencyLimit {
+    fn observe(
+        &mut self,
+        now: SimTime,
+        outcome: crate::model::client::hooks::Outcome,
+        sample: crate::model::client::hooks::Sample,
+    ) {
+        use crate::model::client::hooks::Outcome;
+        if outcome != Outcome::ServerError {
+            let dropped = matches!(outcome, Outcome::RateLimited | Outcome::Timeout);
+            self.on_sample(now, sample.rtt_ns, sample.in_flight_at_send, dropped);
+        }
+    }
+
+    fn holds_calls(&self) -> bool {
+        true
+    }
+
+    fn admits(&self, in_flight: u32) -> bool {
+        in_flight < self.limit()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

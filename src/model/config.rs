@@ -219,6 +219,12 @@ pub struct Source {
     pub root: usize,
 }
 
+/// Most retry layers a policy may stack.
+pub const MAX_LAYERS: usize = 4;
+
+/// Most hedges one call may have in flight.
+pub const MAX_HEDGES: usize = 3;
+
 /// How a client behaves: its retry layers, its pacing, its orchestrator.
 #[derive(Clone, Debug)]
 pub struct Policy {

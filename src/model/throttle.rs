@@ -376,6 +376,55 @@ impl Default for AdaptiveRateLimiter {
     }
 }
 
+/// SRE throttling counts each request as it is offered and each acceptance, and refuses with its
+/// current probability.
+impl crate::model::client::hooks::ClientPolicy for SreThrottle {
+    fn gate(
+        &mut self,
+        now: SimTime,
+        draw: &mut dyn FnMut() -> f64,
+    ) -> crate::model::client::hooks::Verdict {
+        let p = self.reject_probability(now);
+        self.on_request(now);
+        if p > 0.0 && draw() < p {
+            crate::model::client::hooks::Verdict::Throttle
+        } else {
+            crate::model::client::hooks::Verdict::Pass
+        }
+    }
+
+    fn admitted(&mut self, now: SimTime) {
+        self.on_accept(now);
+    }
+}
+
+/// The AWS adaptive limiter delays sending until its bucket holds a token, and adjusts its rate on
+/// every response.
+impl crate::model::client::hooks::ClientPolicy for AdaptiveRateLimiter {
+    fn gate(
+        &mut self,
+        now: SimTime,
+        _draw: &mut dyn FnMut() -> f64,
+    ) -> crate::model::client::hooks::Verdict {
+        match self.acquire_wait_ns(now) {
+            0 => crate::model::client::hooks::Verdict::Pass,
+            wait => crate::model::client::hooks::Verdict::Delay(wait),
+        }
+    }
+
+    fn observe(
+        &mut self,
+        now: SimTime,
+        outcome: crate::model::client::hooks::Outcome,
+        _sample: crate::model::client::hooks::Sample,
+    ) {
+        self.on_response(
+            now,
+            outcome == crate::model::client::hooks::Outcome::RateLimited,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,536 @@
+//! A call's life: created by its task, sent through the admission line and the policies' gates,
+//! answered, refused, failed or timed out, retried by the innermost layer that may, and finally
+//! answered or given up.
+//!
+//! Two functions end things, and every path goes through them: [`World::end_attempt`] when an
+//! attempt's outcome is known (or it is abandoned), and [`World::end_call`] when a call leaves.
+
+use super::hooks::{Outcome, Sample, Verdict};
+use crate::engine::rng::{purpose, stream, unit};
+use crate::engine::time::secs_to_nanos;
+use crate::engine::{EventQueue, SimTime};
+use crate::model::admission::{Popped, Waiting};
+use crate::model::config::Resource;
+use crate::model::dist::Dist;
+use crate::model::ids::{CallId, JobId, Key, RequestId, TaskId};
+use crate::model::provider::{Answer, Sizes};
+use crate::model::retry::Failure;
+use crate::model::workload::Node;
+use crate::model::world::{Event, World};
+
+const CALL: u64 = purpose("call");
+const BACKOFF: u64 = purpose("backoff");
+const THINK: u64 = purpose("think");
+const THROTTLE: u64 = purpose("throttle");
+
+impl World<'_> {
+    /// The job `call` belongs to.
+    #[inline]
+    pub(crate) fn job_of(&self, call: CallId) -> JobId {
+        self.work.task(self.client.call(call).task).job
+    }
+
+    /// The tenant `call` is made for.
+    #[inline]
+    fn tenant_of_call(&self, call: CallId) -> u32 {
+        self.work.tenant_of(self.client.call(call).task)
+    }
+
+    /// Ids that name a task's `k`-th call across policies.
+    #[inline]
+    fn call_key(&self, task: TaskId, k: u32) -> [u64; 2] {
+        [self.work.task(task).key, k as u64]
+    }
+
+    /// Ids that name the current attempt of `call` across policies.
+    #[inline]
+    pub(crate) fn attempt_key(&self, call: CallId) -> [u64; 4] {
+        let c = self.client.call(call);
+        let t = self.work.task(c.task);
+        [
+            t.key,
+            t.next as u64,
+            t.generation as u64,
+            c.attempts as u64 | (c.hedge_no as u64) << 32,
+        ]
+    }
+
+    /// `task` makes its next call.
+    pub(crate) fn start_call(&mut self, now: SimTime, task: TaskId, q: &mut EventQueue<Event>) {
+        let job = self.work.task(task).job;
+        if !self.may_work(now, job) {
+            self.complete(now, task, false, q);
+            return;
+        }
+        self.work.job_mut(job).calls_started += 1;
+        let key = self.call_key(task, self.work.task(task).next);
+        let spec = self.call_spec(task);
+        let (prompt, output) = match (&spec.prompt_tokens, &spec.output_tokens) {
+            // Constants draw nothing: skip keying a stream (a tenth of an M/M/1 run's work).
+            (Dist::Constant(p), Dist::Constant(o)) => (*p, *o),
+            (p, o) => {
+                let mut rng = stream(self.seed, CALL, &key);
+                (p.sample(&mut rng), o.sample(&mut rng))
+            }
+        };
+        let max_tokens = spec.max_tokens;
+        let (traced_prompt, traced_output) = self.work.job(job).sizes;
+        let sizes = Sizes {
+            prompt: traced_prompt.unwrap_or(prompt.round() as u32),
+            max_tokens,
+            output: traced_output
+                .unwrap_or(output.round() as u32)
+                .min(max_tokens),
+        };
+        let call = self.new_call(task, now, sizes, None, 0);
+        self.dispatch(now, call, true, q);
+    }
+
+    /// Creates a call (or hedge) and counts it.
+    pub(crate) fn new_call(
+        &mut self,
+        task: TaskId,
+        now: SimTime,
+        sizes: Sizes,
+        primary: Option<CallId>,
+        hedge_no: u32,
+    ) -> CallId {
+        self.ledger.life.calls_started += 1;
+        self.client.insert(task, now, sizes, primary, hedge_no)
+    }
+
+    /// Sends `call`'s next attempt: through the client's admission line when the policy has one
+    /// and the attempt passes through it (the SDK layer's retries do not), else straight out.
+    pub(crate) fn dispatch(
+        &mut self,
+        now: SimTime,
+        call: CallId,
+        through_admission: bool,
+        q: &mut EventQueue<Event>,
+    ) {
+        if through_admission && self.client.uses_admission() {
+            self.queue_for_admission(now, call, q);
+        } else {
+            self.send(now, call, q);
+        }
+    }
+
+    fn queue_for_admission(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        let job = self.job_of(call);
+        let tenant = self.work.job(job).tenant;
+        let c = self.client.call_mut(call);
+        c.in_line = true;
+        let cost = Resource::Tokens.estimate(c.sizes.prompt, c.sizes.max_tokens);
+        self.client.admission.push(Waiting {
+            call: call.0,
+            cost,
+            tenant,
+            job: job.0,
+        });
+        self.admit_waiting(now, q);
+        // Counted after admission: a call the buckets let straight through never waited.
+        self.ledger.client_queue(self.client.admission.len());
+    }
+
+    /// Lets waiting calls through the client's buckets while they hold enough, and sets a timer
+    /// for when the next one might.
+    pub(crate) fn admit_waiting(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
+        loop {
+            let in_flight = self.provider.in_flight();
+            let open = self.client.hooks.iter().all(|h| h.admits(in_flight));
+            match self.client.admission.pop_ready(now, &mut |_| open) {
+                Popped::Ready(w) => {
+                    let call = CallId(w.call);
+                    self.client.call_mut(call).in_line = false;
+                    self.send(now, call, q);
+                }
+                Popped::Wait(ns) => {
+                    let at = now.after(ns);
+                    if self.client.wake_at.is_none_or(|t| at < t) {
+                        self.client.wake_at = Some(at);
+                        q.push(at, Event::AdmissionWake);
+                    }
+                    return;
+                }
+                Popped::Blocked | Popped::Empty => return,
+            }
+        }
+    }
+
+    /// Asks the policies' gates, then offers one attempt of `call` to the provider.
+    fn send(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        if !self.client.hooks.is_empty() {
+            let key = self.attempt_key(call);
+            let (seed, stamps) = (self.seed, &mut self.stamps);
+            // A fresh stamp keys each draw apart from the attempt's other draws.
+            let mut draw = || {
+                let mut key = key;
+                key[3] ^= stamps.issue() << 40;
+                unit(&mut stream(seed, THROTTLE, &key))
+            };
+            let mut verdict = Verdict::Pass;
+            for h in &mut self.client.hooks {
+                verdict = h.gate(now, &mut draw);
+                if verdict != Verdict::Pass {
+                    break;
+                }
+            }
+            match verdict {
+                Verdict::Pass => {}
+                Verdict::Delay(wait) => {
+                    let serial = self.client.call(call).serial;
+                    q.push(
+                        now.after(wait),
+                        Event::Send {
+                            call: Key {
+                                id: call,
+                                stamp: serial,
+                            },
+                            through_admission: false,
+                        },
+                    );
+                    return;
+                }
+                Verdict::ShortCircuit => {
+                    self.ledger.short_circuited();
+                    self.give_up(now, call, q);
+                    return;
+                }
+                Verdict::Throttle => {
+                    self.ledger.throttled_locally();
+                    self.attempt_failed(now, call, Failure::RateLimited, None, q);
+                    return;
+                }
+            }
+        }
+        let tenant = self.tenant_of_call(call);
+        self.ledger.attempt_sent(tenant);
+        let stamp = self.stamps.issue();
+        let in_flight = self.provider.in_flight();
+        let c = self.client.call_mut(call);
+        c.attempts += 1;
+        c.attempt = stamp;
+        c.sent_at = now;
+        c.in_flight_at_send = in_flight + 1;
+        let (first, sizes, is_hedge) = (c.attempts == 1, c.sizes, c.primary.is_some());
+        if first && let Some(b) = self.client.budget.as_mut() {
+            b.on_request(now);
+        }
+        match self.provider.offer(now, sizes) {
+            Answer::Admitted => {
+                for h in &mut self.client.hooks {
+                    h.admitted(now);
+                }
+                self.ledger.admitted(
+                    now,
+                    Resource::Tokens.estimate(sizes.prompt, sizes.max_tokens),
+                );
+                let key = Key { id: call, stamp };
+                if let Some(t) = self.policy.timeout_ns {
+                    q.push(now.after(t), Event::Timeout(key));
+                }
+                if let Some(h) = &self.policy.hedge
+                    && !is_hedge
+                {
+                    self.client.call_mut(call).hedges_sent = 0;
+                    q.push(now.after(h.delay_ns), Event::Hedge(key));
+                }
+                let attempt_key = self.attempt_key(call);
+                let request =
+                    self.provider
+                        .admit(now, call, stamp, sizes, attempt_key, &mut self.stamps, q);
+                self.client.call_mut(call).request = Some(request);
+            }
+            Answer::RateLimited { retry_after_s } => {
+                self.ledger.rate_limited(tenant);
+                self.ledger.life.refused += 1;
+                self.observe(now, call, Outcome::RateLimited, q);
+                self.attempt_failed(now, call, Failure::RateLimited, Some(retry_after_s), q);
+            }
+            Answer::ServerError => {
+                self.ledger.server_error();
+                self.ledger.life.down += 1;
+                self.observe(now, call, Outcome::ServerError, q);
+                self.attempt_failed(now, call, Failure::ServerError, None, q);
+            }
+            Answer::TooLarge => {
+                self.ledger.too_large();
+                self.ledger.life.too_large += 1;
+                self.give_up(now, call, q);
+            }
+        }
+    }
+
+    /// Tells the policies how `call`'s attempt ended; callers held back by a gating policy get
+    /// another look.
+    fn observe(&mut self, now: SimTime, call: CallId, outcome: Outcome, q: &mut EventQueue<Event>) {
+        if self.client.hooks.is_empty() {
+            return;
+        }
+        let c = self.client.call(call);
+        let sample = Sample {
+            rtt_ns: now.since(c.sent_at),
+            in_flight_at_send: c.in_flight_at_send,
+        };
+        for h in &mut self.client.hooks {
+            h.observe(now, outcome, sample);
+        }
+        if self.client.gated {
+            self.admit_waiting(now, q);
+        }
+    }
+
+    /// The provider finished serving request `id`: the call is answered, or the attempt failed
+    /// with a 500.
+    pub(crate) fn served(&mut self, now: SimTime, id: RequestId, q: &mut EventQueue<Event>) {
+        let (r, stay) = self.provider.finish(now, id, &mut self.stamps, q);
+        self.ledger.left_provider(now, stay.wait_ns, stay.total_ns);
+        let call = r.call;
+        self.client.call_mut(call).request = None;
+        let outcome = if r.fails {
+            Outcome::ServerError
+        } else {
+            Outcome::Ok
+        };
+        self.observe(now, call, outcome, q);
+        if r.fails {
+            self.ledger.server_error();
+            self.ledger.life.failed_in_service += 1;
+            self.attempt_failed(now, call, Failure::ServerError, None, q);
+            return;
+        }
+        let Sizes {
+            prompt,
+            max_tokens,
+            output,
+        } = r.sizes;
+        self.ledger.answered();
+        self.bill(call, prompt as u64, output as u64);
+        if output < max_tokens {
+            let unused = (max_tokens - output) as f64;
+            self.provider
+                .refund_unused_output(now, r.admitted_at, unused);
+            if self.policy.refund_unused_output {
+                let job = self.job_of(call);
+                let tenant = self.work.job(job).tenant;
+                self.client.admission.refund(now, tenant, job.0, unused);
+                self.admit_waiting(now, q);
+            }
+        }
+        self.end_attempt(call);
+        let retry_of = self.client.call(call).retry_of;
+        if let Some(b) = self.client.budget.as_mut() {
+            b.on_success(now, retry_of);
+        }
+        self.answered(now, call, q);
+    }
+
+    /// Stops `call`'s attempt at the provider, if it has one there: billed for what it used, all
+    /// of it waste.
+    pub(crate) fn cut_off(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        let Some(id) = self.client.call_mut(call).request.take() else {
+            return;
+        };
+        let cut = self.provider.cut_off(now, id, &mut self.stamps, q);
+        self.ledger
+            .left_provider(now, cut.stay.wait_ns, cut.stay.total_ns);
+        self.ledger.life.cut_off += 1;
+        if let Some((input, output)) = cut.billed {
+            self.bill(call, input, output);
+            self.ledger.wasted(input, output);
+        }
+    }
+
+    /// The client stops waiting for `call`'s attempt at its timeout.
+    pub(crate) fn timed_out(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        self.ledger.timed_out();
+        self.cut_off(now, call, q);
+        self.observe(now, call, Outcome::Timeout, q);
+        self.attempt_failed(now, call, Failure::Timeout, None, q);
+    }
+
+    /// Bills `call`'s attempt `input` and `output` tokens, for the run, its tenant and its job
+    /// (whose work limits may stop it).
+    fn bill(&mut self, call: CallId, input: u64, output: u64) {
+        let cost = self.ledger.cost(input, output);
+        let job = self.job_of(call);
+        let j = self.work.job_mut(job);
+        j.tokens += input + output;
+        j.cost_usd += cost;
+        let tenant = j.tenant;
+        self.ledger.billed(tenant, input, output);
+    }
+
+    /// The innermost layer that retries `failure` and has attempts left retries, if the budget
+    /// allows; the layers inside it start a new round.
+    fn attempt_failed(
+        &mut self,
+        now: SimTime,
+        call: CallId,
+        failure: Failure,
+        retry_after_s: Option<f64>,
+        q: &mut EventQueue<Event>,
+    ) {
+        self.end_attempt(call);
+        if let Some(b) = self.client.budget.as_mut() {
+            b.on_failure(now);
+        }
+        if self.client.call(call).primary.is_some() {
+            // A hedge that fails is simply gone; its call goes on.
+            self.drop_hedge(call);
+            return;
+        }
+        let layers = &self.policy.layers;
+        let c = self.client.call(call);
+        let Some(i) = (0..layers.len())
+            .find(|&i| layers[i].retry_on.covers(failure) && c.tries[i] < layers[i].max_attempts)
+        else {
+            self.give_up(now, call, q);
+            return;
+        };
+        let u = unit(&mut stream(self.seed, BACKOFF, &self.attempt_key(call)));
+        let layer = &layers[i];
+        let wait_s = layer.wait_secs(c.tries[i], c.previous_wait_s[i], retry_after_s, u);
+        let through_admission = layer.through_admission;
+        let retry_at = now.after(secs_to_nanos(wait_s));
+        if retry_at > self.deadline(call) {
+            self.ledger.deadline_exceeded();
+            self.give_up(now, call, q);
+            return;
+        }
+        let active_requests = self.provider.in_flight() as u64 + self.client.admission.len() as u64;
+        let active_retries = self.client.active_retries;
+        if self
+            .client
+            .budget
+            .as_mut()
+            .is_some_and(|b| !b.try_retry(now, failure, active_requests, active_retries))
+        {
+            self.ledger.retry_throttled();
+            self.give_up(now, call, q);
+            return;
+        }
+        self.client.active_retries += 1;
+        let c = self.client.call_mut(call);
+        c.tries[i] += 1;
+        c.previous_wait_s[i] = Some(wait_s);
+        c.retry_of = Some(failure);
+        c.retry_active = true;
+        for j in 0..i {
+            c.tries[j] = 1;
+            c.previous_wait_s[j] = None;
+        }
+        let serial = c.serial;
+        self.ledger.retry_scheduled();
+        q.push(
+            retry_at,
+            Event::Send {
+                call: Key {
+                    id: call,
+                    stamp: serial,
+                },
+                through_admission,
+            },
+        );
+    }
+
+    /// The latest instant a retry of `call` may start: its own deadline or its job's, if any.
+    fn deadline(&self, call: CallId) -> SimTime {
+        let c = self.client.call(call);
+        let job = self.work.job(self.job_of(call));
+        let call_deadline = self
+            .policy
+            .call_deadline_ns
+            .map_or(SimTime::MAX, |d| c.started.after(d));
+        let job_deadline = self
+            .policy
+            .job_deadline_ns
+            .map_or(SimTime::MAX, |d| job.arrived.after(d));
+        call_deadline.min(job_deadline)
+    }
+
+    /// `call`'s current attempt has its outcome, or will never be sent: a retry it was stops
+    /// counting as in flight. Every path that ends an attempt or abandons a granted retry comes
+    /// here; it is idempotent.
+    pub(crate) fn end_attempt(&mut self, call: CallId) {
+        let c = self.client.call_mut(call);
+        if c.retry_active {
+            c.retry_active = false;
+            self.client.active_retries -= 1;
+        }
+    }
+
+    /// Removes `call`, which must have no attempt at the provider: it leaves the admission line
+    /// if it waits there, and any pending `Send` of it goes stale. The one way a call ends.
+    pub(crate) fn end_call(&mut self, call: CallId) -> crate::model::client::Call {
+        self.end_attempt(call);
+        let c = self.client.calls.remove(call.index());
+        debug_assert!(
+            c.request.is_none(),
+            "a call ended with an attempt in flight"
+        );
+        if c.in_line {
+            let tenant = self.work.tenant_of(c.task);
+            let job = self.work.task(c.task).job;
+            self.client.admission.withdraw(call.0, tenant, job.0);
+        }
+        self.ledger.life.calls_ended += 1;
+        c
+    }
+
+    /// `call` gives up: a hedge is simply dropped; a call fails its task, whose agent the
+    /// orchestrator may restart.
+    pub(crate) fn give_up(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        if self.client.call(call).primary.is_some() {
+            self.drop_hedge(call);
+            return;
+        }
+        self.cancel_hedges(now, call, q);
+        let c = self.end_call(call);
+        let tenant = self.work.tenant_of(c.task);
+        self.ledger.call_gave_up(tenant, now.since(c.started));
+        let t = self.work.task_mut(c.task);
+        let restartable = matches!(self.scenario.nodes[t.node as usize], Node::Agent { .. });
+        if restartable && t.generation < self.policy.agent_restarts {
+            t.generation += 1;
+            t.next = 0;
+            self.ledger.agent_restarted();
+            self.start_call(now, c.task, q);
+        } else {
+            let job = t.job;
+            self.work.job_mut(job).failed = true;
+            self.complete(now, c.task, true, q);
+        }
+    }
+
+    /// `call` is answered: record it and move its task on.
+    pub(crate) fn call_succeeded(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        let c = self.end_call(call);
+        let task = c.task;
+        let tenant = self.work.tenant_of(task);
+        self.ledger.call_answered(tenant, now.since(c.started));
+        let t = self.work.task_mut(task);
+        t.next += 1;
+        if t.next >= t.total {
+            self.complete(now, task, false, q);
+            return;
+        }
+        let k = t.next;
+        let think = match &self.scenario.nodes[t.node as usize] {
+            Node::Agent {
+                think_time_s: Dist::Constant(s),
+                ..
+            } => *s,
+            Node::Agent {
+                think_time_s: d, ..
+            } => d.sample(&mut stream(self.seed, THINK, &self.call_key(task, k))),
+            _ => 0.0,
+        };
+        let think_ns = secs_to_nanos(think);
+        if think_ns == 0 {
+            self.start_call(now, task, q);
+        } else {
+            q.push(now.after(think_ns), Event::NextCall { task });
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Conservation checks: at the end of every replication, everything that started ended exactly
+//! once or is still live, every gauge of things in flight agrees with what is in flight (zero
+//! when nothing is live), and the time integral of attempts in flight equals the sum of their
+//! stays (Little's law, `L * T = sum of W`, exact on integer nanoseconds).
+//!
+//! They run in debug builds (so in every test) and, in release builds, when the environment sets
+//! `STAMPEDE_CONSERVATION=1`. A violation is a bug in stampede, never in the scenario: the run
+//! panics with every broken rule listed.
+
+use crate::metrics::Metrics;
+
+/// What started and what ended, counted where it happens.
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    pub jobs_started: u64,
+    pub jobs_ended: u64,
+    pub tasks_started: u64,
+    pub tasks_ended: u64,
+    /// Calls and hedges.
+    pub calls_started: u64,
+    pub calls_ended: u64,
+    pub hedges_ended: u64,
+    /// Attempts refused at the provider's door (429).
+    pub refused: u64,
+    /// Attempts answered with a server error because the provider was down.
+    pub down: u64,
+    /// Attempts larger than a limit can ever hold.
+    pub too_large: u64,
+    /// Attempts the provider admitted.
+    pub admitted: u64,
+    /// Admitted attempts that left the provider, whatever the reason.
+    pub left_provider: u64,
+    /// ... of which served to the end and answered,
+    pub answered: u64,
+    /// ... failed with a 500 when served,
+    pub failed_in_service: u64,
+    /// ... and cut off by the client (timeout, a hedge that lost, a call answered by its hedge).
+    pub cut_off: u64,
+    /// The sum of the stays of attempts that left the provider.
+    pub time_at_provider_ns: u128,
+    /// Tokens billed to jobs that ended.
+    pub job_tokens: u64,
+}
+
+/// What is live at the end of a run, read from each part's own state.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    pub jobs: u64,
+    pub tasks: u64,
+    pub calls: u64,
+    /// Hedges on their calls' lists.
+    pub hedges: u64,
+    /// Requests the provider holds, and its own count of them (queued + served).
+    pub requests: u64,
+    pub provider_in_flight: u64,
+    /// The recorder's in-flight gauge.
+    pub recorded_in_flight: u64,
+    pub provider_queued: u64,
+    /// Requests on the processor-sharing list (FIFO: none).
+    pub sharing: u64,
+    /// Calls in the admission line, by its count and by the calls' own flags.
+    pub admission_line: u64,
+    pub calls_in_line: u64,
+    /// Retries in flight, by the client's counter and by the calls' own flags.
+    pub active_retries: u64,
+    pub calls_retrying: u64,
+    /// The stays so far of requests still held.
+    pub open_stays_ns: u128,
+    /// The time integral of the in-flight gauge over the run.
+    pub in_flight_area_ns: u128,
+    /// Tokens billed to live jobs.
+    pub job_tokens: u64,
+    /// Jobs, attempts and tokens summed over tenants, when tenants are counted apart.
+    pub tenant_sums: Option<[u64; 3]>,
+}
+
+/// Whether the checks run: always in debug builds, on request in release builds.
+pub fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cfg!(debug_assertions)
+        || *ON.get_or_init(|| std::env::var_os("STAMPEDE_CONSERVATION").is_some_and(|v| v != "0"))
+}
+
+/// Every rule that `life`, `live` and the run's `metrics` break. `drained`: the run ended because
+/// nothing was left to happen (no guard stopped it), so nothing may be live.
+pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: bool) -> Vec<String> {
+    let mut broken = Vec::new();
+    let mut rule = |holds: bool, what: String| {
+        if !holds {
+            broken.push(what);
+        }
+    };
+    let m = metrics;
+    rule(
+        life.jobs_started == m.jobs as u64,
+        format!("jobs counted {} vs started {}", m.jobs, life.jobs_started),
+    );
+    rule(
+        life.jobs_started == life.jobs_ended + live.jobs,
+        format!(
+            "jobs: {} started != {} ended + {} live",
+            life.jobs_started, life.jobs_ended, live.jobs
+        ),
+    );
+    rule(
+        life.jobs_ended == (m.jobs_ok + m.jobs_failed + m.jobs_budget_exhausted) as u64,
+        format!(
+            "jobs ended {} != ok {} + failed {} + budget exhausted {}",
+            life.jobs_ended, m.jobs_ok, m.jobs_failed, m.jobs_budget_exhausted
+        ),
+    );
+    rule(
+        life.tasks_started == life.tasks_ended + live.tasks,
+        format!(
+            "tasks: {} started != {} ended + {} live",
+            life.tasks_started, life.tasks_ended, live.tasks
+        ),
+    );
+    rule(
+        life.calls_started == life.calls_ended + live.calls,
+        format!(
+            "calls: {} started != {} ended + {} live",
+            life.calls_started, life.calls_ended, live.calls
+        ),
+    );
+    rule(
+        life.calls_ended == (m.calls_ok + m.gave_up) as u64 + life.hedges_ended,
+        format!(
+            "calls ended {} != answered {} + gave up {} + hedges ended {}",
+            life.calls_ended, m.calls_ok, m.gave_up, life.hedges_ended
+        ),
+    );
+    rule(
+        m.hedges as u64 == life.hedges_ended + live.hedges,
+        format!(
+            "hedges: {} sent != {} ended + {} live",
+            m.hedges, life.hedges_ended, live.hedges
+        ),
+    );
+    rule(
+        m.attempts as u64 == life.admitted + life.refused + life.down + life.too_large,
+        format!(
+            "attempts sent {} != admitted {} + refused {} + down {} + too large {}",
+            m.attempts, life.admitted, life.refused, life.down, life.too_large
+        ),
+    );
+    rule(
+        life.admitted == life.left_provider + live.requests,
+        format!(
+            "admitted {} != left the provider {} + still there {}",
+            life.admitted, life.left_provider, live.requests
+        ),
+    );
+    rule(
+        life.left_provider == life.answered + life.failed_in_service + life.cut_off,
+        format!(
+            "left the provider {} != answered {} + failed {} + cut off {}",
+            life.left_provider, life.answered, life.failed_in_service, life.cut_off
+        ),
+    );
+    rule(
+        live.requests == live.provider_in_flight && live.requests == live.recorded_in_flight,
+        format!(
+            "in flight: provider holds {} requests, counts {}, recorder counts {}",
+            live.requests, live.provider_in_flight, live.recorded_in_flight
+        ),
+    );
+    rule(
+        live.admission_line == live.calls_in_line,
+        format!(
+            "admission line holds {} but {} calls say they wait in it",
+            live.admission_line, live.calls_in_line
+        ),
+    );
+    rule(
+        live.active_retries == live.calls_retrying,
+        format!(
+            "retries in flight counted {} but {} calls are retrying",
+            live.active_retries, live.calls_retrying
+        ),
+    );
+    rule(
+        live.in_flight_area_ns == life.time_at_provider_ns + live.open_stays_ns,
+        format!(
+            "Little's law: area under in-flight {} ns != sum of stays {} ns + open stays {} ns",
+            live.in_flight_area_ns, life.time_at_provider_ns, live.open_stays_ns
+        ),
+    );
+    let billed = (m.tokens_input + m.tokens_output) as u64;
+    rule(
+        billed == life.job_tokens + live.job_tokens,
+        format!(
+            "tokens billed {billed} != billed to ended jobs {} + to live jobs {}",
+            life.job_tokens, live.job_tokens
+        ),
+    );
+    if let Some([jobs, attempts, tokens]) = live.tenant_sums {
+        rule(
+            jobs == m.jobs as u64 && attempts == m.attempts as u64 && tokens == billed,
+            format!(
+                "tenants add up to {jobs} jobs, {attempts} attempts, {tokens} tokens; the run \
+                 counts {}, {}, {billed}",
+                m.jobs, m.attempts
+            ),
+        );
+    }
+    rule(
+        m.tokens_wasted <= m.tokens_billed,
+        format!(
+            "tokens wasted {} > billed {}",
+            m.tokens_wasted, m.tokens_billed
+        ),
+    );
+    if drained {
+        let gauges = [
+            ("jobs", live.jobs),
+            ("tasks", live.tasks),
+            ("calls", live.calls),
+            ("requests at the provider", live.requests),
+            ("provider queue", live.provider_queued),
+            ("processor-sharing list", live.sharing),
+            ("admission line", live.admission_line),
+            ("retries in flight", live.active_retries),
+            ("recorded in flight", live.recorded_in_flight),
+        ];
+        for (name, value) in gauges {
+            rule(
+                value == 0,
+                format!("{name}: {value} left when nothing more could happen"),
+            );
+        }
+    }
+    broken
+}

@@ -1,0 +1,240 @@
+//! The ledger: every observation of a run, recorded once.
+//!
+//! An observation (an attempt refused, tokens billed, a call answered) updates up to three
+//! places: the run's totals, its tenant's numbers and the time series. Each has one method here
+//! that updates all of them, so no site can update one and forget another. The ledger also keeps
+//! the lifecycle counts the conservation checks balance (see [`super::conservation`]).
+
+use super::conservation::Lifecycle;
+use crate::engine::SimTime;
+use crate::metrics::Recorder;
+use crate::metrics::recorder::TenantRecorder;
+use crate::metrics::timeseries::{Gauges, TimeSeries};
+
+/// How a job ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    Ok,
+    Failed,
+    /// A work limit stopped it.
+    BudgetExhausted,
+}
+
+/// Run totals, per-tenant numbers, the time series and the lifecycle counts of one run.
+pub struct Ledger {
+    pub rec: Recorder,
+    pub series: Option<TimeSeries>,
+    pub life: Lifecycle,
+    price_input_per_mtok: f64,
+    price_output_per_mtok: f64,
+}
+
+impl Ledger {
+    /// A ledger for `tenants` tenants at the provider's prices, with a time series sampled every
+    /// `series_ns` if given.
+    pub fn new(tenants: usize, series_ns: Option<u64>, prices: (f64, f64)) -> Ledger {
+        Ledger {
+            rec: Recorder::with_tenants(tenants),
+            series: series_ns.map(TimeSeries::new),
+            life: Lifecycle::default(),
+            price_input_per_mtok: prices.0,
+            price_output_per_mtok: prices.1,
+        }
+    }
+
+    #[inline]
+    fn tenant(&mut self, tenant: u32) -> Option<&mut TenantRecorder> {
+        self.rec.tenants.get_mut(tenant as usize)
+    }
+
+    /// USD for `input` and `output` tokens.
+    pub fn cost(&self, input: u64, output: u64) -> f64 {
+        (input as f64 * self.price_input_per_mtok + output as f64 * self.price_output_per_mtok)
+            / 1e6
+    }
+
+    /// Closes the time series' samples due by `now` with the gauges `gauges()` reads.
+    #[inline]
+    pub fn tick(&mut self, now: SimTime, gauges: impl FnOnce(&Ledger) -> Gauges) {
+        if self.series.as_ref().is_some_and(|s| s.due(now)) {
+            let g = gauges(self);
+            if let Some(s) = self.series.as_mut() {
+                s.close_until(now, g);
+            }
+        }
+    }
+
+    /// Spend so far, for the time series.
+    pub fn spend_usd(&self) -> f64 {
+        self.cost(self.rec.tokens_input, self.rec.tokens_output)
+    }
+
+    pub fn job_arrived(&mut self, tenant: u32) {
+        self.rec.jobs += 1;
+        if let Some(t) = self.tenant(tenant) {
+            t.jobs += 1;
+        }
+    }
+
+    pub fn job_ended(&mut self, now: SimTime, tenant: u32, latency_ns: u64, outcome: JobOutcome) {
+        self.rec.job_latency.record(latency_ns);
+        let count = |jobs_ok: &mut u64, failed: &mut u64, exhausted: &mut u64| match outcome {
+            JobOutcome::Ok => *jobs_ok += 1,
+            JobOutcome::Failed => *failed += 1,
+            JobOutcome::BudgetExhausted => *exhausted += 1,
+        };
+        let r = &mut self.rec;
+        count(
+            &mut r.jobs_ok,
+            &mut r.jobs_failed,
+            &mut r.jobs_budget_exhausted,
+        );
+        if let Some(t) = self.rec.tenants.get_mut(tenant as usize) {
+            t.job_latency.record(latency_ns);
+            count(
+                &mut t.jobs_ok,
+                &mut t.jobs_failed,
+                &mut t.jobs_budget_exhausted,
+            );
+        }
+        self.rec.last_job_end = now;
+    }
+
+    /// An attempt went on the wire.
+    pub fn attempt_sent(&mut self, tenant: u32) {
+        self.rec.attempts += 1;
+        if let Some(t) = self.tenant(tenant) {
+            t.attempts += 1;
+        }
+    }
+
+    /// The provider admitted an attempt estimated at `tokens`.
+    pub fn admitted(&mut self, now: SimTime, tokens: f64) {
+        self.life.admitted += 1;
+        self.rec.in_flight_changed(now, 1);
+        if let Some(s) = self.series.as_mut() {
+            s.counts.admitted_tokens += tokens;
+        }
+    }
+
+    /// An admitted attempt left the provider (served, failed or cut off) after `wait_ns` waiting
+    /// for a slot and `total_ns` in all.
+    pub fn left_provider(&mut self, now: SimTime, wait_ns: u64, total_ns: u64) {
+        self.life.left_provider += 1;
+        self.life.time_at_provider_ns += total_ns as u128;
+        self.rec.served(wait_ns, total_ns);
+        self.rec.in_flight_changed(now, -1);
+    }
+
+    /// A 429, from the provider or from its in-flight limit.
+    pub fn rate_limited(&mut self, tenant: u32) {
+        self.rec.rate_limited += 1;
+        if let Some(t) = self.tenant(tenant) {
+            t.rate_limited += 1;
+        }
+        if let Some(s) = self.series.as_mut() {
+            s.counts.rate_limited += 1;
+        }
+    }
+
+    /// A 5xx: the provider down, or a transient failure of a served attempt.
+    pub fn server_error(&mut self) {
+        self.rec.server_errors += 1;
+        if let Some(s) = self.series.as_mut() {
+            s.counts.errors += 1;
+        }
+    }
+
+    /// An attempt larger than a limit can ever hold.
+    pub fn too_large(&mut self) {
+        self.rec.errors += 1;
+    }
+
+    /// The client stopped waiting for an attempt.
+    pub fn timed_out(&mut self) {
+        self.rec.timeouts += 1;
+        if let Some(s) = self.series.as_mut() {
+            s.counts.timeouts += 1;
+        }
+    }
+
+    /// An attempt was answered successfully.
+    pub fn answered(&mut self) {
+        self.life.answered += 1;
+        if let Some(s) = self.series.as_mut() {
+            s.counts.completed += 1;
+        }
+    }
+
+    /// `input` and `output` tokens billed to `tenant`.
+    pub fn billed(&mut self, tenant: u32, input: u64, output: u64) {
+        self.rec.tokens_input += input;
+        self.rec.tokens_output += output;
+        if let Some(t) = self.tenant(tenant) {
+            t.tokens_input += input;
+            t.tokens_output += output;
+        }
+    }
+
+    /// Billed tokens that answered nothing (a cut-off attempt).
+    pub fn wasted(&mut self, input: u64, output: u64) {
+        self.rec.wasted_input += input;
+        self.rec.wasted_output += output;
+    }
+
+    /// A call answered after `latency_ns`.
+    pub fn call_answered(&mut self, tenant: u32, latency_ns: u64) {
+        self.rec.calls_ok += 1;
+        self.call_latency(tenant, latency_ns);
+    }
+
+    /// A call gave up after `latency_ns`.
+    pub fn call_gave_up(&mut self, tenant: u32, latency_ns: u64) {
+        self.rec.gave_up += 1;
+        self.call_latency(tenant, latency_ns);
+    }
+
+    fn call_latency(&mut self, tenant: u32, latency_ns: u64) {
+        self.rec.call_latency.record(latency_ns);
+        if let Some(t) = self.tenant(tenant) {
+            t.call_latency.record(latency_ns);
+        }
+    }
+
+    /// The client's admission line holds `depth` calls.
+    pub fn client_queue(&mut self, depth: usize) {
+        self.rec.client_queue(depth);
+    }
+
+    pub fn retry_scheduled(&mut self) {
+        self.rec.retries += 1;
+    }
+
+    pub fn retry_throttled(&mut self) {
+        self.rec.retries_throttled += 1;
+    }
+
+    pub fn deadline_exceeded(&mut self) {
+        self.rec.deadline_exceeded += 1;
+    }
+
+    pub fn short_circuited(&mut self) {
+        self.rec.short_circuited += 1;
+    }
+
+    pub fn throttled_locally(&mut self) {
+        self.rec.throttled_locally += 1;
+    }
+
+    pub fn hedge_sent(&mut self) {
+        self.rec.hedges += 1;
+    }
+
+    pub fn hedge_won(&mut self) {
+        self.rec.hedges_won += 1;
+    }
+
+    pub fn agent_restarted(&mut self) {
+        self.rec.agent_restarts += 1;
+    }
+}
