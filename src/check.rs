@@ -3,8 +3,8 @@
 //! Task: tell a CI job, without flaking, whether a scenario's policies still do what the team
 //! expects of them. Two kinds of check:
 //!
-//! - **Expectations** (`[[expect]]` in the scenario file, parsed by `scenario::expect`): a
-//!   policy's metric against an absolute bound or a multiple of another policy's mean. With
+//! - **Expectations** (`[[expect]]` in the scenario file, read into [`Expectation`]s by the
+//!   scenario layer and judged here): a policy's metric against an absolute bound or a multiple of another policy's mean. With
 //!   replications a check is made on the 95% confidence interval, so that it does not pass or fail
 //!   by the luck of one seed ([`holds`]): `<` and `<=` hold when the interval's upper end
 //!   (`mean + ci95`) is within the bound, `>` and `>=` when its lower end (`mean - ci95`) is, and
@@ -23,216 +23,41 @@ mod render;
 
 pub use render::{junit, table, to_json};
 
-use crate::metrics::{Metrics, TenantMetrics};
 use crate::run::{PolicyResult, Report, RunError, RunOptions};
-use crate::scenario::{self, ScenarioError};
+use crate::scenario::{self, Bound, Expectation, MetricRef, Op, ScenarioError};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// A comparison operator of an expectation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Op {
-    /// `<`
-    #[serde(rename = "<")]
-    Lt,
-    /// `<=`
-    #[serde(rename = "<=")]
-    Le,
-    /// `>`
-    #[serde(rename = ">")]
-    Gt,
-    /// `>=`
-    #[serde(rename = ">=")]
-    Ge,
-    /// `==`
-    #[serde(rename = "==")]
-    Eq,
-}
-
-impl Op {
-    /// Every operator, as written.
-    pub const SYMBOLS: &'static [&'static str] = &["<", "<=", ">", ">=", "=="];
-
-    /// The operator written `s`.
-    pub fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "<" => Op::Lt,
-            "<=" => Op::Le,
-            ">" => Op::Gt,
-            ">=" => Op::Ge,
-            "==" => Op::Eq,
-            _ => return None,
-        })
-    }
-
-    /// How it is written.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-            Op::Eq => "==",
+/// `metric`'s mean and 95% confidence half-width in `policy`'s results, if it has it. A scenario
+/// with a single tenant has no per-tenant results: its tenant's numbers are the policy's.
+pub fn observe(metric: &MetricRef, policy: &PolicyResult) -> Option<(f64, f64)> {
+    match metric {
+        MetricRef::Summary(n) => {
+            Some((policy.aggregate.mean.get(n)?, policy.aggregate.ci95.get(n)?))
+        }
+        MetricRef::Tenant { metric, .. } if policy.tenants.is_empty() => {
+            observe(&MetricRef::Summary(metric), policy)
+        }
+        MetricRef::Tenant { tenant, metric } => {
+            let t = policy.tenants.iter().find(|t| &t.name == tenant)?;
+            Some((t.aggregate.mean.get(metric)?, t.aggregate.ci95.get(metric)?))
         }
     }
 }
 
-/// What an expectation's `metric` refers to.
-///
-/// Parsed by [`MetricRef::parse`] and read from a policy's results by [`MetricRef::observe`]; a
-/// new kind of metric is a new variant and a new arm in each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MetricRef {
-    /// A key of the run summary, one of [`Metrics::NAMES`].
-    Summary(&'static str),
-    /// `tenant.<name>.<metric>`: one tenant's metric, one of [`TenantMetrics::NAMES`].
-    Tenant {
-        /// The tenant's name.
-        tenant: String,
-        /// The metric.
-        metric: &'static str,
-    },
-}
-
-impl MetricRef {
-    /// The metric called `name`, or a message saying what was expected (with the closest name
-    /// when there is one). `tenants` are the scenario's tenant names, for per-tenant metrics.
-    pub fn parse(name: &str, tenants: &[String]) -> Result<MetricRef, String> {
-        if let Some(rest) = name.strip_prefix("tenant.") {
-            let (tenant, metric) = rest.rsplit_once('.').unwrap_or((rest, ""));
-            if !tenants.iter().any(|t| t == tenant) {
-                let mut listed = tenants
-                    .iter()
-                    .take(8)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if tenants.len() > 8 {
-                    listed.push_str(&format!(", ... {} in all", tenants.len()));
-                }
-                return Err(format!(
-                    "expected tenant.<tenant>.<metric> with a tenant of this scenario ({listed}), found \"{name}\""
-                ));
-            }
-            let Some(known) = TenantMetrics::NAMES.iter().find(|n| **n == metric) else {
-                let hint = closest(metric, TenantMetrics::NAMES)
-                    .map(|c| format!("; did you mean \"{c}\"?"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "expected a per-tenant metric ({}), found \"{metric}\"{hint}",
-                    TenantMetrics::NAMES.join(", ")
-                ));
-            };
-            return Ok(MetricRef::Tenant {
-                tenant: tenant.to_string(),
-                metric: known,
-            });
-        }
-        if let Some(known) = Metrics::NAMES.iter().find(|n| **n == name) {
-            return Ok(MetricRef::Summary(known));
-        }
-        let hint = closest(name, Metrics::NAMES)
-            .map(|c| format!("; did you mean \"{c}\"?"))
-            .unwrap_or_default();
-        Err(format!(
-            "expected a metric of the run summary (its JSON keys, listed in docs/scenario-format.md) or tenant.<tenant>.<metric>, found \"{name}\"{hint}"
-        ))
-    }
-
-    /// The name as written in a scenario file.
-    pub fn name(&self) -> String {
-        match self {
-            MetricRef::Summary(n) => n.to_string(),
-            MetricRef::Tenant { tenant, metric } => format!("tenant.{tenant}.{metric}"),
-        }
-    }
-
-    /// The metric's mean and 95% confidence half-width in `policy`'s results, if it has it. A
-    /// scenario with a single tenant has no per-tenant results: its tenant's numbers are the
-    /// policy's.
-    pub fn observe(&self, policy: &PolicyResult) -> Option<(f64, f64)> {
-        match self {
-            MetricRef::Summary(n) => {
-                Some((policy.aggregate.mean.get(n)?, policy.aggregate.ci95.get(n)?))
-            }
-            MetricRef::Tenant { metric, .. } if policy.tenants.is_empty() => {
-                MetricRef::Summary(metric).observe(policy)
-            }
-            MetricRef::Tenant { tenant, metric } => {
-                let t = policy.tenants.iter().find(|t| &t.name == tenant)?;
-                Some((t.aggregate.mean.get(metric)?, t.aggregate.ci95.get(metric)?))
-            }
-        }
-    }
-}
-
-/// The known name nearest to `name` by edit distance, when it is near enough to be a typo.
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let next = (prev + usize::from(ca != *cb))
-                    .min(row[j] + 1)
-                    .min(row[j + 1] + 1);
-                prev = row[j + 1];
-                row[j + 1] = next;
-            }
-        }
-        row[b.len()]
-    }
-    known
-        .iter()
-        .map(|k| (distance(name, k), *k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// The bound an expectation compares with.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Bound {
-    /// A number in the metric's unit.
-    Value(f64),
-    /// `factor` times another policy's mean of the same metric.
-    Relative { factor: f64, policy: String },
-}
-
-/// One `[[expect]]` entry, validated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Expectation {
-    /// The policy it is about; `None` for every policy (but the one a relative bound refers to).
-    pub policy: Option<String>,
-    /// The metric compared.
-    pub metric: MetricRef,
-    /// The comparison.
-    pub op: Op,
-    /// What the metric is compared with.
-    pub bound: Bound,
-    /// The entry's line in its file (1-based; 0 when unknown).
-    pub line: usize,
-    /// The entry's byte offset in its file, until `line` is filled in from it.
-    pub(crate) offset: usize,
-}
-
-impl Expectation {
-    /// The expectation as a reader would write it, for one `policy`:
-    /// `fixed: makespan_s <= 0.1 x naive`, `fixed: rate_limited == 0`.
-    pub fn describe(&self, policy: &str) -> String {
-        let bound = match &self.bound {
-            Bound::Value(v) => num(*v),
-            Bound::Relative { factor, policy } if *factor == 1.0 => policy.clone(),
-            Bound::Relative { factor, policy } => format!("{} x {policy}", num(*factor)),
-        };
-        format!(
-            "{policy}: {} {} {bound}",
-            self.metric.name(),
-            self.op.symbol()
-        )
-    }
+/// `expectation` as a reader would write it, for one `policy`:
+/// `fixed: makespan_s <= 0.1 x naive`, `fixed: rate_limited == 0`.
+pub fn describe(expectation: &Expectation, policy: &str) -> String {
+    let bound = match &expectation.bound {
+        Bound::Value(v) => num(*v),
+        Bound::Relative { factor, policy } if *factor == 1.0 => policy.clone(),
+        Bound::Relative { factor, policy } => format!("{} x {policy}", num(*factor)),
+    };
+    format!(
+        "{policy}: {} {} {bound}",
+        expectation.metric.name(),
+        expectation.op.symbol()
+    )
 }
 
 /// Whether `mean ± half` satisfies `op bound` under the CI rule (see the module docs).
@@ -331,7 +156,7 @@ pub fn evaluate(expectations: &[Expectation], report: &Report) -> Vec<Outcome> {
             Bound::Value(v) => (*v, None),
             Bound::Relative { factor, policy } => {
                 let mean = find(policy)
-                    .and_then(|p| e.metric.observe(p))
+                    .and_then(|p| observe(&e.metric, p))
                     .map_or(f64::NAN, |(m, _)| m);
                 (
                     factor * mean,
@@ -346,11 +171,11 @@ pub fn evaluate(expectations: &[Expectation], report: &Report) -> Vec<Outcome> {
         for target in targets {
             let result = find(&target);
             let (mean, ci95) = result
-                .and_then(|p| e.metric.observe(p))
+                .and_then(|p| observe(&e.metric, p))
                 .unwrap_or((f64::NAN, f64::NAN));
             let (compared, margin, pass) = holds(e.op, mean, ci95, bound);
             outcomes.push(Outcome {
-                expectation: e.describe(&target),
+                expectation: describe(e, &target),
                 line: e.line,
                 policy: target,
                 metric: e.metric.name(),
@@ -571,16 +396,19 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
     }
     let mut scenarios = Vec::new();
     for file in files {
-        let s = scenario::load(file)?;
-        if let Some((other, _)) = scenarios
-            .iter()
-            .find(|(_, x): &&(PathBuf, scenario::Scenario)| x.name == s.name)
+        let s = scenario::load_with_expectations(file)?;
+        if let Some((other, _)) =
+            scenarios
+                .iter()
+                .find(|(_, x): &&(PathBuf, scenario::WithExpectations)| {
+                    x.scenario.name == s.scenario.name
+                })
         {
             return Err(CheckError::BadInput(format!(
                 "{} and {} are both named \"{}\": their outputs and baselines would collide",
                 other.display(),
                 file.display(),
-                s.name
+                s.scenario.name
             )));
         }
         scenarios.push((file.clone(), s));
@@ -590,7 +418,7 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
         Some(name) => scenarios
             .iter()
             .map(|(_, s)| {
-                let path = baseline::path(&options.baseline_dir, name, &s.name);
+                let path = baseline::path(&options.baseline_dir, name, &s.scenario.name);
                 baseline::load(&path).map(|b| Some((path, b)))
             })
             .collect::<Result<_, _>>()
@@ -599,7 +427,7 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
     let mut checks = Vec::new();
     for ((file, s), base) in scenarios.iter().zip(baselines) {
         let shown = file.display().to_string();
-        let report = crate::run::run(s, &RunOptions::default()).map_err(|e| match e {
+        let report = crate::run::run(&s.scenario, &RunOptions::default()).map_err(|e| match e {
             RunError::Guard { seed, .. } => CheckError::Guard {
                 file: shown.clone(),
                 seed,
@@ -612,10 +440,12 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
             let name = options.baseline.clone().unwrap_or_default();
             baseline::compare(&b, &name, &path, &report, options.tolerance)
         });
-        let results = options.out.join(&s.name);
-        crate::report::write_outputs(&report, &results).map_err(|source| CheckError::Write {
-            path: results.clone(),
-            source,
+        let results = options.out.join(&s.scenario.name);
+        crate::run::export::write_outputs(&report, &results).map_err(|source| {
+            CheckError::Write {
+                path: results.clone(),
+                source,
+            }
         })?;
         checks.push(ScenarioCheck {
             file: shown,
@@ -650,7 +480,7 @@ pub fn write_junit(report: &CheckReport, path: &std::path::Path) -> Result<(), C
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        crate::report::write_atomic(path, junit(report).as_bytes())
+        crate::io::write_atomic(path, junit(report).as_bytes())
     };
     write().map_err(|source| CheckError::Write {
         path: path.to_path_buf(),
@@ -710,7 +540,7 @@ pub(crate) fn num_sig(x: f64, digits: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Aggregate;
+    use crate::metrics::{Aggregate, Metrics, TenantMetrics};
 
     /// A policy whose `makespan_s` has mean `mean` and 95% half-width `half` over `n` runs.
     fn policy(name: &str, mean: f64, half: f64, n: usize) -> PolicyResult {
@@ -749,7 +579,6 @@ mod tests {
             op,
             bound,
             line: 7,
-            offset: 0,
         }
     }
 
@@ -866,44 +695,32 @@ mod tests {
     }
 
     #[test]
-    fn metric_names_are_looked_up_with_a_suggestion_for_typos() {
+    fn an_expectation_reads_as_written_for_each_policy() {
+        let absolute = expect(None, Op::Ge, Bound::Value(1.0));
+        assert_eq!(describe(&absolute, "naive"), "naive: makespan_s >= 1");
+        let relative = |factor| Bound::Relative {
+            factor,
+            policy: "naive".into(),
+        };
+        let tenth = expect(Some("fixed"), Op::Le, relative(0.1));
         assert_eq!(
-            MetricRef::parse("rate_limited", &[]),
-            Ok(MetricRef::Summary("rate_limited"))
+            describe(&tenth, "fixed"),
+            "fixed: makespan_s <= 0.1 x naive"
         );
-        let e = MetricRef::parse("makespan", &[]).unwrap_err();
-        assert!(
-            e.contains("found \"makespan\"; did you mean \"makespan_s\"?"),
-            "{e}"
-        );
-        let e = MetricRef::parse("zzzzzzzzzzzzzzzzzzzzzz", &[]).unwrap_err();
-        assert!(!e.contains("did you mean"), "{e}");
+        let same = expect(Some("fixed"), Op::Lt, relative(1.0));
+        assert_eq!(describe(&same, "fixed"), "fixed: makespan_s < naive");
     }
 
     #[test]
-    fn tenant_metrics_are_named_tenant_dot_name_dot_metric_and_read_from_that_tenant() {
-        let tenants = ["light".to_string(), "heavy.user".to_string()];
-        let m = MetricRef::parse("tenant.heavy.user.rate_limited", &tenants).unwrap();
-        assert_eq!(
-            m,
-            MetricRef::Tenant {
-                tenant: "heavy.user".into(),
-                metric: "rate_limited"
-            }
-        );
-        assert_eq!(m.name(), "tenant.heavy.user.rate_limited");
-        let e = MetricRef::parse("tenant.nobody.jobs_ok", &tenants).unwrap_err();
-        assert!(
-            e.contains("(light, heavy.user), found \"tenant.nobody.jobs_ok\""),
-            "{e}"
-        );
-        let e = MetricRef::parse("tenant.light.makespan_s", &tenants).unwrap_err();
-        assert!(e.contains("expected a per-tenant metric"), "{e}");
-
+    fn a_tenant_metric_is_read_from_that_tenant_or_from_a_single_tenants_policy() {
+        let m = MetricRef::Tenant {
+            tenant: "heavy.user".into(),
+            metric: "rate_limited",
+        };
         let mut p = policy("p", 10.0, 1.0, 5);
         p.aggregate.mean.rate_limited = 9.0;
         assert_eq!(
-            m.observe(&p),
+            observe(&m, &p),
             Some((9.0, 0.0)),
             "one tenant: the policy's numbers"
         );
@@ -922,7 +739,7 @@ mod tests {
             },
         };
         p.tenants = vec![tenant("light", 1.0), tenant("heavy.user", 7.0)];
-        assert_eq!(m.observe(&p), Some((7.0, 0.5)));
+        assert_eq!(observe(&m, &p), Some((7.0, 0.5)));
     }
 
     #[test]

@@ -278,7 +278,7 @@ fn run_command(
         eprintln!("warning: {warning}");
     }
     let dir = out.unwrap_or_else(|| Path::new("output").join(&scenario.name));
-    if let Err(e) = report::write_outputs(&report, &dir) {
+    if let Err(e) = run::export::write_outputs(&report, &dir) {
         return fail(
             1,
             &format!("cannot write results to {}: {e}", dir.display()),
@@ -297,8 +297,8 @@ fn run_command(
     }
     let text = match format {
         Format::Table => format!("{}results in {}\n", report::table(&report), dir.display()),
-        Format::Json => report::to_json(&report),
-        Format::Csv => report::to_csv(&report),
+        Format::Json => run::export::to_json(&report),
+        Format::Csv => run::export::to_csv(&report),
     };
     print_out(&text)
 }

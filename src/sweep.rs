@@ -21,10 +21,10 @@
 //! Shard `K/N` owns the points whose grid index `i` has `i % N == K - 1` (round robin, so that
 //! shards get a fair share of the expensive end of each axis).
 
+use crate::io::write_atomic;
 use crate::metrics::Metrics;
 use crate::metrics::summary::mean_ci95;
 use crate::model::Scenario;
-use crate::report::write_atomic;
 use crate::run::{self, RunError, RunOptions, replication_seed};
 use crate::scenario::{self, Axis, ScenarioError};
 use rayon::prelude::*;

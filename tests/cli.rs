@@ -478,6 +478,89 @@ fn errors_inside_an_inline_retry_table_point_at_the_bad_value() {
     assert_rejected_at("zero_attempts", &s, 24, 26, "policy[0].retry.max_attempts");
 }
 
+/// `BASE` with `line` added to its policy (as line 24).
+fn with_policy_line(line: &str) -> String {
+    with_line(23, r#"name = "a""#, &format!("name = \"a\"\n{line}"))
+}
+
+// The values below are refused by the model's spec constructors, not by the scenario layer: the
+// error must still point at the value and say what was expected against what was found.
+
+#[test]
+fn a_breaker_value_the_model_refuses_is_an_error_at_the_value() {
+    // Column 29: the `1.5`.
+    let s = with_policy_line(r#"breaker = { failure_ratio = 1.5, open = "5s" }"#);
+    assert_rejected_at(
+        "breaker_ratio",
+        &s,
+        24,
+        29,
+        "policy[0].breaker.failure_ratio",
+    );
+    let err = validate_stderr(&s);
+    assert!(
+        err.ends_with("expected a ratio in (0, 1], found 1.5\n"),
+        "{err}"
+    );
+    // Column 58: the `0` of `half_open_probes`.
+    let s = with_policy_line("breaker = { consecutive_failures = 3, half_open_probes = 0 }");
+    assert_rejected_at(
+        "breaker_probes",
+        &s,
+        24,
+        58,
+        "policy[0].breaker.half_open_probes",
+    );
+    assert!(validate_stderr(&s).ends_with("expected at least 1, found 0\n"));
+    // Nothing to trip on: the breaker table itself (column 11), the breaker as the field.
+    let s = with_policy_line(r#"breaker = { open = "5s" }"#);
+    assert_rejected_at("breaker_no_trip", &s, 24, 11, "policy[0].breaker");
+    let err = validate_stderr(&s);
+    assert!(err.ends_with("to trip on, found neither\n"), "{err}");
+}
+
+#[test]
+fn a_concurrency_value_the_model_refuses_is_an_error_at_the_value() {
+    // Column 42: the `0`.
+    let s = with_policy_line(r#"concurrency = { kind = "static", limit = 0 }"#);
+    assert_rejected_at("static_zero", &s, 24, 42, "policy[0].concurrency.limit");
+    assert!(validate_stderr(&s).ends_with("expected at least 1, found 0\n"));
+    // Column 42: the `30`, below the minimum of 40.
+    let s = with_policy_line(r#"concurrency = { kind = "aimd", initial = 30, min = 40 }"#);
+    assert_rejected_at("aimd_initial", &s, 24, 42, "policy[0].concurrency.initial");
+    let err = validate_stderr(&s);
+    assert!(
+        err.ends_with("expected between min (40) and max (200), found 30\n"),
+        "{err}"
+    );
+    // Column 49: the `0`.
+    let s = with_policy_line(r#"concurrency = { kind = "gradient2", smoothing = 0 }"#);
+    assert_rejected_at(
+        "gradient2_smoothing",
+        &s,
+        24,
+        49,
+        "policy[0].concurrency.smoothing",
+    );
+    let err = validate_stderr(&s);
+    assert!(
+        err.ends_with("expected a number in (0, 1], found 0\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_zero_length_limit_window_is_an_error_at_the_window() {
+    let s = with_line(10, "rate = 1000", "kind = \"fixed_window\"\nlimit = 100")
+        .replace("burst = 5000", "window = \"0s\"");
+    assert_rejected_at("zero_window", &s, 12, 10, "provider.limit[0].window");
+    let err = validate_stderr(&s);
+    assert!(
+        err.ends_with("expected a window longer than zero, found 0s\n"),
+        "{err}"
+    );
+}
+
 fn validate_stderr(contents: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = write_temp(dir.path(), "s", contents);

@@ -4,7 +4,7 @@
 //! number must be intended, explained in its commit, and re-recorded with
 //! `STAMPEDE_BLESS=1 cargo test --test golden`.
 
-use stampede::report::write_outputs;
+use stampede::run::export::write_outputs;
 use stampede::run::{RunOptions, run};
 use stampede::scenario::load;
 use std::path::{Path, PathBuf};

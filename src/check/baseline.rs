@@ -85,7 +85,7 @@ pub fn save(path: &Path, report: &Report) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    crate::report::write_atomic(path, to_json(report).as_bytes())
+    crate::io::write_atomic(path, to_json(report).as_bytes())
 }
 
 /// A saved baseline, as read back. A metric saved as `null` (not a number) reads as `None`.

@@ -14,10 +14,12 @@
 
 use crate::engine::SimTime;
 
+use super::config::{SpecError, longer_than_zero, refuse};
 use super::throttle::WindowCounts;
 
 /// Trips on the share of failures among recent outcomes: resilience4j's
 /// `failureRateThreshold` over a `TIME_BASED` `slidingWindowSize`, with `minimumNumberOfCalls`.
+/// Checked by [`BreakerSpec::new`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FailureRatio {
     /// Trips when `failures / outcomes >= ratio` (resilience4j: `failureRateThreshold` / 100,
@@ -31,20 +33,59 @@ pub struct FailureRatio {
     pub window_ns: u64,
 }
 
-/// A configured circuit breaker.
+/// A configured circuit breaker, built by [`BreakerSpec::new`] so that a [`Breaker`] can always
+/// trip, stay open a while, and close again.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BreakerSpec {
     /// Trips after this many failures in a row, any success resetting the count (Envoy outlier
     /// detection `consecutive_5xx`, default 5). `None`: no such trip.
-    pub consecutive_failures: Option<u32>,
+    consecutive_failures: Option<u32>,
     /// Trips on the failure ratio. `None`: no such trip.
-    pub failure_ratio: Option<FailureRatio>,
+    failure_ratio: Option<FailureRatio>,
     /// How long it stays open once tripped (resilience4j `waitDurationInOpenState`, default 60 s;
     /// Envoy `base_ejection_time`, 30 s).
-    pub open_ns: u64,
+    open_ns: u64,
     /// Attempts let through while half-open (resilience4j `permittedNumberOfCallsInHalfOpenState`,
     /// default 10).
-    pub half_open_probes: u32,
+    half_open_probes: u32,
+}
+
+impl BreakerSpec {
+    /// A breaker tripping on `consecutive_failures`, on `failure_ratio`, or on either. Refused
+    /// with neither, with a trip after zero failures, a ratio outside `(0, 1]`, a zero-length
+    /// ratio window, a zero open time, or no probes.
+    pub fn new(
+        consecutive_failures: Option<u32>,
+        failure_ratio: Option<FailureRatio>,
+        open_ns: u64,
+        half_open_probes: u32,
+    ) -> Result<BreakerSpec, SpecError> {
+        if consecutive_failures.is_none() && failure_ratio.is_none() {
+            return Err(SpecError {
+                field: None,
+                expected: "`consecutive_failures` or `failure_ratio` (or both) to trip on".into(),
+                found: "neither".into(),
+            });
+        }
+        if consecutive_failures == Some(0) {
+            return refuse("consecutive_failures", "at least 1", 0);
+        }
+        if let Some(r) = failure_ratio {
+            if !(r.ratio > 0.0 && r.ratio <= 1.0) {
+                return refuse("failure_ratio", "a ratio in (0, 1]", r.ratio);
+            }
+            longer_than_zero("window", r.window_ns, "a window longer than zero")?;
+        }
+        if half_open_probes == 0 {
+            return refuse("half_open_probes", "at least 1", 0);
+        }
+        Ok(BreakerSpec {
+            consecutive_failures,
+            failure_ratio,
+            open_ns: longer_than_zero("open", open_ns, "a duration longer than zero")?,
+            half_open_probes,
+        })
+    }
 }
 
 /// What a breaker does with the next attempt.
@@ -104,28 +145,11 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    /// A closed breaker. Panics on a spec with no probes, a zero open time, or a ratio outside
-    /// `(0, 1]`.
+    /// A closed breaker.
     pub fn new(spec: BreakerSpec) -> Breaker {
-        assert!(
-            spec.half_open_probes >= 1,
-            "a breaker needs at least one probe"
-        );
-        assert!(spec.open_ns > 0, "a breaker must stay open for some time");
-        if let Some(c) = spec.consecutive_failures {
-            assert!(
-                c >= 1,
-                "a consecutive-failure trip needs at least one failure"
-            );
-        }
-        let window = spec.failure_ratio.map(|r| {
-            assert!(
-                r.ratio > 0.0 && r.ratio <= 1.0,
-                "a failure ratio must be in (0, 1], got {}",
-                r.ratio
-            );
-            WindowCounts::per_second(r.window_ns)
-        });
+        let window = spec
+            .failure_ratio
+            .map(|r| WindowCounts::per_second(r.window_ns));
         Breaker {
             spec,
             phase: Phase::Closed { consecutive: 0 },
@@ -312,25 +336,78 @@ mod tests {
     }
 
     fn consecutive(n: u32, open_s: u64, probes: u32) -> Breaker {
-        Breaker::new(BreakerSpec {
-            consecutive_failures: Some(n),
-            failure_ratio: None,
-            open_ns: open_s * S,
-            half_open_probes: probes,
-        })
+        Breaker::new(BreakerSpec::new(Some(n), None, open_s * S, probes).unwrap())
+    }
+
+    fn failure_ratio(ratio: f64, min_requests: u32, window_s: u64) -> FailureRatio {
+        FailureRatio {
+            ratio,
+            min_requests,
+            window_ns: window_s * S,
+        }
     }
 
     fn ratio(ratio: f64, min_requests: u32, window_s: u64) -> Breaker {
-        Breaker::new(BreakerSpec {
-            consecutive_failures: None,
-            failure_ratio: Some(FailureRatio {
-                ratio,
-                min_requests,
-                window_ns: window_s * S,
-            }),
-            open_ns: 5 * S,
-            half_open_probes: 1,
-        })
+        let trip = failure_ratio(ratio, min_requests, window_s);
+        Breaker::new(BreakerSpec::new(None, Some(trip), 5 * S, 1).unwrap())
+    }
+
+    #[test]
+    fn a_breaker_with_nothing_to_trip_on_is_refused() {
+        assert_eq!(
+            BreakerSpec::new(None, None, S, 1),
+            Err(SpecError {
+                field: None,
+                expected: "`consecutive_failures` or `failure_ratio` (or both) to trip on".into(),
+                found: "neither".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_trip_after_zero_consecutive_failures_is_refused() {
+        assert_eq!(
+            BreakerSpec::new(Some(0), None, S, 1),
+            refuse("consecutive_failures", "at least 1", "0")
+        );
+    }
+
+    #[test]
+    fn a_failure_ratio_outside_zero_to_one_is_refused() {
+        for (r, shown) in [(0.0, "0"), (-0.5, "-0.5"), (1.5, "1.5"), (f64::NAN, "NaN")] {
+            assert_eq!(
+                BreakerSpec::new(None, Some(failure_ratio(r, 20, 10)), S, 1),
+                refuse("failure_ratio", "a ratio in (0, 1]", shown),
+                "{r}"
+            );
+        }
+        // The ends: just above zero, and one (every outcome a failure).
+        assert!(BreakerSpec::new(None, Some(failure_ratio(1e-9, 20, 10)), S, 1).is_ok());
+        assert!(BreakerSpec::new(None, Some(failure_ratio(1.0, 20, 10)), S, 1).is_ok());
+    }
+
+    #[test]
+    fn a_zero_length_ratio_window_is_refused() {
+        assert_eq!(
+            BreakerSpec::new(None, Some(failure_ratio(0.5, 20, 0)), S, 1),
+            refuse("window", "a window longer than zero", "0s")
+        );
+    }
+
+    #[test]
+    fn a_breaker_without_probes_is_refused() {
+        assert_eq!(
+            BreakerSpec::new(Some(5), None, S, 0),
+            refuse("half_open_probes", "at least 1", "0")
+        );
+    }
+
+    #[test]
+    fn a_breaker_that_never_stays_open_is_refused() {
+        assert_eq!(
+            BreakerSpec::new(Some(5), None, 0, 1),
+            refuse("open", "a duration longer than zero", "0s")
+        );
     }
 
     #[test]
@@ -487,32 +564,19 @@ mod tests {
 
     #[test]
     fn either_trip_condition_opens_a_breaker_that_has_both() {
-        let spec = BreakerSpec {
-            consecutive_failures: Some(3),
-            failure_ratio: Some(FailureRatio {
-                ratio: 0.9,
-                min_requests: 100,
-                window_ns: 60 * S,
-            }),
-            open_ns: S,
-            half_open_probes: 1,
+        let both = |ratio, min_requests| {
+            let trip = failure_ratio(ratio, min_requests, 60);
+            Breaker::new(BreakerSpec::new(Some(3), Some(trip), S, 1).unwrap())
         };
         // Three in a row, far from 100 outcomes.
-        let mut b = Breaker::new(spec);
+        let mut b = both(0.9, 100);
         for i in 0..3 {
             b.on_failure(SimTime(i));
         }
         assert_eq!(b.state(SimTime(3)), BreakerState::Open);
         // The ratio with never three failures in a row: F F S repeated, ratio 0.6 over at least 9
         // outcomes; the ninth outcome (a success) makes 6/9 >= 0.6.
-        let mut b = Breaker::new(BreakerSpec {
-            failure_ratio: Some(FailureRatio {
-                ratio: 0.6,
-                min_requests: 9,
-                window_ns: 60 * S,
-            }),
-            ..spec
-        });
+        let mut b = both(0.6, 9);
         for i in 0..9u64 {
             if i % 3 == 2 {
                 b.on_success(SimTime(i));

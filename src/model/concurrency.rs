@@ -12,69 +12,81 @@
 //! handed out the attempt's permit), and `dropped` for a refusal or a timeout. Attempts that never
 //! reached the provider (rejected locally) are not samples. Deterministic: no clock, no hashing.
 
+use super::config::{SpecError, refuse};
 use crate::engine::SimTime;
 
-/// A configured concurrency limit.
+/// A configured concurrency limit, built by [`ConcurrencySpec::fixed`], [`ConcurrencySpec::aimd`]
+/// or [`ConcurrencySpec::gradient2`], which refuse a limit that could never admit or never move.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ConcurrencySpec {
-    /// At most `limit` in flight, always (Netflix `FixedLimit`).
+pub struct ConcurrencySpec(Kind);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
     Static { limit: u32 },
-    /// Additive increase, multiplicative decrease on drops: Netflix concurrency-limits `AIMDLimit`.
-    ///
-    /// On a dropped sample `limit = floor(limit * decrease_factor)`; on any other sample, when the
-    /// attempt saw the client at least half full (`2 * in_flight >= limit`),
-    /// `limit = limit + increase`; otherwise no change. Then `limit` is clamped to `[min, max]`.
-    /// Netflix: `increase` is 1, `decrease_factor` (its `backoffRatio`) 0.9 and must lie in
-    /// `[0.5, 1.0)`, `initial` = `min` = 20, `max` 200; its `timeout` (5 s: a slower sample counts
-    /// as a drop) is left to the caller, which reports a timed-out attempt as dropped.
-    Aimd {
-        initial: u32,
-        min: u32,
-        max: u32,
-        increase: u32,
-        decrease_factor: f64,
-    },
-    /// Netflix concurrency-limits `Gradient2Limit`: the limit follows the ratio of a long-term
-    /// average RTT to the latest RTT.
-    ///
-    /// Per sample, with `estimate` the real-valued limit (initially `initial`):
-    /// - `long_rtt` is an exponential average of the RTTs: the plain mean of the first 10
-    ///   samples, then `long_rtt = long_rtt * (1 - f) + rtt * f` with `f = 2 / (long_window + 1)`
-    ///   (Netflix `ExpAvgMeasurement(long_window, 10)`); `short_rtt` is this sample's RTT.
-    /// - If `long_rtt / short_rtt > 2` (latency back to normal after a long overload), the stored
-    ///   `long_rtt` decays by 0.95; this sample still uses the value before the decay.
-    /// - If `in_flight < estimate / 2` the client is not using its limit: no change.
-    /// - Otherwise `gradient = max(0.5, min(1.0, rtt_tolerance * long_rtt / short_rtt))`,
-    ///   `new = estimate * gradient + queue_size`,
-    ///   `estimate = clamp(estimate * (1 - smoothing) + new * smoothing, min, max)`.
-    ///
-    /// The limit is `floor(estimate)`. It ignores `dropped`, as Netflix's does: only latency moves
-    /// it, so a fast 429 looks like a short RTT. Netflix defaults: `initial` = `min` = 20, `max`
-    /// 200, `smoothing` 0.2, `rtt_tolerance` 1.5, `long_window` 600, `queue_size` 4 (a constant;
-    /// its older `GradientLimit` used a square root of the limit). An RTT of 0 is taken as 1 ns.
-    Gradient2 {
-        initial: u32,
-        min: u32,
-        max: u32,
-        smoothing: f64,
-        rtt_tolerance: f64,
-        long_window: u32,
-        queue_size: u32,
-    },
+    Aimd(Aimd),
+    Gradient2(Gradient2),
 }
 
-impl ConcurrencySpec {
+/// Additive increase, multiplicative decrease on drops: Netflix concurrency-limits `AIMDLimit`.
+///
+/// On a dropped sample `limit = floor(limit * decrease_factor)`; on any other sample, when the
+/// attempt saw the client at least half full (`2 * in_flight >= limit`),
+/// `limit = limit + increase`; otherwise no change. Then `limit` is clamped to `[min, max]`.
+/// Netflix: `increase` is 1, `decrease_factor` (its `backoffRatio`) 0.9 and must lie in
+/// `[0.5, 1.0)`, `initial` = `min` = 20, `max` 200; its `timeout` (5 s: a slower sample counts
+/// as a drop) is left to the caller, which reports a timed-out attempt as dropped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Aimd {
+    pub initial: u32,
+    pub min: u32,
+    pub max: u32,
+    pub increase: u32,
+    pub decrease_factor: f64,
+}
+
+impl Aimd {
     /// Netflix's `AIMDLimit` defaults.
-    pub const NETFLIX_AIMD: ConcurrencySpec = ConcurrencySpec::Aimd {
+    pub const NETFLIX: Aimd = Aimd {
         initial: 20,
         min: 20,
         max: 200,
         increase: 1,
         decrease_factor: 0.9,
     };
+}
 
+/// Netflix concurrency-limits `Gradient2Limit`: the limit follows the ratio of a long-term
+/// average RTT to the latest RTT.
+///
+/// Per sample, with `estimate` the real-valued limit (initially `initial`):
+/// - `long_rtt` is an exponential average of the RTTs: the plain mean of the first 10
+///   samples, then `long_rtt = long_rtt * (1 - f) + rtt * f` with `f = 2 / (long_window + 1)`
+///   (Netflix `ExpAvgMeasurement(long_window, 10)`); `short_rtt` is this sample's RTT.
+/// - If `long_rtt / short_rtt > 2` (latency back to normal after a long overload), the stored
+///   `long_rtt` decays by 0.95; this sample still uses the value before the decay.
+/// - If `in_flight < estimate / 2` the client is not using its limit: no change.
+/// - Otherwise `gradient = max(0.5, min(1.0, rtt_tolerance * long_rtt / short_rtt))`,
+///   `new = estimate * gradient + queue_size`,
+///   `estimate = clamp(estimate * (1 - smoothing) + new * smoothing, min, max)`.
+///
+/// The limit is `floor(estimate)`. It ignores `dropped`, as Netflix's does: only latency moves
+/// it, so a fast 429 looks like a short RTT. Netflix defaults: `initial` = `min` = 20, `max`
+/// 200, `smoothing` 0.2, `rtt_tolerance` 1.5, `long_window` 600, `queue_size` 4 (a constant;
+/// its older `GradientLimit` used a square root of the limit). An RTT of 0 is taken as 1 ns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gradient2 {
+    pub initial: u32,
+    pub min: u32,
+    pub max: u32,
+    pub smoothing: f64,
+    pub rtt_tolerance: f64,
+    pub long_window: u32,
+    pub queue_size: u32,
+}
+
+impl Gradient2 {
     /// Netflix's `Gradient2Limit` defaults.
-    pub const NETFLIX_GRADIENT2: ConcurrencySpec = ConcurrencySpec::Gradient2 {
+    pub const NETFLIX: Gradient2 = Gradient2 {
         initial: 20,
         min: 20,
         max: 200,
@@ -83,6 +95,60 @@ impl ConcurrencySpec {
         long_window: 600,
         queue_size: 4,
     };
+}
+
+impl ConcurrencySpec {
+    /// At most `limit` in flight, always (Netflix `FixedLimit`); refused below 1.
+    pub fn fixed(limit: u32) -> Result<ConcurrencySpec, SpecError> {
+        if limit == 0 {
+            return refuse("limit", "at least 1", limit);
+        }
+        Ok(ConcurrencySpec(Kind::Static { limit }))
+    }
+
+    /// An AIMD limit; refused unless `1 <= min <= initial <= max` and `decrease_factor` is in
+    /// `(0, 1)`.
+    pub fn aimd(p: Aimd) -> Result<ConcurrencySpec, SpecError> {
+        check_range(p.initial, p.min, p.max)?;
+        if !(p.decrease_factor > 0.0 && p.decrease_factor < 1.0) {
+            return refuse("decrease_factor", "a factor in (0, 1)", p.decrease_factor);
+        }
+        Ok(ConcurrencySpec(Kind::Aimd(p)))
+    }
+
+    /// A Gradient2 limit; refused unless `1 <= min <= initial <= max`, `smoothing` is in
+    /// `(0, 1]`, `rtt_tolerance` is finite and at least 1, and `long_window` at least 1.
+    pub fn gradient2(p: Gradient2) -> Result<ConcurrencySpec, SpecError> {
+        check_range(p.initial, p.min, p.max)?;
+        if !(p.smoothing > 0.0 && p.smoothing <= 1.0) {
+            return refuse("smoothing", "a number in (0, 1]", p.smoothing);
+        }
+        if !(p.rtt_tolerance >= 1.0 && p.rtt_tolerance.is_finite()) {
+            return refuse("rtt_tolerance", "a finite number >= 1", p.rtt_tolerance);
+        }
+        if p.long_window == 0 {
+            return refuse("long_window", "at least 1", p.long_window);
+        }
+        Ok(ConcurrencySpec(Kind::Gradient2(p)))
+    }
+}
+
+/// Checks `1 <= min <= initial <= max`, blaming `min`, then `max`, then `initial`.
+fn check_range(initial: u32, min: u32, max: u32) -> Result<(), SpecError> {
+    if min == 0 {
+        return refuse("min", "at least 1", min);
+    }
+    if max < min {
+        return refuse("max", format!("at least min ({min})"), max);
+    }
+    if !(min..=max).contains(&initial) {
+        return refuse(
+            "initial",
+            format!("between min ({min}) and max ({max})"),
+            initial,
+        );
+    }
+    Ok(())
 }
 
 /// Netflix `ExpAvgMeasurement` with a warm-up of 10 samples.
@@ -134,53 +200,15 @@ pub struct ConcurrencyLimit {
 }
 
 impl ConcurrencyLimit {
-    /// A limit at its initial value. Panics on a spec that could never admit or never move:
-    /// a zero limit or minimum, `min > max`, `initial` outside `[min, max]`, a decrease factor
-    /// outside `(0, 1)`, a smoothing outside `(0, 1]`, a tolerance below 1, a zero long window.
+    /// A limit at its initial value.
     pub fn new(spec: ConcurrencySpec) -> ConcurrencyLimit {
-        let state = match spec {
-            ConcurrencySpec::Static { limit } => {
-                assert!(limit >= 1, "a static concurrency limit must be at least 1");
-                State::Static
-            }
-            ConcurrencySpec::Aimd {
-                initial,
-                min,
-                max,
-                decrease_factor,
-                ..
-            } => {
-                check_range(initial, min, max);
-                assert!(
-                    decrease_factor > 0.0 && decrease_factor < 1.0,
-                    "an AIMD decrease factor must be in (0, 1), got {decrease_factor}"
-                );
-                State::Aimd { limit: initial }
-            }
-            ConcurrencySpec::Gradient2 {
-                initial,
-                min,
-                max,
-                smoothing,
-                rtt_tolerance,
-                long_window,
-                ..
-            } => {
-                check_range(initial, min, max);
-                assert!(
-                    smoothing > 0.0 && smoothing <= 1.0,
-                    "Gradient2 smoothing must be in (0, 1], got {smoothing}"
-                );
-                assert!(
-                    rtt_tolerance >= 1.0 && rtt_tolerance.is_finite(),
-                    "Gradient2 RTT tolerance must be at least 1, got {rtt_tolerance}"
-                );
-                assert!(long_window >= 1, "Gradient2 long window must be at least 1");
-                State::Gradient2 {
-                    estimate: f64::from(initial),
-                    long_rtt: ExpAvg::new(long_window),
-                }
-            }
+        let state = match spec.0 {
+            Kind::Static { .. } => State::Static,
+            Kind::Aimd(p) => State::Aimd { limit: p.initial },
+            Kind::Gradient2(p) => State::Gradient2 {
+                estimate: f64::from(p.initial),
+                long_rtt: ExpAvg::new(p.long_window),
+            },
         };
         ConcurrencyLimit { spec, state }
     }
@@ -193,8 +221,8 @@ impl ConcurrencyLimit {
     /// How many attempts may be in flight now.
     #[inline]
     pub fn limit(&self) -> u32 {
-        match (&self.spec, &self.state) {
-            (ConcurrencySpec::Static { limit }, _) => *limit,
+        match (&self.spec.0, &self.state) {
+            (Kind::Static { limit }, _) => *limit,
             (_, State::Aimd { limit }) => *limit,
             // `as` truncates, as Java's `(int)` does; the estimate is within [min, max].
             (_, State::Gradient2 { estimate, .. }) => *estimate as u32,
@@ -215,16 +243,16 @@ impl ConcurrencyLimit {
     /// (429/529) or it timed out. `_now` is unused by these kinds (Netflix passes the start time,
     /// which neither uses).
     pub fn on_sample(&mut self, _now: SimTime, rtt_ns: u64, in_flight: u32, dropped: bool) {
-        match (self.spec, &mut self.state) {
-            (ConcurrencySpec::Static { .. }, _) => {}
+        match (self.spec.0, &mut self.state) {
+            (Kind::Static { .. }, _) => {}
             (
-                ConcurrencySpec::Aimd {
+                Kind::Aimd(Aimd {
                     min,
                     max,
                     increase,
                     decrease_factor,
                     ..
-                },
+                }),
                 State::Aimd { limit },
             ) => {
                 let next = if dropped {
@@ -238,14 +266,14 @@ impl ConcurrencyLimit {
                 *limit = next.max(min).min(max);
             }
             (
-                ConcurrencySpec::Gradient2 {
+                Kind::Gradient2(Gradient2 {
                     min,
                     max,
                     smoothing,
                     rtt_tolerance,
                     queue_size,
                     ..
-                },
+                }),
                 State::Gradient2 { estimate, long_rtt },
             ) => {
                 let short = rtt_ns.max(1) as f64;
@@ -264,14 +292,6 @@ impl ConcurrencyLimit {
             _ => unreachable!("state and spec are of one kind"),
         }
     }
-}
-
-/// Checks `1 <= min <= initial <= max`.
-fn check_range(initial: u32, min: u32, max: u32) {
-    assert!(
-        min >= 1 && min <= initial && initial <= max,
-        "a concurrency limit needs 1 <= min ({min}) <= initial ({initial}) <= max ({max})"
-    );
 }
 
 /// A concurrency limit holds calls in the admission line while the limit is reached, and learns
@@ -307,30 +327,151 @@ mod tests {
     const T: SimTime = SimTime::ZERO;
 
     fn aimd(initial: u32, min: u32, max: u32) -> ConcurrencyLimit {
-        ConcurrencyLimit::new(ConcurrencySpec::Aimd {
-            initial,
-            min,
-            max,
-            increase: 1,
-            decrease_factor: 0.9,
-        })
+        ConcurrencyLimit::new(ConcurrencySpec::aimd(aimd_range(initial, min, max)).unwrap())
     }
 
     fn gradient2(initial: u32, min: u32, max: u32) -> ConcurrencyLimit {
-        ConcurrencyLimit::new(ConcurrencySpec::Gradient2 {
+        let p = Gradient2 {
             initial,
             min,
             max,
-            smoothing: 0.2,
-            rtt_tolerance: 1.5,
-            long_window: 600,
-            queue_size: 4,
-        })
+            ..Gradient2::NETFLIX
+        };
+        ConcurrencyLimit::new(ConcurrencySpec::gradient2(p).unwrap())
+    }
+
+    /// Netflix's AIMD defaults with `initial`, `min` and `max`.
+    fn aimd_range(initial: u32, min: u32, max: u32) -> Aimd {
+        Aimd {
+            initial,
+            min,
+            max,
+            ..Aimd::NETFLIX
+        }
+    }
+
+    #[test]
+    fn a_static_limit_of_zero_is_refused() {
+        assert_eq!(
+            ConcurrencySpec::fixed(0),
+            refuse("limit", "at least 1", "0")
+        );
+        assert!(ConcurrencySpec::fixed(1).is_ok());
+    }
+
+    #[test]
+    fn a_zero_minimum_is_refused() {
+        assert_eq!(
+            ConcurrencySpec::aimd(aimd_range(5, 0, 10)),
+            refuse("min", "at least 1", "0")
+        );
+    }
+
+    #[test]
+    fn a_maximum_below_the_minimum_is_refused() {
+        assert_eq!(
+            ConcurrencySpec::aimd(aimd_range(5, 8, 6)),
+            refuse("max", "at least min (8)", "6")
+        );
+    }
+
+    #[test]
+    fn an_initial_limit_outside_min_and_max_is_refused() {
+        let expected = "between min (5) and max (10)";
+        assert_eq!(
+            ConcurrencySpec::aimd(aimd_range(4, 5, 10)),
+            refuse("initial", expected, "4")
+        );
+        assert_eq!(
+            ConcurrencySpec::aimd(aimd_range(11, 5, 10)),
+            refuse("initial", expected, "11")
+        );
+        // The ends are in: 1 <= min = initial = max.
+        assert!(ConcurrencySpec::aimd(aimd_range(1, 1, 1)).is_ok());
+    }
+
+    #[test]
+    fn an_aimd_decrease_factor_outside_zero_to_one_is_refused() {
+        for (f, shown) in [(0.0, "0"), (1.0, "1"), (1.5, "1.5"), (f64::NAN, "NaN")] {
+            let p = Aimd {
+                decrease_factor: f,
+                ..Aimd::NETFLIX
+            };
+            assert_eq!(
+                ConcurrencySpec::aimd(p),
+                refuse("decrease_factor", "a factor in (0, 1)", shown),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_gradient2_range_is_checked_like_an_aimd_one() {
+        let p = Gradient2 {
+            initial: 300,
+            ..Gradient2::NETFLIX
+        };
+        assert_eq!(
+            ConcurrencySpec::gradient2(p),
+            refuse("initial", "between min (20) and max (200)", "300")
+        );
+    }
+
+    #[test]
+    fn a_gradient2_smoothing_outside_zero_to_one_is_refused() {
+        for (smoothing, shown) in [(0.0, "0"), (1.5, "1.5"), (f64::NAN, "NaN")] {
+            let p = Gradient2 {
+                smoothing,
+                ..Gradient2::NETFLIX
+            };
+            assert_eq!(
+                ConcurrencySpec::gradient2(p),
+                refuse("smoothing", "a number in (0, 1]", shown),
+                "{smoothing}"
+            );
+        }
+        let whole = Gradient2 {
+            smoothing: 1.0,
+            ..Gradient2::NETFLIX
+        };
+        assert!(ConcurrencySpec::gradient2(whole).is_ok());
+    }
+
+    #[test]
+    fn a_gradient2_rtt_tolerance_below_one_or_infinite_is_refused() {
+        for (rtt_tolerance, shown) in [(0.9, "0.9"), (f64::INFINITY, "inf")] {
+            let p = Gradient2 {
+                rtt_tolerance,
+                ..Gradient2::NETFLIX
+            };
+            assert_eq!(
+                ConcurrencySpec::gradient2(p),
+                refuse("rtt_tolerance", "a finite number >= 1", shown),
+                "{rtt_tolerance}"
+            );
+        }
+        let one = Gradient2 {
+            rtt_tolerance: 1.0,
+            ..Gradient2::NETFLIX
+        };
+        assert!(ConcurrencySpec::gradient2(one).is_ok());
+    }
+
+    #[test]
+    fn a_gradient2_long_window_of_zero_is_refused() {
+        let p = Gradient2 {
+            long_window: 0,
+            ..Gradient2::NETFLIX
+        };
+        assert_eq!(
+            ConcurrencySpec::gradient2(p),
+            refuse("long_window", "at least 1", "0")
+        );
     }
 
     #[test]
     fn a_static_limit_never_moves() {
-        let mut l = ConcurrencyLimit::new(ConcurrencySpec::Static { limit: 7 });
+        let mut l = ConcurrencyLimit::new(ConcurrencySpec::fixed(7).unwrap());
         for (in_flight, dropped) in [(7, false), (7, true), (1, true), (100, false)] {
             l.on_sample(T, 50 * MS, in_flight, dropped);
             assert_eq!(l.limit(), 7);
@@ -365,13 +506,14 @@ mod tests {
 
     #[test]
     fn aimd_increase_is_the_configured_step() {
-        let mut l = ConcurrencyLimit::new(ConcurrencySpec::Aimd {
+        let p = Aimd {
             initial: 10,
             min: 1,
             max: 100,
             increase: 5,
             decrease_factor: 0.5,
-        });
+        };
+        let mut l = ConcurrencyLimit::new(ConcurrencySpec::aimd(p).unwrap());
         l.on_sample(T, MS, 10, false);
         assert_eq!(l.limit(), 15);
         l.on_sample(T, MS, 10, true);
@@ -503,20 +645,10 @@ mod tests {
     }
 
     #[test]
-    fn netflix_defaults_start_at_twenty() {
-        assert_eq!(
-            ConcurrencyLimit::new(ConcurrencySpec::NETFLIX_AIMD).limit(),
-            20
-        );
-        assert_eq!(
-            ConcurrencyLimit::new(ConcurrencySpec::NETFLIX_GRADIENT2).limit(),
-            20
-        );
-    }
-
-    #[test]
-    #[should_panic(expected = "min")]
-    fn a_zero_minimum_is_refused() {
-        aimd(5, 0, 10);
+    fn netflix_defaults_are_valid_and_start_at_twenty() {
+        let aimd = ConcurrencySpec::aimd(Aimd::NETFLIX).unwrap();
+        assert_eq!(ConcurrencyLimit::new(aimd).limit(), 20);
+        let gradient2 = ConcurrencySpec::gradient2(Gradient2::NETFLIX).unwrap();
+        assert_eq!(ConcurrencyLimit::new(gradient2).limit(), 20);
     }
 }

@@ -2,11 +2,79 @@
 //!
 //! Everything here is in base units: seconds as `f64` where a formula needs them, nanoseconds as
 //! `u64` on the clock, tokens as `f64` counts, prices in USD per million tokens.
+//!
+//! What the runtime could not run with is refused once, where a spec is built: the specs of
+//! limits, hedges, capacity steps, throttles, breakers and concurrency limits come from
+//! constructors that return a [`SpecError`], so that the runtime types take them without checking
+//! and a scenario file's bad value is an error at its line rather than a panic.
 
 use super::admission::{Discipline, ScopedBucket};
 use super::dist::Dist;
 use super::retry::RetryLayer;
 use crate::engine::Guards;
+use crate::engine::time::nanos_to_secs;
+use std::fmt;
+
+/// Most retry layers a policy may stack: a call keeps one attempt count per layer.
+pub const MAX_LAYERS: usize = 4;
+
+/// Most hedges one call may have in flight: a call keeps one slot per hedge.
+pub const MAX_HEDGES: usize = 3;
+
+/// A spec parameter the model refuses: which one, what it must be, and what it was.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpecError {
+    /// The parameter, named as the scenario format names it (`window`, not `window_ns`), so that
+    /// the scenario layer can point at it; `None` when the spec as a whole is refused.
+    pub field: Option<&'static str>,
+    /// What a valid value is: `at least 1`, `a ratio in (0, 1]`.
+    pub expected: String,
+    /// What was given, durations in seconds.
+    pub found: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {}, found {}", self.expected, self.found)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Refuses `field`, which should be `expected` and is `found`.
+pub(super) fn refuse<T>(
+    field: &'static str,
+    expected: impl Into<String>,
+    found: impl fmt::Display,
+) -> Result<T, SpecError> {
+    Err(SpecError {
+        field: Some(field),
+        expected: expected.into(),
+        found: found.to_string(),
+    })
+}
+
+/// `v` if it is a finite number above zero; otherwise refuses `field`.
+pub(super) fn positive(field: &'static str, v: f64) -> Result<f64, SpecError> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        refuse(field, "a number > 0", v)
+    }
+}
+
+/// `ns` if it is longer than zero; otherwise refuses `field`, which should be `expected`.
+pub(super) fn longer_than_zero(
+    field: &'static str,
+    ns: u64,
+    expected: &'static str,
+) -> Result<u64, SpecError> {
+    if ns > 0 {
+        Ok(ns)
+    } else {
+        refuse(field, expected, format_args!("{}s", nanos_to_secs(ns)))
+    }
+}
 
 /// A whole scenario: one provider, a workload, and the policies to compare on it.
 #[derive(Clone, Debug)]
@@ -35,8 +103,6 @@ pub struct Scenario {
     pub nodes: Vec<super::workload::Node>,
     /// Client policies, compared on identical draws.
     pub policies: Vec<Policy>,
-    /// What `stampede check` holds the policies to (`[[expect]]`).
-    pub expectations: Vec<crate::check::Expectation>,
 }
 
 /// What a rate limit counts.
@@ -81,13 +147,32 @@ pub enum LimitKind {
     SlidingWindow { limit: f64, window_ns: u64 },
 }
 
-/// One provider rate limit.
+/// One provider rate limit, built by [`Limit::new`]; only the model reads its fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limit {
     /// What it counts.
-    pub resource: Resource,
+    pub(super) resource: Resource,
     /// How it counts.
-    pub kind: LimitKind,
+    pub(super) kind: LimitKind,
+}
+
+impl Limit {
+    /// A limit on `resource`, refused unless it can pass something: a finite rate, burst or
+    /// limit above zero, a window longer than zero.
+    pub fn new(resource: Resource, kind: LimitKind) -> Result<Limit, SpecError> {
+        match kind {
+            LimitKind::TokenBucket { rate_per_s, burst } => {
+                positive("rate", rate_per_s)?;
+                positive("burst", burst)?;
+            }
+            LimitKind::FixedWindow { limit, window_ns }
+            | LimitKind::SlidingWindow { limit, window_ns } => {
+                positive("limit", limit)?;
+                longer_than_zero("window", window_ns, "a window longer than zero")?;
+            }
+        }
+        Ok(Limit { resource, kind })
+    }
 }
 
 /// A window of time in which the provider answers every attempt with a server error.
@@ -102,14 +187,27 @@ pub struct Outage {
 }
 
 /// From `at_ns` on, limits run at `limits` and decoding at `decode` times their configured values.
+/// Built by [`CapacityStep::new`]; only the model reads its fields.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CapacityStep {
     /// When the step takes effect.
-    pub at_ns: u64,
+    pub(super) at_ns: u64,
     /// Scale of every rate limit.
-    pub limits: f64,
+    pub(super) limits: f64,
     /// Scale of the decode rate.
-    pub decode: f64,
+    pub(super) decode: f64,
+}
+
+impl CapacityStep {
+    /// A step to scales `limits` and `decode`, refused unless both are finite and above zero (a
+    /// limit scaled to zero would never pass anything again).
+    pub fn new(at_ns: u64, limits: f64, decode: f64) -> Result<CapacityStep, SpecError> {
+        Ok(CapacityStep {
+            at_ns,
+            limits: positive("limits", limits)?,
+            decode: positive("decode", decode)?,
+        })
+    }
 }
 
 /// How serving time responds to load.
@@ -219,12 +317,6 @@ pub struct Source {
     pub root: usize,
 }
 
-/// Most retry layers a policy may stack.
-pub const MAX_LAYERS: usize = 4;
-
-/// Most hedges one call may have in flight.
-pub const MAX_HEDGES: usize = 3;
-
 /// How a client behaves: its retry layers, its pacing, its orchestrator.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -265,20 +357,215 @@ pub struct Policy {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ThrottleSpec {
     /// The Google SRE book's adaptive throttling: reject locally with probability
-    /// `max(0, (requests - k * accepts) / (requests + 1))` over the last `window_ns`.
+    /// `max(0, (requests - k * accepts) / (requests + 1))` over the last `window_ns`. Build it
+    /// with [`ThrottleSpec::sre`], which checks it (the variant stays open for the model to match).
     Sre { k: f64, window_ns: u64 },
     /// The AWS SDKs' adaptive retry mode: a client token bucket whose rate follows CUBIC on
     /// throttling responses.
     AwsAdaptive,
 }
 
+impl ThrottleSpec {
+    /// SRE throttling with multiplier `k` over `window_ns`, refused unless `k` is a finite number
+    /// above zero and the window longer than zero.
+    pub fn sre(k: f64, window_ns: u64) -> Result<ThrottleSpec, SpecError> {
+        Ok(ThrottleSpec::Sre {
+            k: positive("k", k)?,
+            window_ns: longer_than_zero("window", window_ns, "a window longer than zero")?,
+        })
+    }
+}
+
 /// gRPC's hedging policy: while an attempt is unanswered after `delay_ns`, send a copy, up to
 /// `max_extra` copies `delay_ns` apart; the first answer wins and the others are cut off (billed
-/// for what they used, as waste).
+/// for what they used, as waste). Built by [`HedgeSpec::new`]; only the model reads its fields.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HedgeSpec {
     /// `hedging_delay`.
-    pub delay_ns: u64,
+    pub(super) delay_ns: u64,
     /// `max_attempts - 1`.
-    pub max_extra: u32,
+    pub(super) max_extra: u32,
+}
+
+impl HedgeSpec {
+    /// gRPC's `hedging_delay` and `max_attempts` (the first attempt and its hedges), refused
+    /// unless the delay is longer than zero and there are 1 to [`MAX_HEDGES`] hedges.
+    pub fn new(delay_ns: u64, max_attempts: u32) -> Result<HedgeSpec, SpecError> {
+        if !(2..=MAX_HEDGES as u32 + 1).contains(&max_attempts) {
+            return refuse(
+                "max_attempts",
+                format!("2 to {} (the first attempt and its hedges)", MAX_HEDGES + 1),
+                max_attempts,
+            );
+        }
+        Ok(HedgeSpec {
+            delay_ns: longer_than_zero("delay", delay_ns, "a delay longer than zero")?,
+            max_extra: max_attempts - 1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::time::NANOS_PER_SEC as S;
+
+    fn bucket(rate_per_s: f64, burst: f64) -> Result<Limit, SpecError> {
+        Limit::new(
+            Resource::Tokens,
+            LimitKind::TokenBucket { rate_per_s, burst },
+        )
+    }
+
+    #[test]
+    fn a_refusal_reads_expected_then_found() {
+        let e = bucket(0.0, 1.0).unwrap_err();
+        assert_eq!(e.to_string(), "expected a number > 0, found 0");
+    }
+
+    #[test]
+    fn a_token_bucket_without_a_positive_finite_rate_is_refused() {
+        for (rate, shown) in [
+            (0.0, "0"),
+            (-3.0, "-3"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(
+                bucket(rate, 10.0),
+                refuse("rate", "a number > 0", shown),
+                "{rate}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_bucket_without_a_positive_finite_burst_is_refused() {
+        for (burst, shown) in [(0.0, "0"), (-1.0, "-1"), (f64::NAN, "NaN")] {
+            assert_eq!(
+                bucket(10.0, burst),
+                refuse("burst", "a number > 0", shown),
+                "{burst}"
+            );
+        }
+        assert!(bucket(1e-9, 1e-9).is_ok());
+    }
+
+    #[test]
+    fn a_window_limit_of_zero_is_refused() {
+        for kind in [
+            LimitKind::FixedWindow {
+                limit: 0.0,
+                window_ns: S,
+            },
+            LimitKind::SlidingWindow {
+                limit: 0.0,
+                window_ns: S,
+            },
+        ] {
+            assert_eq!(
+                Limit::new(Resource::Requests, kind),
+                refuse("limit", "a number > 0", "0"),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zero_length_window_is_refused() {
+        for kind in [
+            LimitKind::FixedWindow {
+                limit: 10.0,
+                window_ns: 0,
+            },
+            LimitKind::SlidingWindow {
+                limit: 10.0,
+                window_ns: 0,
+            },
+        ] {
+            assert_eq!(
+                Limit::new(Resource::Requests, kind),
+                refuse("window", "a window longer than zero", "0s"),
+                "{kind:?}"
+            );
+        }
+        let shortest = LimitKind::SlidingWindow {
+            limit: 10.0,
+            window_ns: 1,
+        };
+        assert!(Limit::new(Resource::Requests, shortest).is_ok());
+    }
+
+    #[test]
+    fn a_capacity_step_to_a_zero_negative_or_infinite_limit_scale_is_refused() {
+        for (limits, shown) in [(0.0, "0"), (-0.5, "-0.5"), (f64::INFINITY, "inf")] {
+            assert_eq!(
+                CapacityStep::new(S, limits, 1.0),
+                refuse("limits", "a number > 0", shown),
+                "{limits}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_capacity_step_to_a_zero_negative_or_nan_decode_scale_is_refused() {
+        for (decode, shown) in [(0.0, "0"), (-2.0, "-2"), (f64::NAN, "NaN")] {
+            assert_eq!(
+                CapacityStep::new(S, 1.0, decode),
+                refuse("decode", "a number > 0", shown),
+                "{decode}"
+            );
+        }
+        assert!(CapacityStep::new(0, 0.01, 100.0).is_ok());
+    }
+
+    #[test]
+    fn an_sre_throttle_without_a_positive_finite_k_is_refused() {
+        for (k, shown) in [(0.0, "0"), (-1.0, "-1"), (f64::INFINITY, "inf")] {
+            assert_eq!(
+                ThrottleSpec::sre(k, 120 * S),
+                refuse("k", "a number > 0", shown),
+                "{k}"
+            );
+        }
+        assert_eq!(
+            ThrottleSpec::sre(2.0, 120 * S),
+            Ok(ThrottleSpec::Sre {
+                k: 2.0,
+                window_ns: 120 * S
+            })
+        );
+    }
+
+    #[test]
+    fn an_sre_throttle_over_a_zero_window_is_refused() {
+        assert_eq!(
+            ThrottleSpec::sre(2.0, 0),
+            refuse("window", "a window longer than zero", "0s")
+        );
+    }
+
+    #[test]
+    fn hedging_with_no_hedge_or_more_than_max_hedges_is_refused() {
+        // MAX_HEDGES = 3: max_attempts 2 to 4.
+        let expected = "2 to 4 (the first attempt and its hedges)";
+        for (attempts, shown) in [(0, "0"), (1, "1"), (5, "5")] {
+            assert_eq!(
+                HedgeSpec::new(S, attempts),
+                refuse("max_attempts", expected, shown)
+            );
+        }
+        for attempts in 2..=4 {
+            let h = HedgeSpec::new(S, attempts).unwrap();
+            assert_eq!((h.delay_ns, h.max_extra), (S, attempts - 1));
+        }
+    }
+
+    #[test]
+    fn hedging_after_no_delay_is_refused() {
+        assert_eq!(
+            HedgeSpec::new(0, 2),
+            refuse("delay", "a delay longer than zero", "0s")
+        );
+    }
 }

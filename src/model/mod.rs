@@ -1,5 +1,11 @@
 //! The system being simulated: a rate-limited provider, a workload of agent jobs, and the client
 //! policies under comparison. Built on [`crate::engine`], which knows none of these words.
+//!
+//! Layers point one way: engine <- model <- scenario <- run/sweep/check <- report <- main. So
+//! nothing here imports `scenario`, `run`, `sweep`, `check` or `report`: the model says what a
+//! valid system is (the spec constructors in [`config`] and its neighbours) and runs it; reading
+//! files, checking results and writing them belong to the layers above. (`world`'s tests still
+//! write their fixtures as scenario TOML through `crate::scenario::parse`.)
 
 pub mod admission;
 pub mod arrivals;

@@ -37,9 +37,9 @@ pub struct WindowCounts {
 
 impl WindowCounts {
     /// An empty window of `window_ns` in buckets of `bucket_ns` (both positive, the window at
-    /// least one bucket).
+    /// least one bucket: the specs that size one refuse a zero window when they are built).
     pub fn new(window_ns: u64, bucket_ns: u64) -> WindowCounts {
-        assert!(
+        debug_assert!(
             bucket_ns > 0 && window_ns >= bucket_ns,
             "a window ({window_ns} ns) must hold at least one bucket ({bucket_ns} ns)"
         );
@@ -141,9 +141,10 @@ impl SreThrottle {
     /// The book's window: two minutes.
     pub const BOOK_WINDOW_NS: u64 = 120 * NANOS_PER_SEC;
 
-    /// A throttle with multiplier `k` (positive; the book uses 2) over `window_ns` (positive).
+    /// A throttle with multiplier `k` (the book uses 2) over `window_ns`, both positive as
+    /// [`ThrottleSpec::sre`](super::config::ThrottleSpec::sre) makes them.
     pub fn new(k: f64, window_ns: u64) -> SreThrottle {
-        assert!(
+        debug_assert!(
             k > 0.0 && k.is_finite(),
             "K must be positive and finite, got {k}"
         );

@@ -133,7 +133,7 @@ pub fn plot_dir(dir: &Path) -> Result<(Charts, Vec<PathBuf>), PlotError> {
     for c in &charts.charts {
         for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {
             let path = out.join(format!("{}.{ext}", c.name));
-            super::write_atomic(&path, bytes).map_err(io(&path))?;
+            crate::io::write_atomic(&path, bytes).map_err(io(&path))?;
             written.push(path);
         }
     }

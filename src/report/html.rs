@@ -32,7 +32,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let mut written = Vec::new();
     for (name, text) in [(HTML_FILE, page.html()), (MD_FILE, page.markdown())] {
         let path = dir.join(name);
-        super::write_atomic(&path, text.as_bytes()).map_err(|source| PlotError::Io {
+        crate::io::write_atomic(&path, text.as_bytes()).map_err(|source| PlotError::Io {
             path: path.clone(),
             source,
         })?;
@@ -50,7 +50,7 @@ pub fn copy_scenario(scenario: &Path, dir: &Path) -> Result<(), PlotError> {
         path: scenario.to_path_buf(),
         source,
     })?;
-    super::write_atomic(&target, &bytes).map_err(|source| PlotError::Io {
+    crate::io::write_atomic(&target, &bytes).map_err(|source| PlotError::Io {
         path: target.clone(),
         source,
     })

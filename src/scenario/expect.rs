@@ -15,15 +15,185 @@
 //! value = 0                 # ... or an absolute one
 //! ```
 //!
-//! Parsed here into [`crate::check::Expectation`]s; what they mean, and the rule with
-//! replications, is in [`crate::check`].
+//! Parsed here into [`Expectation`]s, which only describe what is expected: judging a run against
+//! them, and the rule with replications, is `crate::check`'s. They live in the scenario layer, not
+//! the model, because only `stampede check` reads them.
 
 use super::raw::Invalid;
-use crate::check::{Bound, Expectation, MetricRef, Op};
+use crate::metrics::{Metrics, TenantMetrics};
 use crate::model::Policy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use toml::Spanned;
+
+/// A comparison operator of an expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Op {
+    /// `<`
+    #[serde(rename = "<")]
+    Lt,
+    /// `<=`
+    #[serde(rename = "<=")]
+    Le,
+    /// `>`
+    #[serde(rename = ">")]
+    Gt,
+    /// `>=`
+    #[serde(rename = ">=")]
+    Ge,
+    /// `==`
+    #[serde(rename = "==")]
+    Eq,
+}
+
+impl Op {
+    /// Every operator, as written.
+    pub const SYMBOLS: &'static [&'static str] = &["<", "<=", ">", ">=", "=="];
+
+    /// The operator written `s`.
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            "==" => Op::Eq,
+            _ => return None,
+        })
+    }
+
+    /// How it is written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+        }
+    }
+}
+
+/// What an expectation's `metric` refers to.
+///
+/// Parsed by [`MetricRef::parse`] and read from a policy's results by `check::observe`; a new
+/// kind of metric is a new variant and a new arm in each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricRef {
+    /// A key of the run summary, one of [`Metrics::NAMES`].
+    Summary(&'static str),
+    /// `tenant.<name>.<metric>`: one tenant's metric, one of [`TenantMetrics::NAMES`].
+    Tenant {
+        /// The tenant's name.
+        tenant: String,
+        /// The metric.
+        metric: &'static str,
+    },
+}
+
+impl MetricRef {
+    /// The metric called `name`, or a message saying what was expected (with the closest name
+    /// when there is one). `tenants` are the scenario's tenant names, for per-tenant metrics.
+    pub fn parse(name: &str, tenants: &[String]) -> Result<MetricRef, String> {
+        if let Some(rest) = name.strip_prefix("tenant.") {
+            let (tenant, metric) = rest.rsplit_once('.').unwrap_or((rest, ""));
+            if !tenants.iter().any(|t| t == tenant) {
+                let mut listed = tenants
+                    .iter()
+                    .take(8)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if tenants.len() > 8 {
+                    listed.push_str(&format!(", ... {} in all", tenants.len()));
+                }
+                return Err(format!(
+                    "expected tenant.<tenant>.<metric> with a tenant of this scenario ({listed}), found \"{name}\""
+                ));
+            }
+            let Some(known) = TenantMetrics::NAMES.iter().find(|n| **n == metric) else {
+                let hint = closest(metric, TenantMetrics::NAMES)
+                    .map(|c| format!("; did you mean \"{c}\"?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "expected a per-tenant metric ({}), found \"{metric}\"{hint}",
+                    TenantMetrics::NAMES.join(", ")
+                ));
+            };
+            return Ok(MetricRef::Tenant {
+                tenant: tenant.to_string(),
+                metric: known,
+            });
+        }
+        if let Some(known) = Metrics::NAMES.iter().find(|n| **n == name) {
+            return Ok(MetricRef::Summary(known));
+        }
+        let hint = closest(name, Metrics::NAMES)
+            .map(|c| format!("; did you mean \"{c}\"?"))
+            .unwrap_or_default();
+        Err(format!(
+            "expected a metric of the run summary (its JSON keys, listed in docs/scenario-format.md) or tenant.<tenant>.<metric>, found \"{name}\"{hint}"
+        ))
+    }
+
+    /// The name as written in a scenario file.
+    pub fn name(&self) -> String {
+        match self {
+            MetricRef::Summary(n) => n.to_string(),
+            MetricRef::Tenant { tenant, metric } => format!("tenant.{tenant}.{metric}"),
+        }
+    }
+}
+
+/// The known name nearest to `name` by edit distance, when it is near enough to be a typo.
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let next = (prev + usize::from(ca != *cb))
+                    .min(row[j] + 1)
+                    .min(row[j + 1] + 1);
+                prev = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    }
+    known
+        .iter()
+        .map(|k| (distance(name, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// The bound an expectation compares with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bound {
+    /// A number in the metric's unit.
+    Value(f64),
+    /// `factor` times another policy's mean of the same metric.
+    Relative { factor: f64, policy: String },
+}
+
+/// One `[[expect]]` entry, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expectation {
+    /// The policy it is about; `None` for every policy (but the one a relative bound refers to).
+    pub policy: Option<String>,
+    /// The metric compared.
+    pub metric: MetricRef,
+    /// The comparison.
+    pub op: Op,
+    /// What the metric is compared with.
+    pub bound: Bound,
+    /// The entry's line in its file (1-based; 0 when unknown).
+    pub line: usize,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,11 +240,13 @@ fn policy_name(
     )
 }
 
-/// Validates `[[expect]]` entries against the scenario's `policies` and `tenants`.
+/// Validates `[[expect]]` entries against the scenario's `policies` and `tenants`; `text` is the
+/// file, for each entry's line.
 pub fn validate(
     entries: Vec<Spanned<RawExpect>>,
     policies: &[Policy],
     tenants: &[String],
+    text: &str,
 ) -> Result<Vec<Expectation>, Invalid> {
     let mut out = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
@@ -165,25 +337,16 @@ pub fn validate(
             metric,
             op,
             bound,
-            line: 0,
-            offset: entry_span.start,
+            line: super::line_col(text, entry_span.start).0,
         });
     }
     Ok(out)
 }
 
-/// Fills in each expectation's line from its offset in `text`.
-pub fn locate(mut scenario: super::Scenario, text: &str) -> super::Scenario {
-    for e in &mut scenario.expectations {
-        e.line = super::line_col(text, e.offset).0;
-    }
-    scenario
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::check::{Bound, Op};
-    use crate::scenario::parse;
+    use super::{Bound, MetricRef, Op};
+    use crate::scenario::{parse, parse_with_expectations};
 
     const BASE: &str = r#"[scenario]
 name = "t"
@@ -210,7 +373,7 @@ name = "fixed"
 
     #[test]
     fn the_suggested_syntax_reads_as_expectations_with_their_lines() {
-        let s = parse(
+        let s = parse_with_expectations(
             &format!(
                 "{BASE}[[expect]]\npolicy = \"fixed\"\nmetric = \"makespan_s\"\nop = \"<=\"\nfactor = 0.1\nrelative_to = \"naive\"\n\n[[expect]]\npolicy = \"fixed\"\nmetric = \"rate_limited\"\nop = \"==\"\nvalue = 0\n\n[[expect]]\nmetric = \"jobs_ok\"\nop = \">=\"\nvalue = 1\n"
             ),
@@ -233,8 +396,7 @@ name = "fixed"
             (Op::Eq, &Bound::Value(0.0), 23)
         );
         assert_eq!(e[2].policy, None, "the default is every policy");
-        assert_eq!(e[2].describe("naive"), "naive: jobs_ok >= 1");
-        assert_eq!(e[0].describe("fixed"), "fixed: makespan_s <= 0.1 x naive");
+        assert_eq!(e[2].metric, MetricRef::Summary("jobs_ok"));
     }
 
     #[test]
@@ -246,7 +408,7 @@ name = "fixed"
         let ok = format!(
             "{two}[[expect]]\nmetric = \"tenant.heavy.rate_limited\"\nop = \"==\"\nvalue = 0\n"
         );
-        let s = parse(&ok, "t.toml").unwrap();
+        let s = parse_with_expectations(&ok, "t.toml").unwrap();
         assert_eq!(s.expectations[0].metric.name(), "tenant.heavy.rate_limited");
         let bad = format!(
             "{two}[[expect]]\nmetric = \"tenant.hevy.rate_limited\"\nop = \"==\"\nvalue = 0\n"
@@ -261,7 +423,8 @@ name = "fixed"
 
     #[test]
     fn a_scenario_without_expectations_has_none() {
-        assert!(parse(BASE, "t.toml").unwrap().expectations.is_empty());
+        let s = parse_with_expectations(BASE, "t.toml").unwrap();
+        assert!(s.expectations.is_empty());
     }
 
     #[test]
@@ -322,5 +485,41 @@ name = "fixed"
         assert!(e.contains("is the policy checked"), "{e}");
         let e = error("[[expect]]\nmetric = \"makespan_s\"\nop = \"<\"\nvalue = 1\nbound = 3\n");
         assert!(e.contains("unknown field `bound`"), "{e}");
+    }
+
+    #[test]
+    fn metric_names_are_looked_up_with_a_suggestion_for_typos() {
+        assert_eq!(
+            MetricRef::parse("rate_limited", &[]),
+            Ok(MetricRef::Summary("rate_limited"))
+        );
+        let e = MetricRef::parse("makespan", &[]).unwrap_err();
+        assert!(
+            e.contains("found \"makespan\"; did you mean \"makespan_s\"?"),
+            "{e}"
+        );
+        let e = MetricRef::parse("zzzzzzzzzzzzzzzzzzzzzz", &[]).unwrap_err();
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn tenant_metrics_are_named_tenant_dot_name_dot_metric() {
+        let tenants = ["light".to_string(), "heavy.user".to_string()];
+        let m = MetricRef::parse("tenant.heavy.user.rate_limited", &tenants).unwrap();
+        assert_eq!(
+            m,
+            MetricRef::Tenant {
+                tenant: "heavy.user".into(),
+                metric: "rate_limited"
+            }
+        );
+        assert_eq!(m.name(), "tenant.heavy.user.rate_limited");
+        let e = MetricRef::parse("tenant.nobody.jobs_ok", &tenants).unwrap_err();
+        assert!(
+            e.contains("(light, heavy.user), found \"tenant.nobody.jobs_ok\""),
+            "{e}"
+        );
+        let e = MetricRef::parse("tenant.light.makespan_s", &tenants).unwrap_err();
+        assert!(e.contains("expected a per-tenant metric"), "{e}");
     }
 }

@@ -15,12 +15,32 @@ mod values;
 
 pub use crate::model::Scenario;
 pub use error::{ScenarioError, line_col};
+pub use expect::{Bound, Expectation, MetricRef, Op};
 pub use overrides::{Axis, SweepSpec};
 
 use std::path::Path;
 
+/// A scenario with the `[[expect]]` entries that `stampede check` holds its policies to.
+///
+/// The expectations stay out of [`Scenario`] because the model only runs scenarios. Everything
+/// but `check` calls [`load`] or [`parse`], which check the entries too (a bad one is an error
+/// for every command) and drop them; `check` calls [`load_with_expectations`]. One more function
+/// rather than a wider return type keeps every other call site as it was.
+#[derive(Clone, Debug)]
+pub struct WithExpectations {
+    /// The model to run.
+    pub scenario: Scenario,
+    /// The `[[expect]]` entries, in file order.
+    pub expectations: Vec<Expectation>,
+}
+
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with_expectations(path).map(|s| s.scenario)
+}
+
+/// [`load`], keeping the `[[expect]]` entries.
+pub fn load_with_expectations(path: &Path) -> Result<WithExpectations, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
@@ -28,17 +48,30 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         field: None,
         message: format!("cannot read the file: {e}"),
     })?;
-    parse(&text, &file)
+    parse_with_expectations(&text, &file)
 }
 
 /// Parses and validates scenario `text`; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    parse_sweep(text, file).map(|(scenario, _)| scenario)
+    parse_with_expectations(text, file).map(|s| s.scenario)
+}
+
+/// [`parse`], keeping the `[[expect]]` entries.
+pub fn parse_with_expectations(text: &str, file: &str) -> Result<WithExpectations, ScenarioError> {
+    parse_all(text, file).map(|(s, _)| s)
 }
 
 /// [`parse`], also returning the `[sweep]` table when there is one, its paths checked against
 /// the document.
 pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec>), ScenarioError> {
+    parse_all(text, file).map(|(s, sweep)| (s.scenario, sweep))
+}
+
+/// Everything a scenario file holds, validated.
+fn parse_all(
+    text: &str,
+    file: &str,
+) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, file, None, &e))?;
     let mut raw: raw::RawScenario =
@@ -52,18 +85,19 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
             toml_error(text, file, field, e.inner())
         })?;
     let sweep = raw.sweep.take();
-    let scenario = raw
-        .validate(Path::new(file).parent())
-        .map_err(|inv| ScenarioError {
-            file: file.to_string(),
-            position: inv
-                .span
-                .filter(|s| s.end > 0)
-                .map(|s| line_col(text, s.start)),
-            field: Some(inv.field),
-            message: inv.message,
-        })?;
-    let scenario = expect::locate(scenario, text);
+    let expect = std::mem::take(&mut raw.expect);
+    let invalid = |inv: raw::Invalid| ScenarioError {
+        file: file.to_string(),
+        position: inv
+            .span
+            .filter(|s| s.end > 0)
+            .map(|s| line_col(text, s.start)),
+        field: Some(inv.field),
+        message: inv.message,
+    };
+    let scenario = raw.validate(Path::new(file).parent()).map_err(invalid)?;
+    let expectations =
+        expect::validate(expect, &scenario.policies, &scenario.tenants, text).map_err(invalid)?;
     let sweep = sweep
         .map(|s| s.validate(text))
         .transpose()
@@ -73,6 +107,10 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
             field: Some(inv.field),
             message: inv.message,
         })?;
+    let scenario = WithExpectations {
+        scenario,
+        expectations,
+    };
     Ok((scenario, sweep))
 }
 

@@ -7,9 +7,10 @@ use crate::engine::{Guards, SimTime};
 use crate::model::admission::{Discipline, Scope, ScopedBucket};
 use crate::model::breaker::{BreakerSpec, FailureRatio};
 use crate::model::budget::BudgetSpec;
-use crate::model::concurrency::ConcurrencySpec;
-use crate::model::config::{CapacityStep, HedgeSpec, LimitKind, Outage, Serving, ThrottleSpec};
-use crate::model::config::{MAX_HEDGES, MAX_LAYERS};
+use crate::model::concurrency::{Aimd, ConcurrencySpec, Gradient2};
+use crate::model::config::{
+    CapacityStep, HedgeSpec, LimitKind, MAX_LAYERS, Outage, Serving, SpecError, ThrottleSpec,
+};
 use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
 use crate::model::throttle::SreThrottle;
@@ -51,10 +52,11 @@ pub struct RawScenario {
     #[serde(default)]
     templates: std::collections::BTreeMap<String, Spanned<super::templates::RawNode>>,
     policy: Vec<RawPolicy>,
-    /// `[[expect]]` entries for `stampede check` (`super::expect`).
+    /// `[[expect]]` entries for `stampede check`: not the model's, so `super::parse_all` takes
+    /// them out and checks them against the validated scenario.
     #[serde(default)]
-    expect: Vec<Spanned<super::expect::RawExpect>>,
-    /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_sweep`.
+    pub(super) expect: Vec<Spanned<super::expect::RawExpect>>,
+    /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_all`.
     #[serde(default)]
     pub(super) sweep: Option<super::overrides::RawSweep>,
 }
@@ -140,9 +142,9 @@ enum RawResource {
 struct RawLimit {
     resource: RawResource,
     kind: Option<Spanned<RawLimitKind>>,
-    rate: Option<Spanned<Positive>>,
-    burst: Option<Spanned<Positive>>,
-    limit: Option<Spanned<Positive>>,
+    rate: Option<Spanned<f64>>,
+    burst: Option<Spanned<f64>>,
+    limit: Option<Spanned<f64>>,
     window: Option<Spanned<Secs>>,
 }
 
@@ -171,8 +173,8 @@ fn unavailable() -> Spanned<u16> {
 #[serde(deny_unknown_fields)]
 struct RawCapacity {
     at: Spanned<Secs>,
-    limits: Option<Positive>,
-    decode: Option<Positive>,
+    limits: Option<Spanned<f64>>,
+    decode: Option<Spanned<f64>>,
     ramp: Option<Secs>,
 }
 
@@ -288,29 +290,26 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBreaker {
-    consecutive_failures: Option<u32>,
-    failure_ratio: Option<f64>,
+    consecutive_failures: Option<Spanned<u32>>,
+    failure_ratio: Option<Spanned<f64>>,
     #[serde(default = "twenty")]
     min_requests: u32,
     #[serde(default = "ten_s")]
-    window: Secs,
+    window: Spanned<Secs>,
     #[serde(default = "thirty_s")]
-    open: Secs,
-    #[serde(default = "one_probe")]
-    half_open_probes: u32,
+    open: Spanned<Secs>,
+    #[serde(default = "one_u32")]
+    half_open_probes: Spanned<u32>,
 }
 
 fn twenty() -> u32 {
     20
 }
-fn ten_s() -> Secs {
-    Secs(10.0)
+fn ten_s() -> Spanned<Secs> {
+    Spanned::new(0..0, Secs(10.0))
 }
-fn thirty_s() -> Secs {
-    Secs(30.0)
-}
-fn one_probe() -> u32 {
-    1
+fn thirty_s() -> Spanned<Secs> {
+    Spanned::new(0..0, Secs(30.0))
 }
 
 #[derive(Deserialize)]
@@ -322,9 +321,9 @@ struct RawConcurrency {
     min: Option<Spanned<u32>>,
     max: Option<Spanned<u32>>,
     increase: Option<Spanned<u32>>,
-    decrease_factor: Option<Spanned<Positive>>,
-    smoothing: Option<Spanned<Positive>>,
-    rtt_tolerance: Option<Spanned<Positive>>,
+    decrease_factor: Option<Spanned<f64>>,
+    smoothing: Option<Spanned<f64>>,
+    rtt_tolerance: Option<Spanned<f64>>,
     long_window: Option<Spanned<u32>>,
     queue_size: Option<Spanned<u32>>,
 }
@@ -341,7 +340,7 @@ enum ConcurrencyKind {
 #[serde(deny_unknown_fields)]
 struct RawThrottle {
     kind: Spanned<ThrottleKind>,
-    k: Option<Spanned<Positive>>,
+    k: Option<Spanned<f64>>,
     window: Option<Spanned<Secs>>,
 }
 
@@ -355,9 +354,13 @@ enum ThrottleKind {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHedge {
-    delay: Secs,
-    #[serde(default = "two")]
-    max_attempts: u32,
+    delay: Spanned<Secs>,
+    #[serde(default = "two_attempts")]
+    max_attempts: Spanned<u32>,
+}
+
+fn two_attempts() -> Spanned<u32> {
+    Spanned::new(0..0, 2)
 }
 
 #[derive(Deserialize)]
@@ -903,35 +906,10 @@ impl RawScenario {
                     }
                     t => t.map(|t| secs_to_nanos(t.get_ref().0)),
                 },
-                hedge: match raw.hedge {
-                    None => None,
-                    Some(h) => {
-                        let span = h.span();
-                        let h = h.into_inner();
-                        if !(2..=MAX_HEDGES as u32 + 1).contains(&h.max_attempts) {
-                            return invalid(
-                                Some(span),
-                                format!("policy[{i}].hedge.max_attempts"),
-                                format!(
-                                    "expected 2 to {} (the first attempt and its hedges), found {}",
-                                    MAX_HEDGES + 1,
-                                    h.max_attempts
-                                ),
-                            );
-                        }
-                        if h.delay.0 <= 0.0 {
-                            return invalid(
-                                Some(span),
-                                format!("policy[{i}].hedge.delay"),
-                                "expected a delay longer than zero",
-                            );
-                        }
-                        Some(HedgeSpec {
-                            delay_ns: secs_to_nanos(h.delay.0),
-                            max_extra: h.max_attempts - 1,
-                        })
-                    }
-                },
+                hedge: raw
+                    .hedge
+                    .map(|h| hedge(h, &format!("policy[{i}].hedge")))
+                    .transpose()?,
                 breaker: raw
                     .breaker
                     .map(|b| breaker(b, &format!("policy[{i}].breaker")))
@@ -951,7 +929,6 @@ impl RawScenario {
             });
         }
 
-        let expectations = super::expect::validate(self.expect, &policies, &tenants)?;
         Ok(model::Scenario {
             name,
             description: self.scenario.description.trim().to_string(),
@@ -965,7 +942,6 @@ impl RawScenario {
             tenant_weights,
             nodes,
             policies,
-            expectations,
         })
     }
 }
@@ -985,62 +961,77 @@ fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
     ];
     let kind_span = l.kind.as_ref().map_or(0..0, |k| k.span());
     let kind = l.kind.map_or(RawLimitKind::TokenBucket, |k| k.into_inner());
-    let positive = |v: &Option<Spanned<Positive>>| v.as_ref().map_or(1.0, |p| p.get_ref().0);
-    let window_ns = |w: &Option<Spanned<Secs>>| {
-        w.as_ref()
-            .map_or(1, |w| secs_to_nanos(w.get_ref().0).max(1))
-    };
+    // Both are required by the kind (checked first); the defaults are never used.
+    let number = |v: &Option<Spanned<f64>>| v.as_ref().map_or(1.0, |p| *p.get_ref());
+    let window_ns =
+        |w: &Option<Spanned<Secs>>| w.as_ref().map_or(1, |w| secs_to_nanos(w.get_ref().0));
     let kind = match kind {
         RawLimitKind::TokenBucket => {
             kind_fields(
                 path,
-                ("token_bucket", kind_span),
+                ("token_bucket", kind_span.clone()),
                 &fields,
                 &["rate", "burst"],
                 &["rate", "burst"],
             )?;
             LimitKind::TokenBucket {
-                rate_per_s: positive(&l.rate),
-                burst: positive(&l.burst),
+                rate_per_s: number(&l.rate),
+                burst: number(&l.burst),
             }
         }
         RawLimitKind::FixedWindow => {
             kind_fields(
                 path,
-                ("fixed_window", kind_span),
+                ("fixed_window", kind_span.clone()),
                 &fields,
                 &["limit", "window"],
                 &["limit", "window"],
             )?;
             LimitKind::FixedWindow {
-                limit: positive(&l.limit),
+                limit: number(&l.limit),
                 window_ns: window_ns(&l.window),
             }
         }
         RawLimitKind::SlidingWindow => {
             kind_fields(
                 path,
-                ("sliding_window", kind_span),
+                ("sliding_window", kind_span.clone()),
                 &fields,
                 &["limit", "window"],
                 &["limit", "window"],
             )?;
             LimitKind::SlidingWindow {
-                limit: positive(&l.limit),
+                limit: number(&l.limit),
                 window_ns: window_ns(&l.window),
             }
         }
     };
-    if let Some(w) = &l.window
-        && w.get_ref().0 <= 0.0
-    {
-        return invalid(
-            Some(w.span()),
-            format!("{path}.window"),
-            "expected a window longer than zero",
-        );
+    Limit::new(resource, kind).map_err(|e| refused(e, path, &fields, kind_span))
+}
+
+/// The error for a spec the model refused: at the refused field's value when the file has one
+/// (`fields` lists them with their spans, as [`kind_fields`] takes them), else at `whole`.
+fn refused(
+    e: SpecError,
+    path: &str,
+    fields: &[(&str, Option<Range<usize>>)],
+    whole: Range<usize>,
+) -> Invalid {
+    let span = e
+        .field
+        .and_then(|f| fields.iter().find(|(name, _)| *name == f))
+        .and_then(|(_, span)| span.clone())
+        .unwrap_or(whole);
+    Invalid {
+        span: Some(span),
+        field: e.field.map_or(path.to_string(), |f| format!("{path}.{f}")),
+        message: e.to_string(),
     }
-    Ok(Limit { resource, kind })
+}
+
+/// The span of a value with a default: `None` when the file does not have it.
+fn written<T>(v: &Spanned<T>) -> Option<Range<usize>> {
+    Some(v.span()).filter(|s| s.end > 0)
 }
 
 /// Turns capacity entries into steps: a ramp becomes one step per second of its length (at most
@@ -1057,9 +1048,23 @@ fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invali
                 format!("expected a time after the previous entry's ({last_at}s), found {at}s"),
             );
         }
-        let to_limits = e.limits.map_or(limits, |v| v.0);
-        let to_decode = e.decode.map_or(decode, |v| v.0);
+        let to_limits = e.limits.as_ref().map_or(limits, |v| *v.get_ref());
+        let to_decode = e.decode.as_ref().map_or(decode, |v| *v.get_ref());
         let ramp = e.ramp.map_or(0.0, |r| r.0);
+        let fields = [
+            ("limits", span_of(&e.limits)),
+            ("decode", span_of(&e.decode)),
+        ];
+        let refuse = |err| {
+            refused(
+                err,
+                &format!("provider.capacity[{i}]"),
+                &fields,
+                e.at.span(),
+            )
+        };
+        // The entry's own values first, so that an error quotes them rather than a step between.
+        CapacityStep::new(0, to_limits, to_decode).map_err(refuse)?;
         let n = if ramp > 0.0 {
             (ramp.ceil() as u32).clamp(1, 600)
         } else {
@@ -1067,11 +1072,12 @@ fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invali
         };
         for k in 1..=n {
             let f = k as f64 / n as f64;
-            steps.push(CapacityStep {
-                at_ns: secs_to_nanos(at + ramp * f),
-                limits: limits + (to_limits - limits) * f,
-                decode: decode + (to_decode - decode) * f,
-            });
+            let step = CapacityStep::new(
+                secs_to_nanos(at + ramp * f),
+                limits + (to_limits - limits) * f,
+                decode + (to_decode - decode) * f,
+            );
+            steps.push(step.map_err(refuse)?);
         }
         (limits, decode, last_at) = (to_limits, to_decode, at + ramp);
     }
@@ -1213,46 +1219,40 @@ fn budget(b: RawBudget, path: &str) -> Result<BudgetSpec, Invalid> {
 fn breaker(b: Spanned<RawBreaker>, path: &str) -> Result<BreakerSpec, Invalid> {
     let span = b.span();
     let b = b.into_inner();
-    if b.consecutive_failures.is_none() && b.failure_ratio.is_none() {
-        return invalid(
-            Some(span),
-            path.to_string(),
-            "a breaker needs `consecutive_failures` or `failure_ratio` (or both) to trip on",
-        );
-    }
-    if b.consecutive_failures == Some(0) {
-        return invalid(
-            Some(span),
-            format!("{path}.consecutive_failures"),
-            "expected at least 1, found 0",
-        );
-    }
-    if let Some(r) = b.failure_ratio
-        && !(r > 0.0 && r <= 1.0)
-    {
-        return invalid(
-            Some(span),
-            format!("{path}.failure_ratio"),
-            format!("expected a ratio in (0, 1], found {r}"),
-        );
-    }
-    if b.half_open_probes == 0 || b.open.0 <= 0.0 || b.window.0 <= 0.0 {
-        return invalid(
-            Some(span),
-            path.to_string(),
-            "`half_open_probes`, `open` and `window` must be above zero",
-        );
-    }
-    Ok(BreakerSpec {
-        consecutive_failures: b.consecutive_failures,
-        failure_ratio: b.failure_ratio.map(|ratio| FailureRatio {
-            ratio,
-            min_requests: b.min_requests,
-            window_ns: secs_to_nanos(b.window.0),
-        }),
-        open_ns: secs_to_nanos(b.open.0),
-        half_open_probes: b.half_open_probes,
-    })
+    let fields = [
+        ("consecutive_failures", span_of(&b.consecutive_failures)),
+        ("failure_ratio", span_of(&b.failure_ratio)),
+        ("window", written(&b.window)),
+        ("open", written(&b.open)),
+        ("half_open_probes", written(&b.half_open_probes)),
+    ];
+    let failure_ratio = b.failure_ratio.as_ref().map(|r| FailureRatio {
+        ratio: *r.get_ref(),
+        min_requests: b.min_requests,
+        window_ns: secs_to_nanos(b.window.get_ref().0),
+    });
+    BreakerSpec::new(
+        b.consecutive_failures.as_ref().map(|c| *c.get_ref()),
+        failure_ratio,
+        secs_to_nanos(b.open.get_ref().0),
+        *b.half_open_probes.get_ref(),
+    )
+    .map_err(|e| refused(e, path, &fields, span))
+}
+
+/// Hedging: the delay and the attempts, checked by the model.
+fn hedge(h: Spanned<RawHedge>, path: &str) -> Result<HedgeSpec, Invalid> {
+    let span = h.span();
+    let h = h.into_inner();
+    let fields = [
+        ("delay", Some(h.delay.span())),
+        ("max_attempts", written(&h.max_attempts)),
+    ];
+    HedgeSpec::new(
+        secs_to_nanos(h.delay.get_ref().0),
+        *h.max_attempts.get_ref(),
+    )
+    .map_err(|e| refused(e, path, &fields, span))
 }
 
 fn concurrency(c: RawConcurrency, path: &str) -> Result<ConcurrencySpec, Invalid> {
@@ -1270,7 +1270,7 @@ fn concurrency(c: RawConcurrency, path: &str) -> Result<ConcurrencySpec, Invalid
     ];
     let kind_span = c.kind.span();
     let n = |v: &Option<Spanned<u32>>, d: u32| v.as_ref().map_or(d, |v| *v.get_ref());
-    let f = |v: &Option<Spanned<Positive>>, d: f64| v.as_ref().map_or(d, |v| v.get_ref().0);
+    let f = |v: &Option<Spanned<f64>>, d: f64| v.as_ref().map_or(d, |v| *v.get_ref());
     let spec = match *c.kind.get_ref() {
         ConcurrencyKind::Static => {
             kind_fields(
@@ -1280,31 +1280,21 @@ fn concurrency(c: RawConcurrency, path: &str) -> Result<ConcurrencySpec, Invalid
                 &["limit"],
                 &["limit"],
             )?;
-            ConcurrencySpec::Static {
-                limit: n(&c.limit, 1),
-            }
+            ConcurrencySpec::fixed(n(&c.limit, 1))
         }
         ConcurrencyKind::Aimd => {
             let names = ["initial", "min", "max", "increase", "decrease_factor"];
             kind_fields(path, ("aimd", kind_span.clone()), &fields, &[], &names)?;
-            let ConcurrencySpec::Aimd {
+            let d = Aimd::NETFLIX;
+            let initial = n(&c.initial, d.initial);
+            ConcurrencySpec::aimd(Aimd {
                 initial,
-                min,
-                max,
-                increase,
-                decrease_factor,
-            } = ConcurrencySpec::NETFLIX_AIMD
-            else {
-                unreachable!("Netflix's AIMD default is AIMD")
-            };
-            let min = n(&c.min, min.min(n(&c.initial, initial)));
-            ConcurrencySpec::Aimd {
-                initial: n(&c.initial, initial),
-                min,
-                max: n(&c.max, max),
-                increase: n(&c.increase, increase),
-                decrease_factor: f(&c.decrease_factor, decrease_factor),
-            }
+                // An initial limit below Netflix's minimum lowers the minimum with it.
+                min: n(&c.min, d.min.min(initial)),
+                max: n(&c.max, d.max),
+                increase: n(&c.increase, d.increase),
+                decrease_factor: f(&c.decrease_factor, d.decrease_factor),
+            })
         }
         ConcurrencyKind::Gradient2 => {
             let names = [
@@ -1317,65 +1307,20 @@ fn concurrency(c: RawConcurrency, path: &str) -> Result<ConcurrencySpec, Invalid
                 "queue_size",
             ];
             kind_fields(path, ("gradient2", kind_span.clone()), &fields, &[], &names)?;
-            let ConcurrencySpec::Gradient2 {
+            let d = Gradient2::NETFLIX;
+            let initial = n(&c.initial, d.initial);
+            ConcurrencySpec::gradient2(Gradient2 {
                 initial,
-                min,
-                max,
-                smoothing,
-                rtt_tolerance,
-                long_window,
-                queue_size,
-            } = ConcurrencySpec::NETFLIX_GRADIENT2
-            else {
-                unreachable!("Netflix's Gradient2 default is Gradient2")
-            };
-            let min = n(&c.min, min.min(n(&c.initial, initial)));
-            ConcurrencySpec::Gradient2 {
-                initial: n(&c.initial, initial),
-                min,
-                max: n(&c.max, max),
-                smoothing: f(&c.smoothing, smoothing),
-                rtt_tolerance: f(&c.rtt_tolerance, rtt_tolerance),
-                long_window: n(&c.long_window, long_window),
-                queue_size: n(&c.queue_size, queue_size),
-            }
+                min: n(&c.min, d.min.min(initial)),
+                max: n(&c.max, d.max),
+                smoothing: f(&c.smoothing, d.smoothing),
+                rtt_tolerance: f(&c.rtt_tolerance, d.rtt_tolerance),
+                long_window: n(&c.long_window, d.long_window),
+                queue_size: n(&c.queue_size, d.queue_size),
+            })
         }
     };
-    // The limiter's own invariants, checked here so that bad input is an error, not a panic.
-    let ok = match spec {
-        ConcurrencySpec::Static { limit } => limit >= 1,
-        ConcurrencySpec::Aimd {
-            initial,
-            min,
-            max,
-            decrease_factor,
-            ..
-        } => 1 <= min && min <= initial && initial <= max && decrease_factor < 1.0,
-        ConcurrencySpec::Gradient2 {
-            initial,
-            min,
-            max,
-            smoothing,
-            rtt_tolerance,
-            long_window,
-            ..
-        } => {
-            1 <= min
-                && min <= initial
-                && initial <= max
-                && smoothing <= 1.0
-                && rtt_tolerance >= 1.0
-                && long_window >= 1
-        }
-    };
-    if !ok {
-        return invalid(
-            Some(kind_span),
-            path.to_string(),
-            "expected 1 <= min <= initial <= max (and limit >= 1, decrease_factor < 1, smoothing <= 1, rtt_tolerance >= 1, long_window >= 1)",
-        );
-    }
-    Ok(spec)
+    spec.map_err(|e| refused(e, path, &fields, kind_span))
 }
 
 fn throttle(t: RawThrottle, path: &str) -> Result<ThrottleSpec, Invalid> {
@@ -1383,20 +1328,11 @@ fn throttle(t: RawThrottle, path: &str) -> Result<ThrottleSpec, Invalid> {
     match *t.kind.get_ref() {
         ThrottleKind::Sre => {
             kind_fields(path, ("sre", t.kind.span()), &fields, &[], &["k", "window"])?;
+            let k = t.k.as_ref().map_or(SreThrottle::BOOK_K, |k| *k.get_ref());
             let window_ns = t.window.as_ref().map_or(SreThrottle::BOOK_WINDOW_NS, |w| {
                 secs_to_nanos(w.get_ref().0)
             });
-            if window_ns == 0 {
-                return invalid(
-                    span_of(&t.window),
-                    format!("{path}.window"),
-                    "expected a window longer than zero",
-                );
-            }
-            Ok(ThrottleSpec::Sre {
-                k: t.k.as_ref().map_or(SreThrottle::BOOK_K, |k| k.get_ref().0),
-                window_ns,
-            })
+            ThrottleSpec::sre(k, window_ns).map_err(|e| refused(e, path, &fields, t.kind.span()))
         }
         ThrottleKind::AwsAdaptive => {
             kind_fields(path, ("aws_adaptive", t.kind.span()), &fields, &[], &[])?;

@@ -4,13 +4,13 @@
 
 use super::generator::Case;
 use stampede::metrics::Metrics;
-use stampede::model::concurrency::ConcurrencySpec;
+use stampede::model::concurrency::{ConcurrencyLimit, ConcurrencySpec};
 use stampede::model::config::ThrottleSpec;
 use stampede::model::dist::Dist;
 use stampede::model::workload::Node;
 use stampede::model::world::{RunOutput, simulate_full};
 use stampede::model::{Arrival, Policy, Scenario};
-use stampede::report::{latency_csv, runs_csv, tenants_csv, timeseries_csv, to_csv, to_json};
+use stampede::run::export::{latency_csv, runs_csv, tenants_csv, timeseries_csv, to_csv, to_json};
 use stampede::run::{PolicyResult, Report, RunError, RunOptions, replication_seed, run};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -492,7 +492,11 @@ pub fn run_identities(s: &Scenario, p: &Policy, out: &RunOutput) -> Check {
     }
     // A static concurrency limit holds every attempt that passes through admission (the SDK
     // layer's retries do not).
-    if let Some(ConcurrencySpec::Static { limit }) = p.concurrency
+    let static_limit = p.concurrency.and_then(|c| {
+        let limit = ConcurrencyLimit::new(c).limit();
+        (ConcurrencySpec::fixed(limit).ok() == Some(c)).then_some(limit)
+    });
+    if let Some(limit) = static_limit
         && p.layers.iter().all(|l| l.through_admission)
     {
         ensure!(

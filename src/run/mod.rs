@@ -14,6 +14,8 @@ use crate::model::Scenario;
 use crate::model::world::{RunOutput, simulate_full};
 use rayon::prelude::*;
 
+pub mod export;
+
 /// What to run.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
