@@ -420,6 +420,66 @@ pub fn run_identities(s: &Scenario, p: &Policy, out: &RunOutput) -> Check {
         m.calls_ok
     );
 
+    // What only a failure sets off needs one: the breaker trips on 429s, 5xx and timeouts; the
+    // SRE throttle (k >= 1) rejects only once requests outnumber accepts; a budget, a deadline
+    // or a restart acts only on a failed attempt.
+    let failures = m.rate_limited + m.server_errors + m.timeouts;
+    ensure!(
+        m.short_circuited == 0.0 || failures > 0.0,
+        "short_circuited {} with no 429, 5xx or timeout",
+        m.short_circuited
+    );
+    if let Some(ThrottleSpec::Sre { k, .. }) = p.throttle
+        && k >= 1.0
+    {
+        ensure!(
+            m.throttled_locally == 0.0 || failures + m.errors > 0.0,
+            "throttled_locally {} although the provider refused nothing",
+            m.throttled_locally
+        );
+    }
+    ensure!(
+        m.retries_throttled + m.deadline_exceeded + m.retries == 0.0
+            || failures + m.throttled_locally > 0.0,
+        "retries {}, retries_throttled {}, deadline_exceeded {} without a failed attempt",
+        m.retries,
+        m.retries_throttled,
+        m.deadline_exceeded
+    );
+    // A provider with `c` serving slots makes attempts wait only with more than `c` admitted.
+    if let Some(c) = pr.concurrency {
+        ensure!(
+            m.provider_waited_fraction == 0.0 || m.peak_in_flight > c as f64,
+            "attempts waited for one of {c} serving slots with at most {} in flight",
+            m.peak_in_flight
+        );
+    }
+    // A work limit on calls caps every job's calls (restarts included).
+    if let Some(max) = p.work_limits.max_calls {
+        ensure!(
+            m.calls <= m.jobs * max as f64,
+            "calls {} > jobs {} x max_calls {max}",
+            m.calls,
+            m.jobs
+        );
+    }
+    // No attempt bills more output than the largest `max_tokens` any call asks for.
+    let max_tokens = s
+        .nodes
+        .iter()
+        .filter_map(|n| match n {
+            Node::Call(c) | Node::Agent { call: c, .. } => Some(c.max_tokens),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    ensure!(
+        m.tokens_output <= m.attempts * max_tokens as f64,
+        "tokens_output {} > attempts {} x the largest max_tokens {max_tokens}",
+        m.tokens_output,
+        m.attempts
+    );
+
     // What a policy or provider does not have never happens.
     let off: [(&str, bool, f64); 16] = [
         ("short_circuited", p.breaker.is_none(), m.short_circuited),
