@@ -51,3 +51,62 @@ fn a_call_answered_by_its_hedge_ends_its_own_retry_so_the_envoy_budget_is_not_ea
     assert!(budgeted.retries_throttled > 0.0);
     assert!(budgeted.jobs_failed >= unbudgeted.jobs_failed);
 }
+
+#[test]
+fn every_shipped_scenario_passes_the_conservation_checks() {
+    // The checks panic on a violation; they run in every replication once forced (debug builds
+    // run them anyway).
+    stampede::model::conservation::force();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let scenario = stampede::scenario::load(&path).unwrap();
+            run(&scenario, &RunOptions::default()).unwrap();
+            checked += 1;
+        }
+    }
+    assert!(checked >= 7, "{checked} scenarios");
+}
+
+#[test]
+fn a_run_stopped_by_a_guard_leaves_live_work_and_still_balances() {
+    // A spawn tree that doubles every second until max_live stops it quietly.
+    stampede::model::conservation::force();
+    let text = r#"
+[scenario]
+name = "growing"
+[guards]
+max_live = 200
+on_trip = "stop"
+[provider]
+ttft = "1s"
+[templates.grower]
+kind = "seq"
+steps = ["call", "grow"]
+[templates.call]
+kind = "call"
+prompt_tokens = 10
+max_tokens = 10
+output_tokens = 0
+[templates.grow]
+kind = "spawn"
+probability = 1.0
+width = 2
+child = "grower"
+max_depth = 30
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+template = "grower"
+[[policy]]
+name = "p"
+"#;
+    let scenario = parse(text, "growing.toml").unwrap();
+    let report = run(&scenario, &RunOptions::default()).unwrap();
+    let m = &report.policies[0].aggregate.mean;
+    assert_eq!(m.guard_tripped, 1.0);
+    assert_eq!(m.jobs, 1.0);
+    assert_eq!(m.jobs_ok + m.jobs_failed + m.jobs_budget_exhausted, 0.0);
+}

@@ -156,3 +156,30 @@ fn runaway_loop_only_the_guard_stops_the_uncapped_loop_and_the_caps_stop_it_chea
             .any(|w| w.contains("uncapped") && w.contains("max_live"))
     );
 }
+
+#[test]
+fn hedged_tail_hedging_at_the_tail_halves_the_p99_and_hedging_everything_trips_the_limit() {
+    let r = report("hedged_tail.toml");
+    let get = |name: &str| {
+        &r.policies
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .aggregate
+            .mean
+    };
+    let (none, tail, all) = (get("no_hedge"), get("hedge_p90"), get("hedge_everything"));
+    assert!(
+        tail.job_latency_p99_s < 0.6 * none.job_latency_p99_s,
+        "p99 {} vs {}",
+        tail.job_latency_p99_s,
+        none.job_latency_p99_s
+    );
+    assert!(tail.cost_usd < 1.15 * none.cost_usd);
+    assert!(tail.hedges > 0.0 && tail.hedges_won > 0.0);
+    assert!(all.rate_limited > 100.0 && all.jobs_failed > 0.3 * all.jobs);
+    assert_eq!(none.rate_limited + tail.rate_limited, 0.0);
+    let paced = get("hedge_everything_paced");
+    assert!(paced.jobs_failed <= 1.0 && paced.rate_limited == 0.0);
+    assert!(paced.job_latency_p50_s > tail.job_latency_p50_s);
+}

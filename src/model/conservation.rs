@@ -74,11 +74,20 @@ pub struct Live {
     pub tenant_sums: Option<[u64; 3]>,
 }
 
+static FORCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Whether the checks run: always in debug builds, on request in release builds.
 pub fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     cfg!(debug_assertions)
+        || FORCED.load(std::sync::atomic::Ordering::Relaxed)
         || *ON.get_or_init(|| std::env::var_os("STAMPEDE_CONSERVATION").is_some_and(|v| v != "0"))
+}
+
+/// Turns the checks on for the rest of the process, whatever the build (for tests run with
+/// `--release`).
+pub fn force() {
+    FORCED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Every rule that `life`, `live` and the run's `metrics` break. `drained`: the run ended because
@@ -231,4 +240,116 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
         }
     }
     broken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A drained run: 2 jobs (one ok, one failed), 3 tasks, 4 calls of which 1 hedge; 6 attempts
+    /// sent: 4 admitted (2 answered, 1 failed in service, 1 cut off), 1 refused, 1 down.
+    fn consistent() -> (Lifecycle, Live, Metrics) {
+        let life = Lifecycle {
+            jobs_started: 2,
+            jobs_ended: 2,
+            tasks_started: 3,
+            tasks_ended: 3,
+            calls_started: 4,
+            calls_ended: 4,
+            hedges_ended: 1,
+            refused: 1,
+            down: 1,
+            too_large: 0,
+            admitted: 4,
+            left_provider: 4,
+            answered: 2,
+            failed_in_service: 1,
+            cut_off: 1,
+            time_at_provider_ns: 7_000,
+            job_tokens: 300,
+        };
+        let live = Live {
+            in_flight_area_ns: 7_000,
+            ..Live::default()
+        };
+        let metrics = Metrics {
+            jobs: 2.0,
+            jobs_ok: 1.0,
+            jobs_failed: 1.0,
+            calls_ok: 2.0,
+            gave_up: 1.0,
+            hedges: 1.0,
+            attempts: 6.0,
+            tokens_input: 200.0,
+            tokens_output: 100.0,
+            tokens_billed: 300.0,
+            ..Metrics::default()
+        };
+        (life, live, metrics)
+    }
+
+    #[test]
+    fn a_consistent_run_breaks_no_rule() {
+        let (life, live, m) = consistent();
+        assert_eq!(violations(&life, &live, &m, true), Vec::<String>::new());
+    }
+
+    /// The rules `change` breaks, by their first words.
+    fn broken(
+        change: impl FnOnce(&mut Lifecycle, &mut Live, &mut Metrics),
+        drained: bool,
+    ) -> Vec<String> {
+        let (mut life, mut live, mut m) = consistent();
+        change(&mut life, &mut live, &mut m);
+        violations(&life, &live, &m, drained)
+            .iter()
+            .map(|v| v.split([':', ' ']).next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_leak_breaks_its_rule() {
+        // A retry granted and never ended: the counter disagrees with the calls.
+        assert_eq!(
+            broken(|_, live, _| live.active_retries = 1, true),
+            ["retries", "retries"]
+        );
+        // A call that never ended.
+        assert_eq!(
+            broken(|life, _, _| life.calls_ended -= 1, true),
+            ["calls", "calls"]
+        );
+        // An attempt that left the provider twice.
+        assert_eq!(
+            broken(|life, _, _| life.left_provider += 1, true),
+            ["admitted", "left"]
+        );
+        // An in-flight gauge not brought back down.
+        assert_eq!(
+            broken(|_, live, _| live.recorded_in_flight = 1, true),
+            ["in", "recorded"]
+        );
+        // A stay not added to the sum: Little's law.
+        assert_eq!(
+            broken(|life, _, _| life.time_at_provider_ns -= 1, true),
+            ["Little's"]
+        );
+        // Tokens billed to the run but to no job.
+        assert_eq!(broken(|_, _, m| m.tokens_output += 1.0, true), ["tokens"]);
+    }
+
+    #[test]
+    fn live_entities_are_allowed_only_when_a_guard_stopped_the_run() {
+        // The failed job is still running when the guard stops the run.
+        let stopped = |life: &mut Lifecycle, live: &mut Live, m: &mut Metrics| {
+            m.jobs_failed = 0.0;
+            life.jobs_ended -= 1;
+            life.tasks_ended -= 1;
+            live.jobs = 1;
+            live.tasks = 1;
+        };
+        assert_eq!(broken(stopped, false), Vec::<String>::new());
+        // ... but not in a run that drained.
+        assert_eq!(broken(stopped, true), ["jobs", "tasks"]);
+    }
 }
