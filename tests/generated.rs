@@ -28,8 +28,8 @@
 //! - `tests/corpus/*.toml`: every case that ever failed, minimised, as a plain scenario file, run
 //!   through all the checks by `every_corpus_scenario_passes_every_check`. A file whose first line
 //!   is `# known-bug: <what>` is a bug reported and not yet fixed: it must still fail, and the test
-//!   says when it passes, so that the marker goes (and with it the generator's exclusion of that
-//!   combination, `PolicyGen::without_known_bugs`).
+//!   says when it passes, so that the marker goes (and with it any exclusion of that combination
+//!   from the generator).
 //!
 //! `the_generated_golden_digest_is_unchanged` draws [`GOLDEN_CASES`] scenarios from a fixed seed,
 //! runs them, and compares one line per case (the hash of the scenario text, the hash of every

@@ -1636,29 +1636,6 @@ pub fn policy() -> impl Strategy<Value = PolicyGen> {
 }
 
 impl PolicyGen {
-    /// Leaves out the combinations of reported, not yet fixed bugs, so that the properties stay
-    /// green and keep looking for new ones. Each has a `# known-bug:` file in `tests/corpus/`;
-    /// when that file starts passing, remove its exclusion here (and re-record the golden digest
-    /// in a commit of its own).
-    fn without_known_bugs(&self) -> PolicyGen {
-        let mut p = self.clone();
-        // tests/corpus/hedge_removed_while_being_sent.toml: with a concurrency limit, a hedge
-        // refused by the provider can be removed (its call gave up in a nested admission) before
-        // its own failure is handled: `invalid key` panic.
-        if p.concurrency.is_some() {
-            p.hedge = None;
-        }
-        // tests/corpus/adaptive_throttle_overruns_static_limit.toml: calls released by the
-        // admission line but held back by the AWS adaptive limiter do not count as in flight,
-        // so the line lets more through than a static concurrency limit allows.
-        if matches!(p.concurrency, Some(ConcurrencyGen::Static(_)))
-            && matches!(p.throttle, Some(ThrottleGen::AwsAdaptive))
-        {
-            p.throttle = None;
-        }
-        p
-    }
-
     fn render(&self, name: &str, out: &mut String) {
         let _ = writeln!(out, "\n[[policy]]\nname = \"{name}\"");
         let mut f = |key: &str, v: Option<String>| {
@@ -1904,7 +1881,7 @@ impl Spec {
             }
         }
         for (i, p) in self.policies.iter().enumerate() {
-            p.without_known_bugs().render(&format!("p{i}"), &mut out);
+            p.render(&format!("p{i}"), &mut out);
         }
         Case { toml: out, files }
     }

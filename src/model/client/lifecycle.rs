@@ -159,10 +159,14 @@ impl World<'_> {
     }
 
     /// Gives the admission line another look if something this event did may have let a call
-    /// through (a gating policy learned of an outcome, a bucket got tokens back). Deferred to the
-    /// end of the event so that no call is sent, and possibly ended, while another call's outcome
-    /// is still being handled.
+    /// through: a bucket got tokens back, or, under a gating policy, anything at all (an outcome
+    /// it learned from, an attempt cut off or a delayed send going out frees a place). Deferred
+    /// to the end of the event so that no call is sent, and possibly ended, while another call's
+    /// outcome is still being handled.
     pub(crate) fn settle(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
+        if self.client.gated && !self.client.admission.is_empty() {
+            self.client.line_may_move = true;
+        }
         while self.client.line_may_move {
             self.client.line_may_move = false;
             self.admit_waiting(now, q);
@@ -274,8 +278,8 @@ impl World<'_> {
         }
     }
 
-    /// Tells the policies how `call`'s attempt ended; callers held back by a gating policy get
-    /// another look once the event's consequences are settled (see [`World::settle`]).
+    /// Tells the policies how `call`'s attempt ended (callers held back by a gating policy get
+    /// another look once the event's consequences are settled: [`World::settle`]).
     fn observe(&mut self, now: SimTime, call: CallId, outcome: Outcome) {
         if self.client.hooks.is_empty() {
             return;
@@ -287,9 +291,6 @@ impl World<'_> {
         };
         for h in &mut self.client.hooks {
             h.observe(now, outcome, sample);
-        }
-        if self.client.gated {
-            self.client.line_may_move = true;
         }
     }
 
