@@ -734,3 +734,14 @@ fn per_tenant_numbers_add_up_and_fairness_is_one_when_tenants_fare_alike() {
     );
     assert_eq!(out.metrics.fairness_index, 1.0);
 }
+
+#[test]
+fn a_fan_out_cap_cuts_the_fan_out_and_the_rest_of_the_job_runs() {
+    // The pipeline fans out to 3 tools; capped at 2, the two tools run and so does the final
+    // plan: 1 + 2 + 1 calls in 3 s, and the job ends as budget exhausted.
+    let m = trees("pipeline", "work_limits = { max_fanout = 2 }");
+    assert_eq!(
+        (m.calls_ok, m.makespan_s, m.jobs_budget_exhausted, m.jobs_ok),
+        (4.0, 3.0, 1.0, 0.0)
+    );
+}

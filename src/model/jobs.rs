@@ -27,6 +27,9 @@ pub struct Job {
     pub failed: bool,
     /// A work limit was reached: no new work starts.
     pub exhausted: bool,
+    /// A fan-out was cut to the policy's `max_fanout`: the job goes on with less work and ends
+    /// as budget exhausted.
+    pub cut: bool,
     pub calls_started: u64,
     pub tokens: u64,
     pub cost_usd: f64,
@@ -134,6 +137,7 @@ impl World<'_> {
             arrived: now,
             failed: false,
             exhausted: false,
+            cut: false,
             calls_started: 0,
             tokens: 0,
             cost_usd: 0.0,
@@ -296,7 +300,7 @@ impl World<'_> {
         let (job, key) = (t.job, t.key);
         let width = match self.policy.work_limits.max_fanout {
             Some(m) if width > m => {
-                self.work.job_mut(job).exhausted = true;
+                self.work.job_mut(job).cut = true;
                 m
             }
             _ => width,
@@ -382,7 +386,7 @@ impl World<'_> {
         let j = self.work.jobs.remove(job.index());
         self.ledger.life.jobs_ended += 1;
         self.ledger.life.job_tokens += j.tokens;
-        let outcome = if j.exhausted {
+        let outcome = if j.exhausted || j.cut {
             JobOutcome::BudgetExhausted
         } else if failed || j.failed {
             JobOutcome::Failed
