@@ -12,6 +12,7 @@ use super::ledger::JobOutcome;
 use super::workload::{CallSpec, Node};
 use super::world::{Event, World};
 use crate::engine::rng::{derive, purpose, stream, unit};
+use crate::engine::time::round_to_u32;
 use crate::engine::{EventQueue, SimTime};
 use slab::Slab;
 
@@ -155,7 +156,7 @@ impl World<'_> {
             Dist::Constant(v) => *v,
             d => d.sample(&mut stream(self.seed, purpose, &[key])),
         };
-        v.round() as u32
+        round_to_u32(v)
     }
 
     /// Whether job `job` may start more work at `now`; marks it exhausted when a limit says no.

@@ -42,6 +42,12 @@ impl Ledger {
         }
     }
 
+    /// Whether tenants are counted apart (a scenario with one tenant keeps only run totals).
+    #[inline]
+    pub fn counts_tenants(&self) -> bool {
+        !self.rec.tenants.is_empty()
+    }
+
     #[inline]
     fn tenant(&mut self, tenant: u32) -> Option<&mut TenantRecorder> {
         self.rec.tenants.get_mut(tenant as usize)

@@ -71,6 +71,16 @@ pub struct Stay {
     pub total_ns: u64,
 }
 
+/// A request whose service ended: whose it was and how it went.
+pub struct Finished {
+    pub call: CallId,
+    pub sizes: Sizes,
+    pub admitted_at: SimTime,
+    /// It failed with a 500 at its time to first token.
+    pub fails: bool,
+    pub stay: Stay,
+}
+
 /// A request cut off by the client: what it cost.
 pub struct Cut {
     pub stay: Stay,
@@ -263,20 +273,27 @@ impl<'a> Provider<'a> {
     }
 
     /// The request's service ended at its scheduled time: it leaves (its slot goes to the next in
-    /// line). Returns it, and how long it stayed.
+    /// line).
     pub fn finish(
         &mut self,
         now: SimTime,
         id: RequestId,
         stamps: &mut Stamps,
         q: &mut EventQueue<Event>,
-    ) -> (Request, Stay) {
+    ) -> Finished {
         let r = &self.requests[id.index()];
-        let stay = Stay {
-            wait_ns: r.service_started.since(r.admitted_at),
-            total_ns: now.since(r.admitted_at),
+        let done = Finished {
+            call: r.call,
+            sizes: r.sizes,
+            admitted_at: r.admitted_at,
+            fails: r.fails,
+            stay: Stay {
+                wait_ns: r.service_started.since(r.admitted_at),
+                total_ns: now.since(r.admitted_at),
+            },
         };
-        (self.end_service(now, id, stamps, q), stay)
+        self.end_service(now, id, stamps, q);
+        done
     }
 
     /// The client stops waiting for request `id`: one waiting for a slot leaves the line unbilled;
@@ -389,7 +406,7 @@ impl<'a> Provider<'a> {
                 .max(now)
                 .after(secs_to_nanos(r.tokens_left / (r.decode_rate * share)))
         };
-        q.push(at, Event::Finish(Key { id, stamp }));
+        q.push(at, Event::Finish { request: id, stamp });
     }
 
     /// Under processor sharing, the number served changed: bring everyone's progress up to `now`
@@ -450,7 +467,7 @@ impl<'a> Provider<'a> {
         id: RequestId,
         stamps: &mut Stamps,
         q: &mut EventQueue<Event>,
-    ) -> Request {
+    ) {
         let old_share = self.share();
         if !matches!(self.spec.serving, Serving::Fifo) {
             for i in 0..self.in_service.len() {
@@ -462,7 +479,7 @@ impl<'a> Provider<'a> {
             }
         }
         self.serving -= 1;
-        let done = self.requests.remove(id.index());
+        self.requests.remove(id.index());
         while let Some(next) = self.queue.pop_front() {
             let live = self
                 .requests
@@ -471,10 +488,9 @@ impl<'a> Provider<'a> {
             if live {
                 self.queued -= 1;
                 self.start_service(now, next.id, stamps, q);
-                return done;
+                return;
             }
         }
         self.reshare(now, old_share, stamps, q);
-        done
     }
 }

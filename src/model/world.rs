@@ -34,30 +34,43 @@ use slab::Slab;
 
 const ARRIVALS: u64 = purpose("arrivals");
 
-/// Everything that can happen. Events aimed at a call or a request carry a [`Key`]; one whose
-/// stamp is no longer current is stale and changes nothing ([`World::is_current`]).
+/// Everything that can happen. Events aimed at a call or a request carry the stamp of a
+/// [`Key`]; one whose stamp is no longer current is stale and changes nothing
+/// ([`World::is_current`]). Fields are laid out flat so that an event fits in 16 bytes.
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
     /// A source's next arrival (or its whole burst).
     Arrive { source: u32 },
-    /// A call's next attempt leaves, through the admission line or straight out. Keyed by the
-    /// call's serial.
+    /// A call's next attempt leaves, through the admission line or straight out. Stamped with
+    /// the call's serial.
     Send {
-        call: Key<CallId>,
+        call: CallId,
         through_admission: bool,
+        serial: u64,
     },
-    /// The provider finishes serving a request. Keyed by its finish schedule.
-    Finish(Key<RequestId>),
-    /// The client's per-attempt timeout. Keyed by the attempt.
-    Timeout(Key<CallId>),
-    /// Time to hedge an attempt if it is still out. Keyed by the attempt.
-    Hedge(Key<CallId>),
+    /// The provider finishes serving a request. Stamped with its finish schedule.
+    Finish { request: RequestId, stamp: u64 },
+    /// The client's per-attempt timeout. Stamped with the attempt.
+    Timeout { call: CallId, attempt: u64 },
+    /// Time to hedge an attempt if it is still out. Stamped with the attempt.
+    Hedge { call: CallId, attempt: u64 },
     /// An agent's pause between calls is over.
     NextCall { task: TaskId },
     /// The client bucket may now hold enough for the head of its line.
     AdmissionWake,
     /// The provider's capacity changes to step `step` of its schedule.
     Capacity { step: u32 },
+}
+
+impl Event {
+    /// A `Send` of `key.id`, stamped with its serial.
+    pub fn send(key: Key<CallId>, through_admission: bool) -> Event {
+        Event::Send {
+            call: key.id,
+            through_admission,
+            serial: key.stamp,
+        }
+    }
 }
 
 /// What a run produces.
@@ -193,13 +206,14 @@ impl Model for World<'_> {
             Event::Send {
                 call,
                 through_admission,
+                ..
             } => {
-                self.client.set_delayed(call.id, false);
-                self.dispatch(now, call.id, through_admission, q)
+                self.client.set_delayed(call, false);
+                self.dispatch(now, call, through_admission, q)
             }
-            Event::Finish(request) => self.served(now, request.id, q),
-            Event::Timeout(attempt) => self.timed_out(now, attempt.id, q),
-            Event::Hedge(attempt) => self.hedge(now, attempt.id, q),
+            Event::Finish { request, .. } => self.served(now, request, q),
+            Event::Timeout { call, .. } => self.timed_out(now, call, q),
+            Event::Hedge { call, .. } => self.hedge(now, call, q),
             Event::NextCall { task } => self.start_call(now, task, q),
             Event::AdmissionWake => {
                 if self.client.wake_at.is_some_and(|t| t <= now) {
@@ -224,13 +238,13 @@ impl World<'_> {
     fn is_current(&self, event: &Event) -> bool {
         let calls = &self.client.calls;
         match *event {
-            Event::Finish(key) => self.provider.finishing(key),
-            Event::Timeout(key) | Event::Hedge(key) => calls
-                .get(key.id.index())
-                .is_some_and(|c| c.request.is_some() && c.attempt == key.stamp),
-            Event::Send { call, .. } => calls
-                .get(call.id.index())
-                .is_some_and(|c| c.serial == call.stamp),
+            Event::Finish { request, stamp } => self.provider.finishing(Key { id: request, stamp }),
+            Event::Timeout { call, attempt } | Event::Hedge { call, attempt } => calls
+                .get(call.index())
+                .is_some_and(|c| c.request.is_some() && c.attempt == attempt),
+            Event::Send { call, serial, .. } => {
+                calls.get(call.index()).is_some_and(|c| c.serial == serial)
+            }
             _ => true,
         }
     }

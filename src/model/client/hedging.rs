@@ -8,7 +8,7 @@
 
 use crate::engine::{EventQueue, SimTime};
 use crate::model::config::MAX_HEDGES;
-use crate::model::ids::{CallId, Key};
+use crate::model::ids::CallId;
 use crate::model::world::{Event, World};
 
 impl World<'_> {
@@ -18,7 +18,7 @@ impl World<'_> {
             return;
         };
         let c = self.client.call(call);
-        if c.live_hedges as usize >= MAX_HEDGES || c.hedges_sent >= spec.max_extra {
+        if c.live_hedges as usize >= MAX_HEDGES || c.hedges_sent as u32 >= spec.max_extra {
             return;
         }
         let (task, sizes, attempt) = (c.task, c.sizes, c.attempt);
@@ -29,14 +29,8 @@ impl World<'_> {
         c.live_hedges += 1;
         c.hedges_sent = hedge_no;
         self.ledger.hedge_sent();
-        if hedge_no < spec.max_extra {
-            q.push(
-                now.after(spec.delay_ns),
-                Event::Hedge(Key {
-                    id: call,
-                    stamp: attempt,
-                }),
-            );
+        if (hedge_no as u32) < spec.max_extra {
+            q.push(now.after(spec.delay_ns), Event::Hedge { call, attempt });
         }
         self.dispatch(now, shadow, true, q);
     }
@@ -44,6 +38,10 @@ impl World<'_> {
     /// An attempt of `call` was answered: if `call` is a hedge, the call it copies wins through
     /// it. The winner's other copies are cut off and it moves its task on.
     pub(crate) fn answered(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
+        if self.policy.hedge.is_none() {
+            self.call_succeeded(now, call, q);
+            return;
+        }
         let winner = match self.client.call(call).primary {
             Some(primary) => {
                 self.drop_hedge(call);

@@ -7,7 +7,7 @@
 
 use super::hooks::{Outcome, Sample, Verdict};
 use crate::engine::rng::{purpose, stream, unit};
-use crate::engine::time::secs_to_nanos;
+use crate::engine::time::{round_to_u32, secs_to_nanos};
 use crate::engine::{EventQueue, SimTime};
 use crate::model::admission::{Popped, Waiting};
 use crate::model::config::Resource;
@@ -19,6 +19,14 @@ use crate::model::workload::Node;
 use crate::model::world::{Event, World};
 
 const CALL: u64 = purpose("call");
+
+/// What is left of a call that ended.
+pub(crate) struct Ended {
+    pub task: TaskId,
+    pub started: SimTime,
+    /// For a hedge, the call it copied.
+    pub primary: Option<CallId>,
+}
 const BACKOFF: u64 = purpose("backoff");
 const THINK: u64 = purpose("think");
 const THROTTLE: u64 = purpose("throttle");
@@ -30,10 +38,15 @@ impl World<'_> {
         self.work.task(self.client.call(call).task).job
     }
 
-    /// The tenant `call` is made for.
+    /// The tenant the ledger files `task`'s numbers under: its own when tenants are counted
+    /// apart, else any (the lookup is skipped).
     #[inline]
-    fn tenant_of_call(&self, call: CallId) -> u32 {
-        self.work.tenant_of(self.client.call(call).task)
+    fn ledger_tenant(&self, task: TaskId) -> u32 {
+        if self.ledger.counts_tenants() {
+            self.work.tenant_of(task)
+        } else {
+            0
+        }
     }
 
     /// Ids that name a task's `k`-th call across policies.
@@ -76,10 +89,10 @@ impl World<'_> {
         let max_tokens = spec.max_tokens;
         let (traced_prompt, traced_output) = self.work.job(job).sizes;
         let sizes = Sizes {
-            prompt: traced_prompt.unwrap_or(prompt.round() as u32),
+            prompt: traced_prompt.unwrap_or(round_to_u32(prompt)),
             max_tokens,
             output: traced_output
-                .unwrap_or(output.round() as u32)
+                .unwrap_or(round_to_u32(output))
                 .min(max_tokens),
         };
         let call = self.new_call(task, now, sizes, None, 0);
@@ -93,7 +106,7 @@ impl World<'_> {
         now: SimTime,
         sizes: Sizes,
         primary: Option<CallId>,
-        hedge_no: u32,
+        hedge_no: u8,
     ) -> CallId {
         self.ledger.life.calls_started += 1;
         self.client.insert(task, now, sizes, primary, hedge_no)
@@ -198,13 +211,13 @@ impl World<'_> {
                     let serial = self.client.call(call).serial;
                     q.push(
                         now.after(wait),
-                        Event::Send {
-                            call: Key {
+                        Event::send(
+                            Key {
                                 id: call,
                                 stamp: serial,
                             },
-                            through_admission: false,
-                        },
+                            false,
+                        ),
                     );
                     return;
                 }
@@ -220,7 +233,7 @@ impl World<'_> {
                 }
             }
         }
-        let tenant = self.tenant_of_call(call);
+        let tenant = self.ledger_tenant(self.client.call(call).task);
         self.ledger.attempt_sent(tenant);
         let stamp = self.stamps.issue();
         let in_flight = self.provider.in_flight();
@@ -242,15 +255,26 @@ impl World<'_> {
                     now,
                     Resource::Tokens.estimate(sizes.prompt, sizes.max_tokens),
                 );
-                let key = Key { id: call, stamp };
                 if let Some(t) = self.policy.timeout_ns {
-                    q.push(now.after(t), Event::Timeout(key));
+                    q.push(
+                        now.after(t),
+                        Event::Timeout {
+                            call,
+                            attempt: stamp,
+                        },
+                    );
                 }
                 if let Some(h) = &self.policy.hedge
                     && !is_hedge
                 {
                     self.client.call_mut(call).hedges_sent = 0;
-                    q.push(now.after(h.delay_ns), Event::Hedge(key));
+                    q.push(
+                        now.after(h.delay_ns),
+                        Event::Hedge {
+                            call,
+                            attempt: stamp,
+                        },
+                    );
                 }
                 let attempt_key = self.attempt_key(call);
                 let request =
@@ -297,8 +321,9 @@ impl World<'_> {
     /// The provider finished serving request `id`: the call is answered, or the attempt failed
     /// with a 500.
     pub(crate) fn served(&mut self, now: SimTime, id: RequestId, q: &mut EventQueue<Event>) {
-        let (r, stay) = self.provider.finish(now, id, &mut self.stamps, q);
-        self.ledger.left_provider(now, stay.wait_ns, stay.total_ns);
+        let r = self.provider.finish(now, id, &mut self.stamps, q);
+        self.ledger
+            .left_provider(now, r.stay.wait_ns, r.stay.total_ns);
         let call = r.call;
         self.client.call_mut(call).request = None;
         let outcome = if r.fails {
@@ -404,7 +429,8 @@ impl World<'_> {
         };
         let u = unit(&mut stream(self.seed, BACKOFF, &self.attempt_key(call)));
         let layer = &layers[i];
-        let wait_s = layer.wait_secs(c.tries[i], c.previous_wait_s[i], retry_after_s, u);
+        let previous = Some(c.previous_wait_s[i]).filter(|w| !w.is_nan());
+        let wait_s = layer.wait_secs(c.tries[i], previous, retry_after_s, u);
         let through_admission = layer.through_admission;
         let retry_at = now.after(secs_to_nanos(wait_s));
         if retry_at > self.deadline(call) {
@@ -427,24 +453,24 @@ impl World<'_> {
         self.client.active_retries += 1;
         let c = self.client.call_mut(call);
         c.tries[i] += 1;
-        c.previous_wait_s[i] = Some(wait_s);
+        c.previous_wait_s[i] = wait_s;
         c.retry_of = Some(failure);
         c.retry_active = true;
         for j in 0..i {
             c.tries[j] = 1;
-            c.previous_wait_s[j] = None;
+            c.previous_wait_s[j] = f64::NAN;
         }
         let serial = c.serial;
         self.ledger.retry_scheduled();
         q.push(
             retry_at,
-            Event::Send {
-                call: Key {
+            Event::send(
+                Key {
                     id: call,
                     stamp: serial,
                 },
                 through_admission,
-            },
+            ),
         );
     }
 
@@ -476,21 +502,28 @@ impl World<'_> {
 
     /// Removes `call`, which must have no attempt at the provider: it leaves the admission line
     /// if it waits there, and any pending `Send` of it goes stale. The one way a call ends.
-    pub(crate) fn end_call(&mut self, call: CallId) -> crate::model::client::Call {
-        self.end_attempt(call);
-        self.client.set_delayed(call, false);
-        let c = self.client.calls.remove(call.index());
+    #[inline]
+    pub(crate) fn end_call(&mut self, call: CallId) -> Ended {
+        let client = &mut self.client;
+        let c = client.calls.remove(call.index());
         debug_assert!(
             c.request.is_none(),
             "a call ended with an attempt in flight"
         );
+        // What `end_attempt` and `set_delayed(false)` would do, on the removed value.
+        client.active_retries -= c.retry_active as u64;
+        client.delayed -= c.delayed as u32;
         if c.in_line {
             let tenant = self.work.tenant_of(c.task);
             let job = self.work.task(c.task).job;
             self.client.admission.withdraw(call.0, tenant, job.0);
         }
         self.ledger.life.calls_ended += 1;
-        c
+        Ended {
+            task: c.task,
+            started: c.started,
+            primary: c.primary,
+        }
     }
 
     /// `call` gives up: a hedge is simply dropped; a call fails its task, whose agent the
@@ -500,9 +533,11 @@ impl World<'_> {
             self.drop_hedge(call);
             return;
         }
-        self.cancel_hedges(now, call, q);
+        if self.policy.hedge.is_some() {
+            self.cancel_hedges(now, call, q);
+        }
         let c = self.end_call(call);
-        let tenant = self.work.tenant_of(c.task);
+        let tenant = self.ledger_tenant(c.task);
         self.ledger.call_gave_up(tenant, now.since(c.started));
         let t = self.work.task_mut(c.task);
         let restartable = matches!(self.scenario.nodes[t.node as usize], Node::Agent { .. });
@@ -522,7 +557,7 @@ impl World<'_> {
     pub(crate) fn call_succeeded(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
         let c = self.end_call(call);
         let task = c.task;
-        let tenant = self.work.tenant_of(task);
+        let tenant = self.ledger_tenant(task);
         self.ledger.call_answered(tenant, now.since(c.started));
         let t = self.work.task_mut(task);
         t.next += 1;

@@ -44,8 +44,8 @@ pub struct Call {
     pub delayed: bool,
     /// Attempts each layer has started in its current round (1 at the first attempt).
     pub tries: [u32; MAX_LAYERS],
-    /// Each layer's previous wait, seconds (for decorrelated jitter).
-    pub previous_wait_s: [Option<f64>; MAX_LAYERS],
+    /// Each layer's previous wait, seconds (for decorrelated jitter); NaN before the first.
+    pub previous_wait_s: [f64; MAX_LAYERS],
     /// The failure the current attempt retries, if it is a retry.
     pub retry_of: Option<Failure>,
     /// The current attempt is a retry counted in `Client::active_retries`.
@@ -53,12 +53,12 @@ pub struct Call {
     /// For a hedge: the call it hedges.
     pub primary: Option<CallId>,
     /// 0 for a call; 1, 2, ... for its hedges (keys their random draws apart).
-    pub hedge_no: u32,
+    pub hedge_no: u8,
     /// For a call: its hedges in flight.
     pub hedges: [CallId; MAX_HEDGES],
-    pub live_hedges: u32,
+    pub live_hedges: u8,
     /// Hedges sent so far for the call's current attempt.
-    pub hedges_sent: u32,
+    pub hedges_sent: u8,
     /// When the current attempt was sent, and the client's attempts in flight then (itself
     /// included): the sample an adaptive concurrency limit learns from.
     pub sent_at: SimTime,
@@ -131,7 +131,7 @@ impl Client {
         now: SimTime,
         sizes: Sizes,
         primary: Option<CallId>,
-        hedge_no: u32,
+        hedge_no: u8,
     ) -> CallId {
         self.serials += 1;
         CallId::from(self.calls.insert(Call {
@@ -145,7 +145,7 @@ impl Client {
             in_line: false,
             delayed: false,
             tries: [1; MAX_LAYERS],
-            previous_wait_s: [None; MAX_LAYERS],
+            previous_wait_s: [f64::NAN; MAX_LAYERS],
             retry_of: None,
             retry_active: false,
             primary,
