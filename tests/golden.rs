@@ -83,7 +83,10 @@ fn every_shipped_scenario_writes_its_recorded_outputs() {
     }
     if !bless {
         // A golden directory that holds nothing would pass any change.
-        assert!(compared >= 4 * scenarios.len(), "only {compared} files recorded");
+        assert!(
+            compared >= 4 * scenarios.len(),
+            "only {compared} files recorded"
+        );
     }
     assert!(
         differences.is_empty(),
