@@ -8,6 +8,7 @@
 #                                                           # restructure of src/model/world.rs
 #   benches/before_after.sh "$(git merge-base HEAD main)"   # whatever this branch forked from
 #   ROUNDS=7 benches/before_after.sh                        # more alternations (default 5)
+#   INSTRUCTIONS=1 benches/before_after.sh                  # also count instructions (callgrind)
 #
 # What it does:
 # 1. Checks out BASE_REV in a temporary `git worktree` (target/before_after/tree, detached) and
@@ -28,6 +29,12 @@
 #    new/old (> 1: the new tree is faster), the events and jobs each simulated (they should be
 #    equal when the restructure changes no behaviour; a difference is flagged), and the day-scale
 #    peak RSS.
+#
+# 5. With INSTRUCTIONS=1, also runs each tree once under valgrind's callgrind (shorter runs: the
+#    M/M/1 with 500,000 customers, and the first 6 hours of the day for each policy), counting
+#    the instructions of `simulate_full` alone, and prints instructions per event old and new:
+#    exact and repeatable, whatever else the machine is doing, but instructions are not time
+#    (cache misses are free in this count). Adds ~1-2 min per run under valgrind (~8-12 min).
 #
 # About 3-5 minutes on 2 idle cores once the old tree's dependencies are cached (the day-scale
 # runs dominate: ~3-6 s per policy per tree per round). The worktree is removed on exit, also on
@@ -159,6 +166,33 @@ echo
 if grep -q DIFFER <(for b in mm1 "${policies[@]/#/day/}"; do same "$b" 3; same "$b" 4; done); then
     echo
     echo "note: the trees simulated different events or jobs (DIFFER above): the new tree changes behaviour, so events/s compare different work"
+fi
+if [[ "${INSTRUCTIONS:-0}" == 1 ]]; then
+    echo
+    echo "instructions per event in simulate_full (callgrind; M/M/1 500,000 customers, day scale first 6 h):"
+    {
+        echo "benchmark|old|new|new/old|events"
+        for b in mm1 "${policies[@]/#/day6h/}"; do
+            declare -A ir=() ev=()
+            for t in old new; do
+                out="$work/cg.$t.${b//\//_}"
+                if [[ $b == mm1 ]]; then
+                    args=("${BIN[$t]}/mm1_memory" 500000)
+                else
+                    args=("${BIN[$t]}/day_scale" "$DAY_SCENARIO" --policy "${b#day6h/}" --hours 6)
+                fi
+                line="$(valgrind --tool=callgrind --callgrind-out-file="$out" \
+                    --toggle-collect='stampede::model::world::simulate_full*' "${args[@]}" 2>/dev/null)"
+                ir[$t]="$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out")"
+                ev[$t]="$(field "$line" events)"
+            done
+            awk -v n="$b" -v iold="${ir[old]}" -v inew="${ir[new]}" -v eo="${ev[old]}" -v en="${ev[new]}" 'BEGIN {
+                e = (eo == en) ? eo : "DIFFER:" eo "/" en
+                if (iold > 0 && inew > 0) printf "%s|%.0f|%.0f|%.3f|%s\n", n, iold / eo, inew / en, (inew / en) / (iold / eo), e
+                else printf "%s|?|?|simulate_full not found in one tree|%s\n", n, e
+            }'
+        done
+    } | column -t -s'|'
 fi
 echo
 echo "raw runs (tree bench events/s events jobs max_rss_kb events/cpu-s):"
