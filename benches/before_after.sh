@@ -14,31 +14,31 @@
 # 1. Checks out BASE_REV in a temporary `git worktree` (target/before_after/tree, detached) and
 #    copies the current harness into it: examples/day_scale.rs, examples/mm1_memory.rs and
 #    benches/support/bare_mm1.rs, so that both trees are measured by the same code (it uses only
-#    public APIs that predate it: stampede::scenario::parse_with_overrides and
-#    stampede::model::simulate).
+#    public APIs that predate it: stampede::scenario::parse_with_overrides,
+#    stampede::model::simulate, the scenario's guards and the metrics).
 # 2. Builds both examples in release there, with its own target dir (target/before_after/target,
-#    kept between runs as a cache: the first run builds the dependencies once, ~2-3 min on 2
-#    cores; later runs rebuild only stampede), and in the current tree (uncommitted changes
+#    kept between runs as a cache: the first run builds the dependencies once, ~3 min of CPU;
+#    later runs rebuild only stampede), and in the current tree (uncommitted changes
 #    included).
 # 3. ROUNDS times, old and new in turn (the order flips every round): the M/M/1 of
 #    scenarios/mm1.toml cut to MM1_CUSTOMERS customers (default 2,000,000: 4M events, past the
 #    exact latency cap, so the steady-state rate), and one replication of each policy of
 #    DAY_SCENARIO (default bench/day_scale.toml, the current tree's file for both), each policy in
 #    its own process so that its peak RSS is its own.
-# 4. Prints, per benchmark, the median and the best events/s of each tree and their ratio
-#    new/old (> 1: the new tree is faster), the events and jobs each simulated (they should be
-#    equal when the restructure changes no behaviour; a difference is flagged), and the day-scale
-#    peak RSS.
-#
+# 4. Prints, per benchmark, the median events/s of each tree and their ratio new/old (> 1: the
+#    new tree is faster), the ratio of the fastest rounds and of the medians of events per
+#    CPU-second, the events and jobs each simulated (they should be equal when the restructure
+#    changes no behaviour; a difference is flagged), and the day-scale peak RSS.
 # 5. With INSTRUCTIONS=1, also runs each tree once under valgrind's callgrind (shorter runs: the
 #    M/M/1 with 500,000 customers, and the first 6 hours of the day for each policy), counting
 #    the instructions of `simulate_full` alone, and prints instructions per event old and new:
 #    exact and repeatable, whatever else the machine is doing, but instructions are not time
-#    (cache misses are free in this count). Adds ~1-2 min per run under valgrind (~8-12 min).
+#    (cache misses are free in this count). Adds ~2-3 min.
 #
-# About 3-5 minutes on 2 idle cores once the old tree's dependencies are cached (the day-scale
-# runs dominate: ~3-6 s per policy per tree per round). The worktree is removed on exit, also on
-# failure or Ctrl-C; `rm -rf target/before_after` reclaims the cache (~600 MB).
+# About 3.5 minutes on 2 cores once the old tree's dependencies are cached: ~1 min rebuilding the
+# stampede crate in both trees, then ~25 s per round (measured while the machine was shared;
+# docs/benchmarks.md). The worktree is removed on exit, also on failure or Ctrl-C;
+# `rm -rf target/before_after` reclaims the cache (~600 MB).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

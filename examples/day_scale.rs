@@ -10,13 +10,12 @@
 //! Loads `SCENARIO` (default `bench/day_scale.toml`), runs one replication (the scenario's seed,
 //! or `--seed`) of each policy, or only `--policy NAME`, through `stampede::model::simulate`,
 //! and prints one `RESULT key=value ...` line per policy: events, wall seconds of the simulation
-//! alone (parsing excluded), events/s, jobs and their outcomes, calls, 429s, retries, mean job
-//! latency, a Little's-law estimate of the mean number of live entities, and the process's peak
-//! resident set so far (`VmHWM` from `/proc/self/status`, in kB; the same figure as
-//! `/usr/bin/time -v`'s "Maximum resident set size", and cumulative over the policies run), and
-//! the CPU time the simulation took with events per CPU-second (from
-//! `/proc/thread-self/schedstat`: on a shared machine, less noisy than wall time, which also
-//! counts waiting for a core).
+//! alone (parsing excluded), events/s, jobs and their outcomes, calls, 429s, retries, job
+//! latency, peak in flight and client queue, a Little's-law estimate of the mean number of live
+//! entities, the process's peak resident set so far (`VmHWM` from `/proc/self/status`, in kB: the
+//! figure `/usr/bin/time -v` reports as "Maximum resident set size", cumulative over the policies
+//! run), and the simulation's CPU time with events per CPU-second (`/proc/thread-self/schedstat`:
+//! on a shared machine, less noisy than wall time, which also counts waiting for a core).
 //! `benches/before_after.sh` parses these lines.
 //!
 //! - `--hours H` stops the arrivals at H hours (sets `source.N.arrival.until` for every source):
@@ -31,8 +30,8 @@
 //! - `--list-policies` prints the policies' names, one a line, and runs nothing.
 //!
 //! Only public APIs that predate the day-scale work are used (`stampede::scenario::
-//! parse_with_overrides`, `stampede::model::simulate`, the scenario's guards), so the same source
-//! builds against older commits (`benches/before_after.sh` copies it there).
+//! parse_with_overrides`, `stampede::model::simulate`, the scenario's guards, the metrics), so the
+//! same source builds against older commits (`benches/before_after.sh` copies it there).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
