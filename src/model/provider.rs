@@ -190,6 +190,7 @@ impl<'a> Provider<'a> {
 
     /// Offers one attempt of `sizes` at `now`: admitted (its cost taken from every limit),
     /// refused, or failed.
+    #[inline]
     pub fn offer(&mut self, now: SimTime, sizes: Sizes) -> Answer {
         let p = self.spec;
         if p.outages
@@ -238,6 +239,7 @@ impl<'a> Provider<'a> {
     /// Takes in attempt `stamp` of `call`, admitted at `now`: it is served at once if a slot is
     /// free, else it waits in line.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn admit(
         &mut self,
         now: SimTime,

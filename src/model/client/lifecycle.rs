@@ -100,6 +100,7 @@ impl World<'_> {
     }
 
     /// Creates a call (or hedge) and counts it.
+    #[inline]
     pub(crate) fn new_call(
         &mut self,
         task: TaskId,
@@ -114,6 +115,7 @@ impl World<'_> {
 
     /// Sends `call`'s next attempt: through the client's admission line when the policy has one
     /// and the attempt passes through it (the SDK layer's retries do not), else straight out.
+    #[inline]
     pub(crate) fn dispatch(
         &mut self,
         now: SimTime,
@@ -390,6 +392,7 @@ impl World<'_> {
 
     /// Bills `call`'s attempt `input` and `output` tokens, for the run, its tenant and its job
     /// (whose work limits may stop it).
+    #[inline]
     fn bill(&mut self, call: CallId, input: u64, output: u64) {
         let cost = self.ledger.cost(input, output);
         let job = self.job_of(call);

@@ -125,6 +125,7 @@ impl Client {
     }
 
     /// A new call (or, with `primary`, hedge number `hedge_no` of that call) of `task` at `now`.
+    #[inline]
     pub fn insert(
         &mut self,
         task: TaskId,
