@@ -452,6 +452,11 @@ fn the_report_renders_in_headless_chromium_with_its_table_and_charts() {
                 .is_ok_and(|o| o.status.success())
         })
     else {
+        // In CI a skip would prove nothing: .ci/run installs Chromium, so its absence is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no chromium in CI: .ci/run should have installed it (apt-get install chromium)"
+        );
         eprintln!(
             "skipped: no chromium on this machine (apt-get install chromium to run this test)"
         );
