@@ -110,3 +110,47 @@ name = "p"
     assert_eq!(m.jobs, 1.0);
     assert_eq!(m.jobs_ok + m.jobs_failed + m.jobs_budget_exhausted, 0.0);
 }
+
+#[test]
+fn a_tree_that_never_calls_stops_at_the_event_guard_instead_of_growing_inside_one_event() {
+    // Every spawn spawns two more, to depth 40: 2^41 tasks, all inside the first event (no call
+    // ever schedules another), and none alive for long. Tasks started count against max_events.
+    let text = r#"
+[scenario]
+name = "silent_tree"
+[guards]
+max_events = 100_000
+on_trip = "stop"
+[provider]
+ttft = "1s"
+[templates.grow]
+kind = "spawn"
+probability = 1.0
+width = 2
+child = "grow"
+max_depth = 40
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+template = "grow"
+[[policy]]
+name = "p"
+"#;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let scenario = parse(text, "silent_tree.toml").unwrap();
+        tx.send(run(&scenario, &RunOptions::default()).unwrap())
+            .unwrap();
+    });
+    let report = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run ends within a minute");
+    let m = &report.policies[0].aggregate.mean;
+    assert_eq!(m.guard_tripped, 1.0);
+    assert_eq!(m.events, 1.0);
+    assert!(
+        report.warnings[0].contains("max_events = 100000"),
+        "{:?}",
+        report.warnings
+    );
+}

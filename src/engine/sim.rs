@@ -17,6 +17,14 @@ pub trait Model {
 
     /// How many entities are alive now, for the live-entity guard.
     fn live_entities(&self) -> usize;
+
+    /// Units of work done inside events so far (entities created, say), counted with the events
+    /// against `max_events`: one event may do unbounded work, and a model whose work never
+    /// schedules an event would otherwise escape every guard. A model must also stop working
+    /// inside an event once `work()` reaches `max_events`.
+    fn work(&self) -> u64 {
+        0
+    }
 }
 
 /// Limits that stop a run which would otherwise not end, or not end in reasonable memory.
@@ -24,7 +32,7 @@ pub trait Model {
 pub struct Guards {
     /// Whether a tripped guard ends the run with what it has (`true`) or fails it (`false`).
     pub stop_quietly: bool,
-    /// Most events a run may process.
+    /// Most events a run may process, together with the work done inside them ([`Model::work`]).
     pub max_events: u64,
     /// Latest simulated instant an event may happen at.
     pub max_time: SimTime,
@@ -68,7 +76,10 @@ pub enum GuardLimit {
 impl fmt::Display for GuardTripped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.limit {
-            GuardLimit::Events(n) => write!(f, "guard max_events = {n} reached")?,
+            GuardLimit::Events(n) => write!(
+                f,
+                "guard max_events = {n} reached (events and tasks started)"
+            )?,
             GuardLimit::Time(t) => write!(f, "guard max_sim_time = {t} reached")?,
             GuardLimit::Live(n) => write!(f, "guard max_live = {n} exceeded")?,
         }
@@ -107,7 +118,7 @@ pub fn run<M: Model>(
                 events,
             });
         }
-        if events >= guards.max_events {
+        if events.saturating_add(model.work()) >= guards.max_events {
             return Err(GuardTripped {
                 limit: GuardLimit::Events(guards.max_events),
                 at: now,
@@ -117,6 +128,15 @@ pub fn run<M: Model>(
         events += 1;
         end = now;
         model.handle(now, event, queue);
+        // An event that did more work than was left (and stopped there) ends the run even when
+        // nothing is scheduled after it.
+        if events.saturating_add(model.work()) > guards.max_events {
+            return Err(GuardTripped {
+                limit: GuardLimit::Events(guards.max_events),
+                at: now,
+                events,
+            });
+        }
         if model.live_entities() > guards.max_live {
             return Err(GuardTripped {
                 limit: GuardLimit::Live(guards.max_live),

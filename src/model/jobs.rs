@@ -175,8 +175,9 @@ impl World<'_> {
         !j.exhausted
     }
 
-    /// Creates a task for `node` and starts it. Beyond the live-entity guard it creates nothing
-    /// (the engine stops the run right after this event).
+    /// Creates a task for `node` and starts it. Beyond the live-entity guard, or once the tasks
+    /// started use up `max_events`, it creates nothing (the engine stops the run right after
+    /// this event).
     #[allow(clippy::too_many_arguments)]
     fn start_task(
         &mut self,
@@ -189,7 +190,9 @@ impl World<'_> {
         q: &mut EventQueue<Event>,
     ) {
         use crate::engine::Model;
-        if self.live_entities() > self.scenario.guards.max_live {
+        if self.live_entities() > self.scenario.guards.max_live
+            || self.ledger.life.tasks_started >= self.scenario.guards.max_events
+        {
             return;
         }
         self.ledger.life.tasks_started += 1;

@@ -230,6 +230,12 @@ impl Model for World<'_> {
     fn live_entities(&self) -> usize {
         self.work.jobs.len() + self.work.tasks.len() + self.client.calls.len()
     }
+
+    /// Tasks started: a tree that makes no calls grows inside one event.
+    #[inline]
+    fn work(&self) -> u64 {
+        self.ledger.life.tasks_started
+    }
 }
 
 impl World<'_> {
