@@ -259,7 +259,7 @@ fn run_command(
     bar.finish_and_clear();
     let report = match report {
         Ok(r) => r,
-        Err(e @ run::RunError::UnknownPolicy { .. }) => {
+        Err(e @ (run::RunError::UnknownPolicy { .. } | run::RunError::Threads(_))) => {
             return fail(EXIT_BAD_INPUT, &e.to_string());
         }
         Err(e @ run::RunError::Guard { .. }) => {

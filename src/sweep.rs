@@ -415,9 +415,7 @@ pub fn run(
         })
         .collect();
     progress(todo.iter().map(|p| point_runs(p)).sum());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads.unwrap_or(0))
-        .build()
+    let pool = crate::run::simulation_pool(options.threads)
         .map_err(|e| SweepError::Input(format!("cannot start the worker threads: {e}")))?;
     let tick = |n: usize| {
         if n == 0 {

@@ -154,3 +154,31 @@ name = "p"
         report.warnings
     );
 }
+
+#[test]
+fn a_spawn_chain_as_deep_as_the_validator_allows_runs_on_the_worker_threads() {
+    // One agent spawning one more, 10,000 levels down, in 4 replications at once: the walk of
+    // the tree recurses per level, which overflowed the workers' default stacks (SIGABRT).
+    let text = r#"
+[scenario]
+name = "deep"
+replications = 4
+[provider]
+ttft = "1s"
+[templates.grower]
+kind = "spawn"
+probability = 1.0
+width = 1
+child = "grower"
+max_depth = 10_000
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+template = "grower"
+[[policy]]
+name = "p"
+"#;
+    let scenario = parse(text, "deep.toml").unwrap();
+    let report = run(&scenario, &RunOptions::default()).unwrap();
+    assert_eq!(report.policies[0].aggregate.mean.jobs_ok, 1.0);
+}

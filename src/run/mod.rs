@@ -79,6 +79,9 @@ pub enum RunError {
         scenario: String,
         available: String,
     },
+    /// The worker threads could not be started.
+    #[error("cannot start the worker threads: {0}")]
+    Threads(String),
     /// A replication hit a guard.
     #[error("policy \"{policy}\", replication {replication} (seed {seed}): {source}")]
     Guard {
@@ -87,6 +90,22 @@ pub enum RunError {
         seed: u64,
         source: GuardTripped,
     },
+}
+
+/// Stack of each thread that runs simulations. A job's tree is walked recursively, so its depth
+/// (spawn levels times the templates nested in each) sets the stack it needs: a 10,000-level spawn
+/// chain needs ~10 MiB in a debug build, more than a default 2 MiB worker stack. Only the pages a
+/// run touches are committed, so a large reservation costs nothing for shallow trees.
+pub const SIMULATION_STACK_BYTES: usize = 256 << 20;
+
+/// A pool of `threads` workers (all cores when `None`) with [`SIMULATION_STACK_BYTES`] stacks.
+pub fn simulation_pool(
+    threads: Option<usize>,
+) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .stack_size(SIMULATION_STACK_BYTES)
+        .build()
 }
 
 /// The seed of replication `r` of a run seeded `seed`.
@@ -141,21 +160,31 @@ pub fn run_with_progress(
         .flat_map(|&p| (0..replications).map(move |r| (p, r)))
         .collect();
     progress(tasks.len());
-    let results: Vec<Result<RunOutput, RunError>> = tasks
-        .par_iter()
-        .map(|&(p, r)| {
-            let policy = &scenario.policies[p];
-            let seed = replication_seed(seed, r);
-            let result = simulate_full(scenario, policy, seed, r == 0);
-            progress(0);
-            result.map_err(|source| RunError::Guard {
-                policy: policy.name.clone(),
-                replication: r,
-                seed,
-                source,
+    let simulate_all = || -> Vec<Result<RunOutput, RunError>> {
+        tasks
+            .par_iter()
+            .map(|&(p, r)| {
+                let policy = &scenario.policies[p];
+                let seed = replication_seed(seed, r);
+                let result = simulate_full(scenario, policy, seed, r == 0);
+                progress(0);
+                result.map_err(|source| RunError::Guard {
+                    policy: policy.name.clone(),
+                    replication: r,
+                    seed,
+                    source,
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
+    // On a worker of a pool we made (a sweep's), the stacks are already deep enough.
+    let results = if rayon::current_thread_index().is_some() {
+        simulate_all()
+    } else {
+        simulation_pool(None)
+            .map_err(|e| RunError::Threads(e.to_string()))?
+            .install(simulate_all)
+    };
     let mut results = results.into_iter();
     let mut policies = Vec::new();
     let mut warnings = Vec::new();
