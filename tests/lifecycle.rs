@@ -157,8 +157,8 @@ name = "p"
 
 #[test]
 fn a_spawn_chain_as_deep_as_the_validator_allows_runs_on_the_worker_threads() {
-    // One agent spawning one more, 10,000 levels down, in 4 replications at once: the walk of
-    // the tree recurses per level, which overflowed the workers' default stacks (SIGABRT).
+    // One spawn spawning one more, 10,000 levels down, in 4 replications at once: the walk of the
+    // tree recursed per level, which overflowed the workers' default stacks (SIGABRT).
     let text = r#"
 [scenario]
 name = "deep"
@@ -181,4 +181,16 @@ name = "p"
     let scenario = parse(text, "deep.toml").unwrap();
     let report = run(&scenario, &RunOptions::default()).unwrap();
     assert_eq!(report.policies[0].aggregate.mean.jobs_ok, 1.0);
+    assert_eq!(report.policies[0].aggregate.mean.calls_ok, 0.0);
+    // The walk over the tree is a loop, not a recursion: a 256 KiB stack is enough for it.
+    let small = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let m = stampede::model::simulate(&scenario, &scenario.policies[0], 1).unwrap();
+            (m.jobs_ok, m.events)
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(small, (1.0, 1.0));
 }

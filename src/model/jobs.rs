@@ -63,6 +63,35 @@ pub struct Workload {
     pub sources: Vec<SourceState>,
     pub jobs: Slab<Job>,
     pub tasks: Slab<Task>,
+    /// Steps of the tree walk still to take, the next on top: the walk is a loop over this
+    /// stack, not a recursion, so a tree as deep as a user writes it needs no deeper a call
+    /// stack.
+    pub steps: Vec<Step>,
+    /// The walk is running: a step asked for now is pushed and taken in turn.
+    pub walking: bool,
+}
+
+/// One step of the walk over a job's tree, in the order the recursive walk would take it.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    /// Create a task for `node` and start it.
+    Start {
+        job: JobId,
+        parent: Option<TaskId>,
+        node: u32,
+        key: u64,
+        depth: u32,
+    },
+    /// Start child `next` of `parent`'s `width` children (a fan-out, spawn or parallel node),
+    /// then, once it has done all it does at once, the following ones.
+    Children {
+        parent: TaskId,
+        next: u32,
+        width: u32,
+        depth: u32,
+    },
+    /// `task` ended.
+    Complete { task: TaskId, failed: bool },
 }
 
 impl Workload {
@@ -146,7 +175,66 @@ impl World<'_> {
         }));
         self.client.admission.job_started(job.0);
         let key = derive(0, JOB, &[source as u64, index]);
-        self.start_task(now, job, None, root, key, 0, q);
+        self.walk(
+            now,
+            Step::Start {
+                job,
+                parent: None,
+                node: root as u32,
+                key,
+                depth: 0,
+            },
+            q,
+        );
+    }
+
+    /// Takes `step` and every step it leads to, in the order a depth-first recursion would:
+    /// the last step pushed is taken first. Asked for while the walk runs (a call ended at once
+    /// inside a step), it only pushes: the running walk takes it next.
+    pub(super) fn walk(&mut self, now: SimTime, step: Step, q: &mut EventQueue<Event>) {
+        if self.work.walking {
+            self.work.steps.push(step);
+            return;
+        }
+        self.work.walking = true;
+        self.take(now, step, q);
+        self.walk_down_to(now, 0, q);
+        self.work.walking = false;
+    }
+
+    fn take(&mut self, now: SimTime, step: Step, q: &mut EventQueue<Event>) {
+        match step {
+            Step::Start {
+                job,
+                parent,
+                node,
+                key,
+                depth,
+            } => self.start_task(now, job, parent, node as usize, key, depth, q),
+            Step::Children {
+                parent,
+                next,
+                width,
+                depth,
+            } => self.start_child(parent, next, width, depth),
+            Step::Complete { task, failed } => self.task_ended(now, task, failed),
+        }
+    }
+
+    /// Takes steps until the stack is back to `depth` entries.
+    pub(super) fn walk_down_to(&mut self, now: SimTime, depth: usize, q: &mut EventQueue<Event>) {
+        while self.work.steps.len() > depth {
+            let step = self.work.steps.pop().expect("above depth");
+            self.take(now, step, q);
+        }
+    }
+
+    /// The steps a call that ended at once inside the admission line left behind are taken
+    /// before the line moves on, as the recursive walk took them.
+    pub(super) fn walk_pending(&mut self, now: SimTime, depth: usize, q: &mut EventQueue<Event>) {
+        if self.work.walking && self.work.steps.len() > depth {
+            self.walk_down_to(now, depth, q);
+        }
     }
 
     /// Draws a count (a width, a number of calls) from `dist` on the stream of `purpose` and
@@ -212,7 +300,8 @@ impl World<'_> {
             self.complete(now, task, false, q);
             return;
         }
-        match &self.scenario.nodes[node] {
+        let scenario = self.scenario;
+        match &scenario.nodes[node] {
             Node::Call(_) => {
                 self.work.task_mut(task).total = 1;
                 self.start_call(now, task, q);
@@ -229,49 +318,31 @@ impl World<'_> {
             Node::Seq { steps } => {
                 self.work.task_mut(task).total = steps.len() as u32;
                 match steps.first() {
-                    Some(&first) => self.start_task(
-                        now,
+                    Some(&first) => self.work.steps.push(Step::Start {
                         job,
-                        Some(task),
-                        first,
-                        derive(key, CHILD, &[0]),
+                        parent: Some(task),
+                        node: first as u32,
+                        key: derive(key, CHILD, &[0]),
                         depth,
-                        q,
-                    ),
+                    }),
                     None => self.complete(now, task, false, q),
                 }
             }
-            Node::Fanout { width, child } => {
-                let (width, child) = (self.count(width, FANOUT, key), *child);
-                self.start_children(now, task, child, width, depth, q);
+            Node::Fanout { width, .. } => {
+                let width = self.count(width, FANOUT, key);
+                self.start_children(now, task, width, depth, q);
             }
             Node::Parallel { branches } => {
-                if branches.is_empty() {
-                    self.complete(now, task, false, q);
-                } else {
-                    // Counted before any starts, as in `start_children`.
-                    self.work.task_mut(task).pending = branches.len() as u32;
-                    for (i, &branch) in branches.iter().enumerate() {
-                        self.start_task(
-                            now,
-                            job,
-                            Some(task),
-                            branch,
-                            derive(key, CHILD, &[i as u64]),
-                            depth,
-                            q,
-                        );
-                    }
-                }
+                self.start_children(now, task, branches.len() as u32, depth, q);
             }
             Node::Spawn {
                 probability,
                 width,
-                child,
                 max_depth,
+                ..
             } => {
-                let (p, child, max_depth) = (*probability, *child, *max_depth);
-                let spawns = depth < max_depth && unit(&mut stream(self.seed, SPAWN, &[key])) < p;
+                let spawns = depth < *max_depth
+                    && unit(&mut stream(self.seed, SPAWN, &[key])) < *probability;
                 if !spawns {
                     self.complete(now, task, false, q);
                 } else if self
@@ -284,26 +355,27 @@ impl World<'_> {
                     self.complete(now, task, false, q);
                 } else {
                     let width = self.count(width, FANOUT, key);
-                    self.start_children(now, task, child, width, depth + 1, q);
+                    self.start_children(now, task, width, depth + 1, q);
                 }
             }
         }
     }
 
-    /// Starts `width` copies of `child` under `task` (cut to the policy's `max_fanout`).
+    /// Starts `width` children of `task` (fan-out and spawn: cut to the policy's `max_fanout`;
+    /// parallel: its branches) at spawn level `depth`.
     fn start_children(
         &mut self,
         now: SimTime,
         task: TaskId,
-        child: usize,
         width: u32,
         depth: u32,
         q: &mut EventQueue<Event>,
     ) {
         let t = self.work.task(task);
-        let (job, key) = (t.job, t.key);
+        let job = t.job;
+        let cut = !matches!(self.scenario.nodes[t.node as usize], Node::Parallel { .. });
         let width = match self.policy.work_limits.max_fanout {
-            Some(m) if width > m => {
+            Some(m) if cut && width > m => {
                 self.work.job_mut(job).cut = true;
                 m
             }
@@ -314,24 +386,38 @@ impl World<'_> {
             return;
         }
         // Every child is counted before any starts: one that ends at once cannot end its parent
-        // before its siblings exist.
+        // before its siblings exist. Children not created (beyond a guard) never report: the run
+        // is about to stop, so nothing waits on them.
         self.work.task_mut(task).pending = width;
-        for i in 0..width {
-            self.start_task(
-                now,
-                job,
-                Some(task),
-                child,
-                derive(key, CHILD, &[i as u64]),
-                depth,
-                q,
-            );
-        }
-        // Children not created (beyond the live-entity guard) will never report: the run is
-        // about to stop, so nothing waits on them.
+        self.start_child(task, 0, width, depth);
     }
 
-    /// `task` ended; its parent (or its job) learns of it. The one way a task ends.
+    /// Pushes the start of child `next` of `parent`, above the start of the ones after it.
+    fn start_child(&mut self, parent: TaskId, next: u32, width: u32, depth: u32) {
+        if next + 1 < width {
+            self.work.steps.push(Step::Children {
+                parent,
+                next: next + 1,
+                width,
+                depth,
+            });
+        }
+        let t = self.work.task(parent);
+        let node = match &self.scenario.nodes[t.node as usize] {
+            Node::Fanout { child, .. } | Node::Spawn { child, .. } => *child,
+            Node::Parallel { branches } => branches[next as usize],
+            _ => unreachable!("only fan-out, spawn and parallel nodes have children"),
+        };
+        self.work.steps.push(Step::Start {
+            job: t.job,
+            parent: Some(parent),
+            node: node as u32,
+            key: derive(t.key, CHILD, &[next as u64]),
+            depth,
+        });
+    }
+
+    /// `task` ended: the one way a task ends. Its parent (or its job) learns of it in turn.
     pub(super) fn complete(
         &mut self,
         now: SimTime,
@@ -339,50 +425,51 @@ impl World<'_> {
         failed: bool,
         q: &mut EventQueue<Event>,
     ) {
+        self.walk(now, Step::Complete { task, failed }, q);
+    }
+
+    fn task_ended(&mut self, now: SimTime, task: TaskId, failed: bool) {
         let t = self.work.tasks.remove(task.index());
         self.ledger.life.tasks_ended += 1;
         match t.parent {
-            Some(parent) => self.child_done(now, parent, failed, q),
+            Some(parent) => self.child_done(parent, failed),
             None => self.job_done(now, t.job, failed),
         }
     }
 
-    fn child_done(
-        &mut self,
-        now: SimTime,
-        parent: TaskId,
-        failed: bool,
-        q: &mut EventQueue<Event>,
-    ) {
+    fn child_done(&mut self, parent: TaskId, failed: bool) {
         let p = &mut self.work.tasks[parent.index()];
-        match &self.scenario.nodes[p.node as usize] {
+        let step = match &self.scenario.nodes[p.node as usize] {
             Node::Seq { steps } => {
                 p.next += 1;
                 if failed || p.next >= p.total {
-                    self.complete(now, parent, failed, q);
+                    Step::Complete {
+                        task: parent,
+                        failed,
+                    }
                 } else {
-                    let (job, key, depth, i) = (p.job, p.key, p.depth, p.next);
-                    let step = steps[i as usize];
-                    self.start_task(
-                        now,
-                        job,
-                        Some(parent),
-                        step,
-                        derive(key, CHILD, &[i as u64]),
-                        depth,
-                        q,
-                    );
+                    Step::Start {
+                        job: p.job,
+                        parent: Some(parent),
+                        node: steps[p.next as usize] as u32,
+                        key: derive(p.key, CHILD, &[p.next as u64]),
+                        depth: p.depth,
+                    }
                 }
             }
             _ => {
                 p.pending -= 1;
                 p.failed |= failed;
-                if p.pending == 0 {
-                    let failed = p.failed;
-                    self.complete(now, parent, failed, q);
+                if p.pending > 0 {
+                    return;
+                }
+                Step::Complete {
+                    task: parent,
+                    failed: p.failed,
                 }
             }
-        }
+        };
+        self.work.steps.push(step);
     }
 
     /// The one way a job ends.

@@ -130,6 +130,8 @@ pub fn simulate_full(
                 .collect(),
             jobs: Slab::new(),
             tasks: Slab::new(),
+            steps: Vec::new(),
+            walking: false,
         },
         client: Client::new(scenario, policy),
         provider: Provider::new(p, seed),

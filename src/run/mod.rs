@@ -92,10 +92,11 @@ pub enum RunError {
     },
 }
 
-/// Stack of each thread that runs simulations. A job's tree is walked recursively, so its depth
-/// (spawn levels times the templates nested in each) sets the stack it needs: a 10,000-level spawn
-/// chain needs ~10 MiB in a debug build, more than a default 2 MiB worker stack. Only the pages a
-/// run touches are committed, so a large reservation costs nothing for shallow trees.
+/// Stack of each thread that runs simulations. The walk over a job's tree is a loop (it needs no
+/// stack for depth), but a call that ends at once inside the client's admission line still
+/// nests one level per such call, so a pathological tree could go deep; a default 2 MiB worker
+/// stack is not much margin in a debug build. Only the pages a run touches are committed, so a
+/// large reservation costs nothing.
 pub const SIMULATION_STACK_BYTES: usize = 256 << 20;
 
 /// A pool of `threads` workers (all cores when `None`) with [`SIMULATION_STACK_BYTES`] stacks.

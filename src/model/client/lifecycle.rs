@@ -150,7 +150,11 @@ impl World<'_> {
     /// Lets waiting calls through the client's buckets while they hold enough, and sets a timer
     /// for when the next one might.
     pub(crate) fn admit_waiting(&mut self, now: SimTime, q: &mut EventQueue<Event>) {
+        let depth = self.work.steps.len();
         loop {
+            // A call sent from the line may have ended at once and left its task's steps: they
+            // come before the next call leaves.
+            self.walk_pending(now, depth, q);
             // Calls a policy delayed were let through and will be sent: they count.
             let in_flight = self.provider.in_flight() + self.client.delayed;
             let open = self.client.hooks.iter().all(|h| h.admits(in_flight));
