@@ -11,6 +11,7 @@ use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::Sample;
 use crate::metrics::{Aggregate, Metrics, TenantMetrics};
 use crate::model::Scenario;
+use crate::model::config::MAX_REPLICATIONS;
 use crate::model::world::{RunOutput, simulate_full};
 use rayon::prelude::*;
 
@@ -79,6 +80,9 @@ pub enum RunError {
         scenario: String,
         available: String,
     },
+    /// More replications than [`MAX_REPLICATIONS`]: refused before anything is allocated for them.
+    #[error("expected from 1 to {MAX_REPLICATIONS} replications, found {found}")]
+    TooManyReplications { found: u32 },
     /// A replication hit a guard.
     #[error("policy \"{policy}\", replication {replication} (seed {seed}): {source}")]
     Guard {
@@ -112,6 +116,11 @@ pub fn run_with_progress(
 ) -> Result<Report, RunError> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let replications = options.replications.unwrap_or(scenario.replications).max(1);
+    if replications > MAX_REPLICATIONS {
+        return Err(RunError::TooManyReplications {
+            found: replications,
+        });
+    }
     let selected: Vec<usize> = if options.policies.is_empty() {
         (0..scenario.policies.len()).collect()
     } else {
