@@ -627,6 +627,17 @@ fn with_policy_line(line: &str) -> String {
     with_line(23, r#"name = "a""#, &format!("name = \"a\"\n{line}"))
 }
 
+/// Bug (issue 11, class 3): windows counted in one-second buckets allocated one bucket per second
+/// of a user's window (10^6 hours: gigabytes) before anything ran; they are capped at 24h.
+#[test]
+fn counting_windows_past_a_day_are_errors_at_the_window() {
+    let s = with_policy_line(r#"throttle = { kind = "sre", window = "1000000h" }"#);
+    assert_rejected_on_line("huge_throttle_window", &s, 24, "policy[0].throttle.window");
+    let s = with_policy_line(r#"breaker = { failure_ratio = 0.5, window = "1000000h" }"#);
+    assert_rejected_on_line("huge_breaker_window", &s, 24, "policy[0].breaker.window");
+    assert!(validate_stderr(&s).contains("at most 24h"));
+}
+
 // The values below are refused by the model's spec constructors, not by the scenario layer: the
 // error must still point at the value and say what was expected against what was found.
 

@@ -105,6 +105,24 @@ pub(super) fn longer_than_zero(
     }
 }
 
+/// Longest window counted in one-second buckets (a breaker's failure ratio, the SRE
+/// throttle's): one bucket is allocated per second of it.
+pub const MAX_COUNTING_WINDOW_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// `ns` if it is a window longer than zero and at most [`MAX_COUNTING_WINDOW_NS`]; otherwise
+/// refuses `field` (a 10^6-hour window allocated gigabytes of buckets).
+pub(super) fn counting_window(field: &'static str, ns: u64) -> Result<u64, SpecError> {
+    if ns > 0 && ns <= MAX_COUNTING_WINDOW_NS {
+        Ok(ns)
+    } else {
+        refuse(
+            field,
+            "a window longer than zero and at most 24h",
+            format_args!("{}s", nanos_to_secs(ns)),
+        )
+    }
+}
+
 /// A whole scenario: one provider, a workload, and the policies to compare on it.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -411,7 +429,7 @@ impl ThrottleSpec {
     pub fn sre(k: f64, window_ns: u64) -> Result<ThrottleSpec, SpecError> {
         Ok(ThrottleSpec::Sre {
             k: positive("k", k)?,
-            window_ns: longer_than_zero("window", window_ns, "a window longer than zero")?,
+            window_ns: counting_window("window", window_ns)?,
         })
     }
 }
@@ -591,11 +609,15 @@ mod tests {
     }
 
     #[test]
-    fn an_sre_throttle_over_a_zero_window_is_refused() {
+    fn an_sre_throttle_over_a_zero_or_day_long_window_is_refused() {
+        let expected = "a window longer than zero and at most 24h";
+        assert_eq!(ThrottleSpec::sre(2.0, 0), refuse("window", expected, "0s"));
+        // One bucket per second: a window of 10^6 hours allocated gigabytes.
         assert_eq!(
-            ThrottleSpec::sre(2.0, 0),
-            refuse("window", "a window longer than zero", "0s")
+            ThrottleSpec::sre(2.0, MAX_COUNTING_WINDOW_NS + S),
+            refuse("window", expected, "86401s")
         );
+        assert!(ThrottleSpec::sre(2.0, MAX_COUNTING_WINDOW_NS).is_ok());
     }
 
     #[test]
