@@ -2,6 +2,7 @@
 //! (0 ok, 1 a check failed, 2 bad input, 3 a simulation guard tripped).
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stampede::model::config::MAX_REPLICATIONS;
 use stampede::{check, report, run, scenario, sweep};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Override the scenario's number of replications.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
         replications: Option<u32>,
         /// What to print on stdout.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -62,7 +63,7 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=V1,V2,...", value_parser = sweep::parse_axis)]
         set: Vec<scenario::Axis>,
         /// Override the sweep's replications per point and policy.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
         replications: Option<u32>,
         /// Worker threads [default: all cores].
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -259,7 +260,11 @@ fn run_command(
     bar.finish_and_clear();
     let report = match report {
         Ok(r) => r,
-        Err(e @ (run::RunError::UnknownPolicy { .. } | run::RunError::Threads(_))) => {
+        Err(
+            e @ (run::RunError::UnknownPolicy { .. }
+            | run::RunError::Threads(_)
+            | run::RunError::TooManyReplications { .. }),
+        ) => {
             return fail(EXIT_BAD_INPUT, &e.to_string());
         }
         Err(e @ run::RunError::Guard { .. }) => {

@@ -25,6 +25,7 @@ use crate::io::write_atomic;
 use crate::metrics::Metrics;
 use crate::metrics::summary::mean_ci95;
 use crate::model::Scenario;
+use crate::model::config::MAX_REPLICATIONS;
 use crate::run::{self, RunError, RunOptions, replication_seed};
 use crate::scenario::{self, Axis, ScenarioError};
 use rayon::prelude::*;
@@ -322,6 +323,13 @@ impl Plan {
         }
         if replications.is_some() {
             spec.replications = replications;
+        }
+        if let Some(r) = spec.replications
+            && !(1..=MAX_REPLICATIONS).contains(&r)
+        {
+            return Err(SweepError::Input(format!(
+                "{file}: expected from 1 to {MAX_REPLICATIONS} replications, found {r}"
+            )));
         }
         if spec.axes.is_empty() {
             return Err(SweepError::Input(format!(

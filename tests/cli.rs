@@ -468,6 +468,150 @@ fn zero_replications_and_zero_concurrency_are_errors_at_their_values() {
     assert_rejected_at("zero_concurrency", &s, 7, 15, "provider.concurrency");
 }
 
+/// Bug (issue 11, class 1): a count written as a float (`1e308`) became u32::MAX and a run
+/// looped billions of times inside one event; `agents = 0` passed although the docs say at
+/// least 1. Every count is a whole number in its documented range, refused where it is written.
+#[test]
+fn counts_outside_their_range_are_errors_at_their_values() {
+    for (agents, name) in [
+        ("1e308", "huge_agents"),
+        ("0", "zero_agents"),
+        ("2.5", "fractional_agents"),
+        (
+            r#"{ dist = "uniform", low = 1, high = 1e9 }"#,
+            "wide_uniform_agents",
+        ),
+        (
+            r#"{ dist = "normal", mean = 1e12, sd = 1 }"#,
+            "huge_normal_agents",
+        ),
+        (
+            r#"{ dist = "empirical", values = [1, 20000] }"#,
+            "huge_empirical_agents",
+        ),
+    ] {
+        let s = with_line(
+            18,
+            "prompt_tokens = 100",
+            &format!("agents = {agents}\nprompt_tokens = 100"),
+        );
+        assert_rejected_at(name, &s, 18, 10, "source[0].job.agents");
+    }
+    let s = with_line(
+        19,
+        "max_tokens = 10",
+        "max_tokens = 10\ncalls_per_agent = 10000000",
+    );
+    assert_rejected_at("many_calls", &s, 20, 19, "source[0].job.calls_per_agent");
+    let s = with_line(
+        15,
+        r#"arrival = { process = "burst", count = 2 }"#,
+        r#"arrival = { process = "burst", count = 1000000000000 }"#,
+    );
+    assert_rejected_at("huge_burst", &s, 15, 40, "source[0].arrival.count");
+    let s = with_line(14, r#"name = "s""#, "name = \"s\"\nspread_over = 200000");
+    assert_rejected_at("huge_spread", &s, 15, 15, "source[0].spread_over");
+    let s = with_line(3, "seed = 3", "seed = 3\nreplications = 4294967295");
+    assert_rejected_at("huge_replications", &s, 4, 16, "scenario.replications");
+}
+
+/// A scenario whose source runs the template `fan`, a fan-out of `one` (a call).
+const TEMPLATED: &str = r#"[scenario]
+name = "small"
+
+[provider]
+ttft = "1s"
+
+[[source]]
+name = "s"
+arrival = { process = "burst", count = 2 }
+template = "fan"
+
+[templates.fan]
+kind = "fanout"
+child = "one"
+width = 3
+
+[templates.one]
+kind = "agent"
+calls = 2
+prompt_tokens = 100
+max_tokens = 10
+output_tokens = 5
+
+[[policy]]
+name = "a"
+"#;
+
+#[test]
+fn template_counts_outside_their_range_are_errors_at_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "templated", TEMPLATED);
+    let out = stampede().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    let s = TEMPLATED.replace("width = 3", "width = 1e308");
+    assert_rejected_at("huge_width", &s, 15, 9, "templates.fan.width");
+    let s = TEMPLATED.replace(
+        "width = 3",
+        r#"width = { dist = "exponential", mean = 1e6 }"#,
+    );
+    assert_rejected_at("huge_mean_width", &s, 15, 9, "templates.fan.width");
+    let s = TEMPLATED.replace(
+        "kind = \"fanout\"\nchild = \"one\"\nwidth = 3",
+        "kind = \"spawn\"\nchild = \"one\"\nprobability = 1.0\nmax_depth = 1\nwidth = 20000",
+    );
+    assert_rejected_at("huge_spawn_width", &s, 17, 9, "templates.fan.width");
+    let s = TEMPLATED.replace("calls = 2", "calls = 1e10");
+    assert_rejected_at("huge_calls", &s, 19, 9, "templates.one.calls");
+}
+
+/// Bug (issue 11, class 3): float values the model could not run with. A capacity factor of
+/// 1e-17 panicked in the limiter; a diurnal peak rate whose gaps round to 0 ns thinned forever;
+/// a 1 ns time series interval allocated until the process aborted.
+#[test]
+fn float_edge_cases_are_errors_at_their_values() {
+    let s = with_line(
+        6,
+        r#"ttft = "1s""#,
+        "ttft = \"1s\"\n[[provider.capacity]]\nat = \"1s\"\nlimits = 1e-17",
+    );
+    assert_rejected_on_line("tiny_capacity", &s, 9, "provider.capacity[0].limits");
+    let s = with_line(
+        15,
+        r#"arrival = { process = "burst", count = 2 }"#,
+        r#"arrival = { process = "diurnal", rate = 1e12, amplitude = 1.0, until = "1s" }"#,
+    );
+    assert_rejected_at("huge_diurnal", &s, 15, 41, "source[0].arrival.rate");
+    let s = with_line(3, "seed = 3", "seed = 3\ntimeseries_interval = \"1ns\"");
+    assert_rejected_at("tiny_interval", &s, 4, 23, "scenario.timeseries_interval");
+}
+
+/// Bug (issue 11, class 3): `--replications 4294967295` allocated ~68 GB before running.
+#[test]
+fn replications_past_the_cap_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "base", BASE);
+    for (command, axis) in [
+        ("run", &[][..]),
+        ("sweep", &["--set", "source.0.job.agents=1,2"]),
+    ] {
+        let out = stampede()
+            .arg(command)
+            .arg(&path)
+            .args(["--replications", "4294967295"])
+            .args(axis)
+            .args(["--out", dir.path().join("out").to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("--replications") && err.contains("10000"),
+            "{command}: {err}"
+        );
+    }
+}
+
 #[test]
 fn errors_inside_an_inline_retry_table_point_at_the_bad_value() {
     let s = with_line(
@@ -481,6 +625,17 @@ fn errors_inside_an_inline_retry_table_point_at_the_bad_value() {
 /// `BASE` with `line` added to its policy (as line 24).
 fn with_policy_line(line: &str) -> String {
     with_line(23, r#"name = "a""#, &format!("name = \"a\"\n{line}"))
+}
+
+/// Bug (issue 11, class 3): windows counted in one-second buckets allocated one bucket per second
+/// of a user's window (10^6 hours: gigabytes) before anything ran; they are capped at 24h.
+#[test]
+fn counting_windows_past_a_day_are_errors_at_the_window() {
+    let s = with_policy_line(r#"throttle = { kind = "sre", window = "1000000h" }"#);
+    assert_rejected_on_line("huge_throttle_window", &s, 24, "policy[0].throttle.window");
+    let s = with_policy_line(r#"breaker = { failure_ratio = 0.5, window = "1000000h" }"#);
+    assert_rejected_on_line("huge_breaker_window", &s, 24, "policy[0].breaker.window");
+    assert!(validate_stderr(&s).contains("at most 24h"));
 }
 
 // The values below are refused by the model's spec constructors, not by the scenario layer: the

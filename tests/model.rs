@@ -745,3 +745,26 @@ fn a_fan_out_cap_cuts_the_fan_out_and_the_rest_of_the_job_runs() {
         (4.0, 3.0, 1.0, 0.0)
     );
 }
+
+/// Bug (issue 11, class 3): `run` allocated one entry per replication (u32::MAX of them: ~68 GB)
+/// before looking at the count; it is refused first.
+#[test]
+fn run_refuses_replications_past_the_cap_before_allocating_for_them() {
+    let text = format!(
+        "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n[[source]]\nname = \"s\"\n\
+         arrival = {{ process = \"burst\" }}\n[source.job]\n{ONE_CALL}\n[[policy]]\nname = \"p\"\n"
+    );
+    let scenario = parse(&text, "t.toml").unwrap();
+    let options = stampede::run::RunOptions {
+        replications: Some(u32::MAX),
+        ..Default::default()
+    };
+    let err = stampede::run::run(&scenario, &options).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            stampede::run::RunError::TooManyReplications { found: u32::MAX }
+        ),
+        "{err}"
+    );
+}

@@ -3,11 +3,14 @@
 //! Task: show how a run unfolds (a retry storm that outlives a brownout, a queue that drains)
 //! without storing events. Counters are summed over each interval and reported per second; gauges
 //! (in flight, queues, the current limit) are read at each interval's end. Memory is one row per
-//! interval.
+//! interval, at most [`MAX_TIMESERIES_SAMPLES`] rows.
 
 use crate::engine::SimTime;
 use crate::engine::time::nanos_to_secs;
 use serde::Serialize;
+
+/// Most rows one time series keeps (about 90 MB); later intervals are not recorded.
+pub const MAX_TIMESERIES_SAMPLES: usize = 1_000_000;
 
 /// The state read at the end of an interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -98,11 +101,22 @@ impl TimeSeries {
     /// previous event (so the state at each of those edges).
     pub fn close_until(&mut self, now: SimTime, gauges: Gauges) {
         while now.0 >= self.next_edge {
+            if self.samples.len() >= MAX_TIMESERIES_SAMPLES {
+                // Full: no edge is due again, so events stop calling here.
+                self.next_edge = u64::MAX;
+                break;
+            }
             self.close(gauges);
         }
     }
 
+    /// Closes the open interval; past [`MAX_TIMESERIES_SAMPLES`] rows the series records no
+    /// more (memory and the work of an event stay bounded whatever the interval).
     fn close(&mut self, g: Gauges) {
+        if self.samples.len() >= MAX_TIMESERIES_SAMPLES {
+            self.next_edge = u64::MAX;
+            return;
+        }
         let per_s = 1.0 / nanos_to_secs(self.interval_ns);
         let c = std::mem::take(&mut self.counts);
         self.samples.push(Sample {
@@ -167,5 +181,20 @@ mod tests {
         let samples = ts.finish(SimTime(S / 8), Gauges::default());
         assert_eq!(samples.len(), 1);
         assert_eq!(samples[0].admitted_tokens_per_s, 400.0);
+    }
+
+    #[test]
+    fn a_series_keeps_at_most_its_row_cap_and_stops_closing_past_it() {
+        // 1 ns intervals over 3M ns: three times the cap; an event at the end of time must not
+        // loop over its 2^64 intervals either.
+        let mut ts = TimeSeries::new(1);
+        ts.close_until(
+            SimTime(3 * MAX_TIMESERIES_SAMPLES as u64),
+            Gauges::default(),
+        );
+        assert!(!ts.due(SimTime(u64::MAX - 1)));
+        ts.close_until(SimTime(u64::MAX), Gauges::default());
+        let samples = ts.finish(SimTime(u64::MAX), Gauges::default());
+        assert_eq!(samples.len(), MAX_TIMESERIES_SAMPLES);
     }
 }

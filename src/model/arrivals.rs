@@ -55,10 +55,13 @@ impl SourceState {
                 let max_rate = mean * (1.0 + amplitude);
                 let mut t = now;
                 loop {
-                    t = t.after(self.interarrival(max_rate));
+                    // At least 1 ns per candidate, so that time moves on even where a gap
+                    // rounds to 0 ns (a trough, where every candidate is thinned away, would
+                    // otherwise hold `t` still forever); validation caps the peak rate too.
+                    t = t.after(self.interarrival(max_rate).max(1));
                     let phase = 2.0 * std::f64::consts::PI * (t.0 as f64 - peak) / period;
                     let rate = mean * (1.0 + amplitude * phase.cos());
-                    if t > until || unit(&mut self.rng) * max_rate < rate {
+                    if t > until || t == SimTime::MAX || unit(&mut self.rng) * max_rate < rate {
                         return t;
                     }
                 }
@@ -85,5 +88,39 @@ impl SourceState {
             } => count.is_none_or(|c| emitted < c) && until_ns.is_none_or(|u| at.0 <= u),
             Arrival::Trace(rows) => (emitted as usize) < rows.len(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::{purpose, stream};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn diurnal_thinning_moves_on_where_the_rate_is_zero_even_at_a_huge_rate() {
+        // Peak at 0 with a 1 s period: the rate is exactly 0 at 0.5 s. At 2e12 jobs/s every
+        // candidate's gap rounds to 0 ns, so thinning used to draw at 0.5 s forever.
+        let arrival = Arrival::Diurnal {
+            mean_rate_per_s: 1e12,
+            amplitude: 1.0,
+            period_ns: 1_000_000_000,
+            peak_ns: 0,
+            count: Some(10),
+            until_ns: None,
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = SourceState {
+                rng: stream(1, purpose("test"), &[]),
+                emitted: 0,
+            };
+            let _ = tx.send(s.next_arrival(&arrival, SimTime(500_000_000), false));
+        });
+        let next = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("thinning ends");
+        assert!(next > SimTime(500_000_000));
     }
 }

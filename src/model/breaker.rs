@@ -14,7 +14,7 @@
 
 use crate::engine::SimTime;
 
-use super::config::{SpecError, longer_than_zero, refuse};
+use super::config::{SpecError, counting_window, longer_than_zero, refuse};
 use super::throttle::WindowCounts;
 
 /// Trips on the share of failures among recent outcomes: resilience4j's
@@ -74,7 +74,7 @@ impl BreakerSpec {
             if !(r.ratio > 0.0 && r.ratio <= 1.0) {
                 return refuse("failure_ratio", "a ratio in (0, 1]", r.ratio);
             }
-            longer_than_zero("window", r.window_ns, "a window longer than zero")?;
+            counting_window("window", r.window_ns)?;
         }
         if half_open_probes == 0 {
             return refuse("half_open_probes", "at least 1", 0);
@@ -387,11 +387,18 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_length_ratio_window_is_refused() {
+    fn a_zero_length_or_day_long_ratio_window_is_refused() {
+        let expected = "a window longer than zero and at most 24h";
         assert_eq!(
             BreakerSpec::new(None, Some(failure_ratio(0.5, 20, 0)), S, 1),
-            refuse("window", "a window longer than zero", "0s")
+            refuse("window", expected, "0s")
         );
+        // One bucket per second: a window of 10^6 hours allocated gigabytes.
+        assert_eq!(
+            BreakerSpec::new(None, Some(failure_ratio(0.5, 20, 86_401)), S, 1),
+            refuse("window", expected, "86401s")
+        );
+        assert!(BreakerSpec::new(None, Some(failure_ratio(0.5, 20, 86_400)), S, 1).is_ok());
     }
 
     #[test]

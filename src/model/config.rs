@@ -21,6 +21,35 @@ pub const MAX_LAYERS: usize = 4;
 /// Most hedges one call may have in flight: a call keeps one slot per hedge.
 pub const MAX_HEDGES: usize = 3;
 
+/// Most children one fan-out or spawn starts, and most agents a `[source.job]` runs: what one
+/// event may create, so that the work inside an event stays bounded whatever the scenario says.
+/// Normal, lognormal and exponential draws are clamped to it.
+pub const MAX_WIDTH: u32 = 10_000;
+
+/// Most calls one agent makes (`calls`, `calls_per_agent`).
+pub const MAX_AGENT_CALLS: u32 = 1_000_000;
+
+/// Most jobs one source may emit (`count`).
+pub const MAX_JOBS: u64 = 1_000_000_000;
+
+/// Most tenants one source spreads its jobs over (`spread_over`): each is a name held in memory.
+pub const MAX_SPREAD: u32 = 100_000;
+
+/// Most replications per policy (`replications`, `--replications`): results are held per
+/// replication, so the count is checked before anything is allocated for it.
+pub const MAX_REPLICATIONS: u32 = 10_000;
+
+/// Highest peak arrival rate of a diurnal source, jobs per second: thinning draws its candidates
+/// at the peak rate, and above this their gaps round to 0 ns.
+pub const MAX_PEAK_RATE_PER_S: f64 = 1e6;
+
+/// Shortest time series interval: one row per interval is kept.
+pub const MIN_TIMESERIES_INTERVAL_NS: u64 = 1_000_000;
+
+/// The range of a capacity factor (`limits`, `decode`): outside it a scaled limit or decode rate
+/// rounds to nothing (or to a wait past the end of time).
+pub const CAPACITY_FACTOR_RANGE: (f64, f64) = (1e-6, 1e6);
+
 /// A spec parameter the model refuses: which one, what it must be, and what it was.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpecError {
@@ -73,6 +102,24 @@ pub(super) fn longer_than_zero(
         Ok(ns)
     } else {
         refuse(field, expected, format_args!("{}s", nanos_to_secs(ns)))
+    }
+}
+
+/// Longest window counted in one-second buckets (a breaker's failure ratio, the SRE
+/// throttle's): one bucket is allocated per second of it.
+pub const MAX_COUNTING_WINDOW_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// `ns` if it is a window longer than zero and at most [`MAX_COUNTING_WINDOW_NS`]; otherwise
+/// refuses `field` (a 10^6-hour window allocated gigabytes of buckets).
+pub(super) fn counting_window(field: &'static str, ns: u64) -> Result<u64, SpecError> {
+    if ns > 0 && ns <= MAX_COUNTING_WINDOW_NS {
+        Ok(ns)
+    } else {
+        refuse(
+            field,
+            "a window longer than zero and at most 24h",
+            format_args!("{}s", nanos_to_secs(ns)),
+        )
     }
 }
 
@@ -204,9 +251,20 @@ impl CapacityStep {
     pub fn new(at_ns: u64, limits: f64, decode: f64) -> Result<CapacityStep, SpecError> {
         Ok(CapacityStep {
             at_ns,
-            limits: positive("limits", limits)?,
-            decode: positive("decode", decode)?,
+            limits: factor("limits", limits)?,
+            decode: factor("decode", decode)?,
         })
+    }
+}
+
+/// `v` if it lies in [`CAPACITY_FACTOR_RANGE`] (with room for the float rounding of a ramp's
+/// steps between two factors in range); otherwise refuses `field`.
+fn factor(field: &'static str, v: f64) -> Result<f64, SpecError> {
+    let (low, high) = CAPACITY_FACTOR_RANGE;
+    if v >= low * (1.0 - 1e-9) && v <= high * (1.0 + 1e-9) {
+        Ok(v)
+    } else {
+        refuse(field, format!("a factor in [{low:e}, {high:e}]"), v)
     }
 }
 
@@ -371,7 +429,7 @@ impl ThrottleSpec {
     pub fn sre(k: f64, window_ns: u64) -> Result<ThrottleSpec, SpecError> {
         Ok(ThrottleSpec::Sre {
             k: positive("k", k)?,
-            window_ns: longer_than_zero("window", window_ns, "a window longer than zero")?,
+            window_ns: counting_window("window", window_ns)?,
         })
     }
 }
@@ -498,10 +556,17 @@ mod tests {
 
     #[test]
     fn a_capacity_step_to_a_zero_negative_or_infinite_limit_scale_is_refused() {
-        for (limits, shown) in [(0.0, "0"), (-0.5, "-0.5"), (f64::INFINITY, "inf")] {
+        // 1e-17 scales a limit to nothing (it panicked in the limiter); 1e7 past any use.
+        for (limits, shown) in [
+            (0.0, "0"),
+            (-0.5, "-0.5"),
+            (f64::INFINITY, "inf"),
+            (1e-17, "0.00000000000000001"),
+            (1e7, "10000000"),
+        ] {
             assert_eq!(
                 CapacityStep::new(S, limits, 1.0),
-                refuse("limits", "a number > 0", shown),
+                refuse("limits", "a factor in [1e-6, 1e6]", shown),
                 "{limits}"
             );
         }
@@ -509,14 +574,20 @@ mod tests {
 
     #[test]
     fn a_capacity_step_to_a_zero_negative_or_nan_decode_scale_is_refused() {
-        for (decode, shown) in [(0.0, "0"), (-2.0, "-2"), (f64::NAN, "NaN")] {
+        for (decode, shown) in [
+            (0.0, "0"),
+            (-2.0, "-2"),
+            (f64::NAN, "NaN"),
+            (1e-17, "0.00000000000000001"),
+        ] {
             assert_eq!(
                 CapacityStep::new(S, 1.0, decode),
-                refuse("decode", "a number > 0", shown),
+                refuse("decode", "a factor in [1e-6, 1e6]", shown),
                 "{decode}"
             );
         }
         assert!(CapacityStep::new(0, 0.01, 100.0).is_ok());
+        assert!(CapacityStep::new(0, 1e-6, 1e6).is_ok());
     }
 
     #[test]
@@ -538,11 +609,15 @@ mod tests {
     }
 
     #[test]
-    fn an_sre_throttle_over_a_zero_window_is_refused() {
+    fn an_sre_throttle_over_a_zero_or_day_long_window_is_refused() {
+        let expected = "a window longer than zero and at most 24h";
+        assert_eq!(ThrottleSpec::sre(2.0, 0), refuse("window", expected, "0s"));
+        // One bucket per second: a window of 10^6 hours allocated gigabytes.
         assert_eq!(
-            ThrottleSpec::sre(2.0, 0),
-            refuse("window", "a window longer than zero", "0s")
+            ThrottleSpec::sre(2.0, MAX_COUNTING_WINDOW_NS + S),
+            refuse("window", expected, "86401s")
         );
+        assert!(ThrottleSpec::sre(2.0, MAX_COUNTING_WINDOW_NS).is_ok());
     }
 
     #[test]

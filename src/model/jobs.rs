@@ -5,7 +5,7 @@
 //! A task ends through [`World::complete`] only, which tells its parent (or ends its job) once.
 
 use super::arrivals::SourceState;
-use super::config::Arrival;
+use super::config::{Arrival, MAX_AGENT_CALLS, MAX_WIDTH};
 use super::dist::Dist;
 use super::ids::{JobId, TaskId};
 use super::ledger::JobOutcome;
@@ -128,6 +128,11 @@ impl World<'_> {
         let arrival = &self.scenario.sources[source].arrival;
         if let Arrival::Burst { count, .. } = *arrival {
             for _ in 0..count {
+                // Past the live-entity guard the run stops after this event: creating the rest
+                // would only loop (and, before the guard, allocate) for nothing.
+                if self.over_live_guard() {
+                    break;
+                }
                 self.create_job(now, source, q);
             }
             return;
@@ -145,7 +150,12 @@ impl World<'_> {
         }
     }
 
+    /// Creates the source's next job and its root task; past the live-entity guard, nothing (so
+    /// that jobs never pile up beyond `max_live`).
     fn create_job(&mut self, now: SimTime, source: usize, q: &mut EventQueue<Event>) {
+        if self.over_live_guard() {
+            return;
+        }
         let index = self.work.sources[source].emitted;
         self.work.sources[source].emitted += 1;
         let src = &self.scenario.sources[source];
@@ -237,14 +247,24 @@ impl World<'_> {
         }
     }
 
+    /// Whether more entities are alive than the live-entity guard allows: the engine stops the
+    /// run after the current event, so nothing more should be created in it.
+    #[inline]
+    fn over_live_guard(&self) -> bool {
+        use crate::engine::Model;
+        self.live_entities() > self.scenario.guards.max_live
+    }
+
     /// Draws a count (a width, a number of calls) from `dist` on the stream of `purpose` and
-    /// `key`; constants draw nothing.
-    fn count(&self, dist: &Dist, purpose: u64, key: u64) -> u32 {
+    /// `key`, at most `max`; constants draw nothing. Validation keeps every bounded
+    /// distribution within `max`; the clamp bounds the unbounded ones (normal, lognormal,
+    /// exponential).
+    fn count(&self, dist: &Dist, purpose: u64, key: u64, max: u32) -> u32 {
         let v = match dist {
             Dist::Constant(v) => *v,
             d => d.sample(&mut stream(self.seed, purpose, &[key])),
         };
-        round_to_u32(v)
+        round_to_u32(v).min(max)
     }
 
     /// Whether job `job` may start more work at `now`; marks it exhausted when a limit says no.
@@ -277,8 +297,7 @@ impl World<'_> {
         depth: u32,
         q: &mut EventQueue<Event>,
     ) {
-        use crate::engine::Model;
-        if self.live_entities() > self.scenario.guards.max_live
+        if self.over_live_guard()
             || self.ledger.life.tasks_started >= self.scenario.guards.max_events
         {
             return;
@@ -307,7 +326,7 @@ impl World<'_> {
                 self.start_call(now, task, q);
             }
             Node::Agent { calls, .. } => {
-                let total = self.count(calls, AGENT_CALLS, key);
+                let total = self.count(calls, AGENT_CALLS, key, MAX_AGENT_CALLS);
                 self.work.task_mut(task).total = total;
                 if total == 0 {
                     self.complete(now, task, false, q);
@@ -329,7 +348,7 @@ impl World<'_> {
                 }
             }
             Node::Fanout { width, .. } => {
-                let width = self.count(width, FANOUT, key);
+                let width = self.count(width, FANOUT, key, MAX_WIDTH);
                 self.start_children(now, task, width, depth, q);
             }
             Node::Parallel { branches } => {
@@ -354,7 +373,7 @@ impl World<'_> {
                     self.work.job_mut(job).exhausted = true;
                     self.complete(now, task, false, q);
                 } else {
-                    let width = self.count(width, FANOUT, key);
+                    let width = self.count(width, FANOUT, key, MAX_WIDTH);
                     self.start_children(now, task, width, depth + 1, q);
                 }
             }
@@ -392,8 +411,12 @@ impl World<'_> {
         self.start_child(task, 0, width, depth);
     }
 
-    /// Pushes the start of child `next` of `parent`, above the start of the ones after it.
+    /// Pushes the start of child `next` of `parent`, above the start of the ones after it. Past
+    /// the live-entity guard it starts no more of them.
     fn start_child(&mut self, parent: TaskId, next: u32, width: u32, depth: u32) {
+        if self.over_live_guard() {
+            return;
+        }
         if next + 1 < width {
             self.work.steps.push(Step::Children {
                 parent,
@@ -494,5 +517,71 @@ impl World<'_> {
             Node::Call(spec) | Node::Agent { call: spec, .. } => spec,
             _ => unreachable!("only call and agent tasks make calls"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::sim::GuardLimit;
+    use crate::model::dist::Dist;
+    use crate::model::workload::Node;
+    use crate::model::{Arrival, Scenario};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// One burst source of `agents` single-call agents per job; guards stop quietly past
+    /// `max_live` entities.
+    fn burst(count: u64, agents: u32, max_live: u64) -> Scenario {
+        let text = format!(
+            "[scenario]\nname = \"t\"\n[guards]\nmax_live = {max_live}\non_trip = \"stop\"\n\
+             [provider]\nttft = \"1s\"\n[[source]]\nname = \"s\"\n\
+             arrival = {{ process = \"burst\", count = {count} }}\n[source.job]\nagents = {agents}\n\
+             prompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 10\n[[policy]]\nname = \"p\"\n"
+        );
+        crate::scenario::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs `scenario` on a thread, failing the test if it takes over `secs` (a run that loops
+    /// inside one event never returns).
+    fn run_within(scenario: Scenario, secs: u64) -> crate::model::world::RunOutput {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let out =
+                crate::model::world::simulate_full(&scenario, &scenario.policies[0], 1, false);
+            let _ = tx.send(out);
+        });
+        rx.recv_timeout(Duration::from_secs(secs))
+            .expect("the run ends within the time limit")
+            .expect("the guard stops the run quietly")
+    }
+
+    #[test]
+    fn a_burst_creates_no_jobs_past_the_live_entity_guard() {
+        // Each job lives as a job, a fan-out task, an agent task and a call: the guard trips
+        // within the first 26 jobs. It used to insert all 1,000,000 jobs (10^12 aborted).
+        let out = run_within(burst(1_000_000, 1, 100), 60);
+        assert!(matches!(
+            out.guard.map(|g| g.limit),
+            Some(GuardLimit::Live(100))
+        ));
+        assert!(out.metrics.jobs <= 101.0, "{} jobs", out.metrics.jobs);
+    }
+
+    #[test]
+    fn a_fan_out_past_the_guard_stops_creating_at_once_whatever_its_width() {
+        // A width the scenario layer would refuse (it reached u32::MAX from a float): the loop
+        // used to run 4 billion times inside one event after the guard had tripped.
+        let mut scenario = burst(1, 2, 10);
+        for node in &mut scenario.nodes {
+            if let Node::Fanout { width, .. } = node {
+                *width = Dist::Constant(1e308);
+            }
+        }
+        assert!(matches!(scenario.sources[0].arrival, Arrival::Burst { .. }));
+        let out = run_within(scenario, 10);
+        assert!(matches!(
+            out.guard.map(|g| g.limit),
+            Some(GuardLimit::Live(10))
+        ));
     }
 }

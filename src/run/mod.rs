@@ -11,6 +11,7 @@ use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::Sample;
 use crate::metrics::{Aggregate, Metrics, TenantMetrics};
 use crate::model::Scenario;
+use crate::model::config::MAX_REPLICATIONS;
 use crate::model::world::{RunOutput, simulate_full};
 use rayon::prelude::*;
 
@@ -82,6 +83,9 @@ pub enum RunError {
     /// The worker threads could not be started.
     #[error("cannot start the worker threads: {0}")]
     Threads(String),
+    /// More replications than [`MAX_REPLICATIONS`]: refused before anything is allocated for them.
+    #[error("expected from 1 to {MAX_REPLICATIONS} replications, found {found}")]
+    TooManyReplications { found: u32 },
     /// A replication hit a guard.
     #[error("policy \"{policy}\", replication {replication} (seed {seed}): {source}")]
     Guard {
@@ -132,6 +136,11 @@ pub fn run_with_progress(
 ) -> Result<Report, RunError> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let replications = options.replications.unwrap_or(scenario.replications).max(1);
+    if replications > MAX_REPLICATIONS {
+        return Err(RunError::TooManyReplications {
+            found: replications,
+        });
+    }
     let selected: Vec<usize> = if options.policies.is_empty() {
         (0..scenario.policies.len()).collect()
     } else {

@@ -8,6 +8,7 @@
 //! (`source.0`) or the `name` of an entry (`policy.fixed`). Every segment must exist in the file:
 //! a sweep changes values that are written there, so a typo is an error, never a new field.
 
+use crate::model::config::MAX_REPLICATIONS;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -53,12 +54,15 @@ impl RawSweep {
     /// and returns it with its axes in file order.
     pub fn validate(self, text: &str) -> Result<SweepSpec, SweepInvalid> {
         if let Some(r) = &self.replications
-            && *r.get_ref() == 0
+            && !(1..=MAX_REPLICATIONS).contains(r.get_ref())
         {
             return Err(SweepInvalid {
                 span: Some(r.span()),
                 field: "sweep.replications".into(),
-                message: "expected at least 1, found 0".into(),
+                message: format!(
+                    "expected from 1 to {MAX_REPLICATIONS}, found {}",
+                    r.get_ref()
+                ),
             });
         }
         let mut parameters: Vec<_> = self.parameters.into_iter().collect();

@@ -1,7 +1,7 @@
 //! The scenario file as written: serde structs that reject unknown fields, turned into the
 //! validated [`crate::model::Scenario`] by [`RawScenario::validate`].
 
-use super::values::{NonNegative, Of, Positive, Secs};
+use super::values::{NonNegative, Of, Positive, Secs, check_count};
 use crate::engine::time::secs_to_nanos;
 use crate::engine::{Guards, SimTime};
 use crate::model::admission::{Discipline, Scope, ScopedBucket};
@@ -9,7 +9,9 @@ use crate::model::breaker::{BreakerSpec, FailureRatio};
 use crate::model::budget::BudgetSpec;
 use crate::model::concurrency::{Aimd, ConcurrencySpec, Gradient2};
 use crate::model::config::{
-    CapacityStep, HedgeSpec, LimitKind, MAX_LAYERS, Outage, Serving, SpecError, ThrottleSpec,
+    CapacityStep, HedgeSpec, LimitKind, MAX_AGENT_CALLS, MAX_JOBS, MAX_LAYERS, MAX_PEAK_RATE_PER_S,
+    MAX_REPLICATIONS, MAX_SPREAD, MAX_WIDTH, MIN_TIMESERIES_INTERVAL_NS, Outage, Serving,
+    SpecError, ThrottleSpec,
 };
 use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
@@ -241,7 +243,7 @@ enum Process {
 #[serde(deny_unknown_fields)]
 struct RawJob {
     #[serde(default = "one_dist")]
-    agents: Of<f64>,
+    agents: Spanned<Of<f64>>,
     #[serde(default = "one_u32")]
     calls_per_agent: Spanned<u32>,
     prompt_tokens: Of<f64>,
@@ -251,8 +253,8 @@ struct RawJob {
     think_time: Of<Secs>,
 }
 
-fn one_dist() -> Of<f64> {
-    Of::constant(1.0)
+fn one_dist() -> Spanned<Of<f64>> {
+    Spanned::new(0..0, Of::constant(1.0))
 }
 fn one_u32() -> Spanned<u32> {
     Spanned::new(0..0, 1)
@@ -541,19 +543,24 @@ impl RawScenario {
                 ),
             );
         }
-        if *self.scenario.replications.get_ref() == 0 {
+        let replications = *self.scenario.replications.get_ref();
+        if !(1..=MAX_REPLICATIONS).contains(&replications) {
             return invalid(
                 Some(self.scenario.replications.span()),
                 "scenario.replications",
-                "expected at least 1, found 0",
+                format!("expected from 1 to {MAX_REPLICATIONS}, found {replications}"),
             );
         }
         let timeseries_interval_ns = match self.scenario.timeseries_interval {
-            Some(t) if t.get_ref().0 <= 0.0 => {
+            // One row is kept per interval: a nanosecond interval would fill memory.
+            Some(t) if secs_to_nanos(t.get_ref().0) < MIN_TIMESERIES_INTERVAL_NS => {
                 return invalid(
                     Some(t.span()),
                     "scenario.timeseries_interval",
-                    "expected an interval longer than zero",
+                    format!(
+                        "expected an interval of at least 1ms, found {}s",
+                        t.get_ref().0
+                    ),
                 );
             }
             t => t.map(|t| secs_to_nanos(t.get_ref().0)),
@@ -728,11 +735,19 @@ impl RawScenario {
                         })?
                 }
                 (Some(j), None) => {
-                    if *j.calls_per_agent.get_ref() == 0 {
+                    let calls = *j.calls_per_agent.get_ref();
+                    if !(1..=MAX_AGENT_CALLS).contains(&calls) {
                         return invalid(
                             Some(j.calls_per_agent.span()),
                             format!("source[{i}].job.calls_per_agent"),
-                            "expected at least 1, found 0",
+                            format!("expected from 1 to {MAX_AGENT_CALLS}, found {calls}"),
+                        );
+                    }
+                    if let Err(message) = check_count(&j.agents.get_ref().0, 1, MAX_WIDTH) {
+                        return invalid(
+                            Some(j.agents.span()),
+                            format!("source[{i}].job.agents"),
+                            message,
                         );
                     }
                     // The shorthand: a fan-out of `agents` agents of `calls_per_agent` calls.
@@ -746,7 +761,7 @@ impl RawScenario {
                         },
                     });
                     nodes.push(Node::Fanout {
-                        width: j.agents.0,
+                        width: j.agents.into_inner().0,
                         child: nodes.len() - 1,
                     });
                     nodes.len() - 1
@@ -755,11 +770,11 @@ impl RawScenario {
             let name = s.name.into_inner();
             let tenant_name = s.tenant.unwrap_or_else(|| name.clone());
             let spread = s.spread_over.as_ref().map_or(1, |n| *n.get_ref());
-            if spread == 0 {
+            if !(1..=MAX_SPREAD).contains(&spread) {
                 return invalid(
                     span_of(&s.spread_over),
                     format!("source[{i}].spread_over"),
-                    "expected at least 1 tenant, found 0",
+                    format!("expected from 1 to {MAX_SPREAD} tenants, found {spread}"),
                 );
             }
             let tenant = if spread == 1 {
@@ -1407,11 +1422,13 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
         }
     };
     let count = a.count.map(|c| (c.span(), c.into_inner()));
-    if let Some((span, 0)) = &count {
+    if let Some((span, n)) = &count
+        && !(1..=MAX_JOBS).contains(n)
+    {
         return invalid(
             Some(span.clone()),
             format!("{path}.count"),
-            "expected at least 1 job, found 0",
+            format!("expected from 1 to {MAX_JOBS} jobs, found {n}"),
         );
     }
     match *a.process.get_ref() {
@@ -1471,6 +1488,18 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
                     Some(amp.span()),
                     format!("{path}.amplitude"),
                     format!("expected an amplitude in [0, 1], found {}", amp.get_ref()),
+                );
+            }
+            // Thinning draws candidates at the peak rate: above the cap their gaps round to 0 ns.
+            let rate = a.rate.as_ref().map_or(0.0, |r| r.get_ref().0);
+            let peak_rate = rate * (1.0 + *amp.get_ref());
+            if peak_rate > MAX_PEAK_RATE_PER_S {
+                return invalid(
+                    span_of(&a.rate),
+                    format!("{path}.rate"),
+                    format!(
+                        "expected a peak rate, rate * (1 + amplitude), of at most {MAX_PEAK_RATE_PER_S:e} jobs/s, found {peak_rate:e}"
+                    ),
                 );
             }
             let period_ns = a

@@ -2,7 +2,8 @@
 //! into the model's node list with every name resolved and every cycle checked.
 
 use super::raw::{Invalid, invalid};
-use super::values::{Of, Secs};
+use super::values::{Of, Secs, check_count};
+use crate::model::config::{MAX_AGENT_CALLS, MAX_WIDTH};
 use crate::model::dist::Dist;
 use crate::model::workload::{CallSpec, Node};
 use serde::Deserialize;
@@ -98,9 +99,13 @@ pub(super) fn compile(
                 .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
         };
         let sizes = ["prompt_tokens", "max_tokens", "output_tokens"];
-        let dist = |v: &Option<Spanned<Of<f64>>>, default: f64| {
-            v.as_ref()
-                .map_or(Dist::Constant(default), |d| d.get_ref().0.clone())
+        // A count (a width, a number of calls): checked against its range, where it is written.
+        let count = |v: &Option<Spanned<Of<f64>>>, field: &str, max: u32| match v {
+            None => Ok(Dist::Constant(1.0)),
+            Some(d) => match check_count(&d.get_ref().0, 0, max) {
+                Ok(()) => Ok(d.get_ref().0.clone()),
+                Err(message) => invalid(Some(d.span()), format!("{path}.{field}"), message),
+            },
         };
         let node = match *r.kind.get_ref() {
             NodeKind::Call => {
@@ -117,7 +122,7 @@ pub(super) fn compile(
                 ];
                 super::raw::kind_fields(&path, ("agent", kind_span), &fields, &sizes, &allowed)?;
                 Node::Agent {
-                    calls: dist(&r.calls, 1.0),
+                    calls: count(&r.calls, "calls", MAX_AGENT_CALLS)?,
                     think_time_s: r
                         .think_time
                         .as_ref()
@@ -170,7 +175,7 @@ pub(super) fn compile(
                     &format!("{path}.child"),
                 )?;
                 Node::Fanout {
-                    width: dist(&r.width, 1.0),
+                    width: count(&r.width, "width", MAX_WIDTH)?,
                     child,
                 }
             }
@@ -211,7 +216,7 @@ pub(super) fn compile(
                 )?;
                 Node::Spawn {
                     probability: *p.get_ref(),
-                    width: dist(&r.width, 1.0),
+                    width: count(&r.width, "width", MAX_WIDTH)?,
                     child,
                     max_depth: *max_depth.get_ref(),
                 }

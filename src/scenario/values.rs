@@ -236,3 +236,51 @@ impl<'de, T: Scalar> Deserialize<'de> for Of<T> {
         d.deserialize_any(V(PhantomData))
     }
 }
+
+/// A number as an error quotes it: plainly, or in exponent form when huge (`1e308`, not 309
+/// digits).
+fn quoted(v: f64) -> String {
+    if v.abs() >= 1e15 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Checks that every count `dist` may draw (rounded) lies in `[min, max]`, so that a width or a
+/// number of agents taken from a float can never reach billions: a constant or an empirical value
+/// must be a whole number in range, a uniform's bounds must lie in range, and a normal, lognormal
+/// or exponential needs its mean in range (its draws are clamped to `max` when drawn).
+pub fn check_count(dist: &Dist, min: u32, max: u32) -> Result<(), String> {
+    let (lo, hi) = (f64::from(min), f64::from(max));
+    let whole = |v: f64| v.fract() == 0.0 && (lo..=hi).contains(&v);
+    match dist {
+        Dist::Constant(v) if !whole(*v) => Err(format!(
+            "expected a whole number from {min} to {max}, found {}",
+            quoted(*v)
+        )),
+        Dist::Uniform { low, high } if *low < lo || *high > hi => Err(format!(
+            "expected a uniform within [{min}, {max}], found low = {}, high = {}",
+            quoted(*low),
+            quoted(*high)
+        )),
+        Dist::Normal { mean, .. }
+        | Dist::LogNormal { mean, .. }
+        | Dist::Exponential { mean, .. }
+            if !(lo..=hi).contains(mean) =>
+        {
+            Err(format!(
+                "expected a mean from {min} to {max}, found {}",
+                quoted(*mean)
+            ))
+        }
+        Dist::Empirical { values, .. } => match values.iter().find(|v| !whole(**v)) {
+            Some(v) => Err(format!(
+                "expected values that are whole numbers from {min} to {max}, found {}",
+                quoted(*v)
+            )),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
