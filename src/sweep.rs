@@ -338,6 +338,9 @@ impl Plan {
         }
         let document = scenario::sweep_document(text, file, &spec)?;
         let grid = Grid::from_document(document, file)?;
+        // Read once: each point then costs one validation of the scenario, not a read of the
+        // whole manifest (whose `[sweep]` table grows with the grid).
+        let base = scenario::Overridable::new(&grid.document, file)?;
         let points = (0..grid.points.len())
             .map(|index| {
                 let overrides: Vec<(String, toml::Value)> = grid
@@ -346,7 +349,7 @@ impl Plan {
                     .zip(&grid.points[index])
                     .map(|(a, v)| (a.path.clone(), v.clone()))
                     .collect();
-                let scenario = scenario::parse_with_overrides(&grid.document, file, &overrides)?;
+                let scenario = base.parse(&overrides)?;
                 let replications = spec.replications.unwrap_or(scenario.replications).max(1);
                 Ok(Point {
                     index,

@@ -134,44 +134,67 @@ pub fn parse_with_overrides(
     file: &str,
     overrides: &[(String, toml::Value)],
 ) -> Result<Scenario, ScenarioError> {
-    let mut doc = match overrides::document(text) {
-        Ok(doc) => doc,
-        // Not TOML: the plain parse says where (and never runs without the overrides).
-        Err(message) => {
-            return Err(parse(text, file).err().unwrap_or(ScenarioError {
+    Overridable::new(text, file)?.parse(overrides)
+}
+
+/// A scenario document read once, to be validated under many sets of overrides (as
+/// [`parse_with_overrides`] does for one). A sweep's points differ in a few values each;
+/// reading the whole file again for every point (its `[sweep]` table as long as the grid) made
+/// planning quadratic in the number of points.
+pub struct Overridable {
+    doc: toml::Value,
+    file: String,
+}
+
+impl Overridable {
+    /// The document `text` as a tree, without its `[sweep]` table; `file` names it in errors.
+    pub fn new(text: &str, file: &str) -> Result<Overridable, ScenarioError> {
+        match overrides::document(text) {
+            Ok(doc) => Ok(Overridable {
+                doc,
+                file: file.to_string(),
+            }),
+            // Not TOML: the plain parse says where (and never runs without the overrides).
+            Err(message) => Err(parse(text, file).err().unwrap_or(ScenarioError {
                 file: file.to_string(),
                 position: None,
                 field: None,
                 message,
-            }));
+            })),
         }
-    };
-    for (path, value) in overrides {
-        overrides::set(&mut doc, path, value.clone()).map_err(|message| ScenarioError {
+    }
+
+    /// The scenario with the values at `overrides`' paths replaced, validated.
+    pub fn parse(&self, overrides: &[(String, toml::Value)]) -> Result<Scenario, ScenarioError> {
+        let file = self.file.as_str();
+        let mut doc = self.doc.clone();
+        for (path, value) in overrides {
+            overrides::set(&mut doc, path, value.clone()).map_err(|message| ScenarioError {
+                file: file.to_string(),
+                position: None,
+                field: None,
+                message: format!("sweep parameter `{path}`: {message}"),
+            })?;
+        }
+        let edited = toml::to_string(&doc).map_err(|e| ScenarioError {
             file: file.to_string(),
             position: None,
             field: None,
-            message: format!("sweep parameter `{path}`: {message}"),
+            message: format!("cannot write the swept scenario back as TOML: {e}"),
         })?;
+        parse(&edited, file).map_err(|e| {
+            let point: Vec<String> = overrides
+                .iter()
+                .map(|(p, v)| format!("{p} = {v}"))
+                .collect();
+            ScenarioError {
+                // A position in the edited document would point at the wrong line of the file.
+                position: None,
+                message: format!("{} (with sweep parameters {})", e.message, point.join(", ")),
+                ..e
+            }
+        })
     }
-    let edited = toml::to_string(&doc).map_err(|e| ScenarioError {
-        file: file.to_string(),
-        position: None,
-        field: None,
-        message: format!("cannot write the swept scenario back as TOML: {e}"),
-    })?;
-    parse(&edited, file).map_err(|e| {
-        let point: Vec<String> = overrides
-            .iter()
-            .map(|(p, v)| format!("{p} = {v}"))
-            .collect();
-        ScenarioError {
-            // A position in the edited document would point at the wrong line of the file.
-            position: None,
-            message: format!("{} (with sweep parameters {})", e.message, point.join(", ")),
-            ..e
-        }
-    })
 }
 
 /// The scenario document `text` with its `[sweep]` table replaced by `spec`: the file that

@@ -518,6 +518,42 @@ enum RawQueue {
     FairJob,
 }
 
+/// The tenants declared so far, with an index by name: a source spread over 200,000 tenants, or
+/// a trace naming 100,000, looks each name up in constant time, not in a list of all before it.
+#[derive(Default)]
+pub(super) struct Tenants {
+    /// The names, in declaration order (a tenant's index is its position).
+    pub names: Vec<String>,
+    /// Each tenant's weight.
+    pub weights: Vec<u32>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+impl Tenants {
+    /// The index of tenant `name`, if declared.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    /// Declares `name` (not yet declared) with `weight`, returning its index.
+    pub fn push(&mut self, name: String, weight: u32) -> u32 {
+        let i = self.names.len() as u32;
+        debug_assert!(!self.index.contains_key(&name));
+        self.index.insert(name.clone(), i);
+        self.names.push(name);
+        self.weights.push(weight);
+        i
+    }
+
+    /// The index of tenant `name`, declaring it with weight 1 if it is new.
+    pub fn intern(&mut self, name: String) -> u32 {
+        match self.get(&name) {
+            Some(i) => i,
+            None => self.push(name, 1),
+        }
+    }
+}
+
 fn scope(s: Option<RawScope>) -> Scope {
     match s {
         None | Some(RawScope::Global) => Scope::Global,
@@ -686,10 +722,9 @@ impl RawScenario {
         let mut sources = Vec::new();
         let mut nodes = Vec::new();
         let template_index = super::templates::compile(self.templates, &mut nodes)?;
-        let mut tenants: Vec<String> = Vec::new();
-        let mut tenant_weights: Vec<u32> = Vec::new();
+        let mut tenants = Tenants::default();
         for (i, t) in self.tenant.iter().enumerate() {
-            if tenants.contains(t.name.get_ref()) {
+            if tenants.get(t.name.get_ref()).is_some() {
                 return invalid(
                     Some(t.name.span()),
                     format!("tenant[{i}].name"),
@@ -703,8 +738,7 @@ impl RawScenario {
                     "expected a weight of at least 1, found 0",
                 );
             }
-            tenants.push(t.name.get_ref().clone());
-            tenant_weights.push(t.weight);
+            tenants.push(t.name.get_ref().clone(), t.weight);
         }
         for (i, s) in self.source.into_iter().enumerate() {
             let trace_file = s.arrival.file.clone();
@@ -778,28 +812,20 @@ impl RawScenario {
                 );
             }
             let tenant = if spread == 1 {
-                match tenants.iter().position(|t| *t == tenant_name) {
-                    Some(t) => t as u32,
-                    None => {
-                        tenants.push(tenant_name);
-                        tenant_weights.push(1);
-                        (tenants.len() - 1) as u32
-                    }
-                }
+                tenants.intern(tenant_name)
             } else {
                 // `name-1` .. `name-N`: consecutive indices, so that job k goes to first + k % N.
-                let first = tenants.len() as u32;
+                let first = tenants.names.len() as u32;
                 for k in 1..=spread {
                     let t = format!("{tenant_name}-{k}");
-                    if tenants.contains(&t) {
+                    if tenants.get(&t).is_some() {
                         return invalid(
                             span_of(&s.spread_over),
                             format!("source[{i}].spread_over"),
                             format!("tenant \"{t}\" already exists"),
                         );
                     }
-                    tenants.push(t);
-                    tenant_weights.push(1);
+                    tenants.push(t, 1);
                 }
                 first
             };
@@ -813,7 +839,6 @@ impl RawScenario {
                     root,
                     &template_index,
                     &mut tenants,
-                    &mut tenant_weights,
                 )?;
                 arrival = Arrival::Trace(rows);
             }
@@ -834,9 +859,10 @@ impl RawScenario {
             );
         }
         let mut policies: Vec<Policy> = Vec::new();
+        let mut policy_names = std::collections::HashSet::new();
         for (i, raw) in self.policy.into_iter().enumerate() {
             let name = raw.name.get_ref().clone();
-            if policies.iter().any(|p| p.name == name) {
+            if !policy_names.insert(name.clone()) {
                 return invalid(
                     Some(raw.name.span()),
                     format!("policy[{i}].name"),
@@ -953,8 +979,8 @@ impl RawScenario {
             timeseries_interval_ns,
             provider,
             sources,
-            tenants,
-            tenant_weights,
+            tenants: tenants.names,
+            tenant_weights: tenants.weights,
             nodes,
             policies,
         })

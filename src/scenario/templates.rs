@@ -230,50 +230,54 @@ pub(super) fn compile(
 
 /// Every cycle must pass through a `spawn` node, whose `max_depth` bounds it: a sequence or
 /// fan-out that contains itself would start itself forever at one instant.
+///
+/// A depth-first search with an explicit stack: a chain of templates is as deep as the user
+/// writes it (100,000 is a valid file), and recursion that deep would overflow the stack.
 fn check_cycles(
     templates: &BTreeMap<String, Spanned<RawNode>>,
     index: &BTreeMap<String, usize>,
     nodes: &[Node],
 ) -> Result<(), Invalid> {
-    let children = |n: &Node| -> Vec<usize> {
+    fn children(n: &Node) -> &[usize] {
         match n {
-            Node::Seq { steps } => steps.clone(),
-            Node::Parallel { branches } => branches.clone(),
-            Node::Fanout { child, .. } => vec![*child],
-            _ => Vec::new(), // calls and agents have none; a spawn's child is one level deeper
+            Node::Seq { steps } => steps,
+            Node::Parallel { branches } => branches,
+            Node::Fanout { child, .. } => std::slice::from_ref(child),
+            _ => &[], // calls and agents have none; a spawn's child is one level deeper
         }
-    };
+    }
     // 0 unvisited, 1 on the current path, 2 done.
     let mut state = vec![0u8; nodes.len()];
-    fn visit(
-        n: usize,
-        nodes: &[Node],
-        state: &mut [u8],
-        children: &dyn Fn(&Node) -> Vec<usize>,
-    ) -> Option<usize> {
-        state[n] = 1;
-        for c in children(&nodes[n]) {
-            if state[c] == 1 {
-                return Some(c);
-            }
-            if state[c] == 0
-                && let Some(found) = visit(c, nodes, state, children)
-            {
-                return Some(found);
-            }
+    // The current path: each node with the position of the next child to look at.
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for (name, &root) in index {
+        if state[root] != 0 {
+            continue;
         }
-        state[n] = 2;
-        None
-    }
-    for (name, &i) in index {
-        if state[i] == 0
-            && let Some(_) = visit(i, nodes, &mut state, &children)
-        {
-            return invalid(
-                Some(templates[name].span()),
-                format!("templates.{name}"),
-                "this template contains itself through seq/fanout steps only; recursion must go through a `spawn` (which has a max_depth)",
-            );
+        state[root] = 1;
+        path.push((root, 0));
+        while let Some(top) = path.last_mut() {
+            let (n, next) = *top;
+            let Some(&c) = children(&nodes[n]).get(next) else {
+                state[n] = 2;
+                path.pop();
+                continue;
+            };
+            top.1 += 1;
+            match state[c] {
+                0 => {
+                    state[c] = 1;
+                    path.push((c, 0));
+                }
+                1 => {
+                    return invalid(
+                        Some(templates[name].span()),
+                        format!("templates.{name}"),
+                        "this template contains itself through seq/fanout steps only; recursion must go through a `spawn` (which has a max_depth)",
+                    );
+                }
+                _ => {}
+            }
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 //! `prompt_tokens` / `output_tokens` (every call of the job uses them instead of the template's
 //! draws). Rows must be in time order.
 
-use super::raw::{Invalid, invalid};
+use super::raw::{Invalid, Tenants, invalid};
 use crate::engine::time::secs_to_nanos;
 use crate::model::config::TraceRow;
 use serde::Deserialize;
@@ -24,7 +24,6 @@ struct Row {
 }
 
 /// Reads the trace `file` (relative to `base_dir`), registering tenants it names.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn read(
     file: &Spanned<String>,
     path: &str,
@@ -32,8 +31,7 @@ pub(super) fn read(
     default_tenant: u32,
     default_root: usize,
     templates: &BTreeMap<String, usize>,
-    tenants: &mut Vec<String>,
-    weights: &mut Vec<u32>,
+    tenants: &mut Tenants,
 ) -> Result<Vec<TraceRow>, Invalid> {
     let full = base_dir.map_or_else(
         || Path::new(file.get_ref()).to_path_buf(),
@@ -63,14 +61,7 @@ pub(super) fn read(
         last = row.time_s;
         let tenant = match row.tenant {
             None => default_tenant,
-            Some(name) => match tenants.iter().position(|t| *t == name) {
-                Some(t) => t as u32,
-                None => {
-                    tenants.push(name);
-                    weights.push(1);
-                    (tenants.len() - 1) as u32
-                }
-            },
+            Some(name) => tenants.intern(name),
         };
         let root = match row.template {
             None => default_root,
