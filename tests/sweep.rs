@@ -499,3 +499,36 @@ fn the_shipped_cascade_sweep_is_valid_and_run_ignores_its_sweep_table() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
+
+/// Issue 11, class 8: `merge` took a point file computed with another seed (only `--resume`
+/// checked), so a joined sweep could mix two experiments.
+#[test]
+fn merge_refuses_a_point_computed_with_another_seed() {
+    let (dir, file) = swept_file();
+    let s1 = dir.path().join("s1");
+    let s2 = dir.path().join("s2");
+    sweep_ok(&file, &["--shard", "1/2"], &s1);
+    sweep_ok(&file, &["--shard", "2/2"], &s2);
+    let other = dir.path().join("other_seed.toml");
+    let text_other = scenario(4, 18_000, true).replace("seed = 7", "seed = 8");
+    std::fs::write(&other, text_other).unwrap();
+    let s3 = dir.path().join("s3");
+    sweep_ok(&other, &["--shard", "2/2"], &s3);
+    std::fs::copy(
+        s3.join("sweep_points/point-000001.csv"),
+        s2.join("sweep_points/point-000001.csv"),
+    )
+    .unwrap();
+    let o = stampede()
+        .arg("merge")
+        .args([&s1, &s2])
+        .arg("--no-charts")
+        .arg("--out")
+        .arg(dir.path().join("merged"))
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("point 1 (") && err.contains("seed"), "{err}");
+    assert!(!dir.path().join("merged/sweep.csv").exists());
+}
