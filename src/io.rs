@@ -102,6 +102,29 @@ pub fn remove_leftovers(dir: &Path) {
     }
 }
 
+/// Removes what killed writers left in `dir` at least `age` ago: where other processes may be
+/// writing at the same time (shards sharing a sweep directory), a temporary file that old is
+/// dead, since [`write_atomic`] renames its file as soon as it is written.
+pub fn remove_old_leftovers(dir: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed >= age);
+        if old
+            && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A run's files being written: a staging folder in the output directory, moved into place by
 /// [`Staging::commit`]; dropped uncommitted, it is removed and the directory is left as it was.
 pub struct Staging {

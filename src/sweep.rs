@@ -599,6 +599,10 @@ fn check_settings(
 fn prepare(grid: &Grid, dir: &Path, resume: bool) -> Result<(), SweepError> {
     let points_dir = dir.join(POINTS_DIR);
     crate::io::create_output_dir(&points_dir).map_err(io(&points_dir))?;
+    // Temporary files of killed sweeps; only old ones, since shards may share the directory.
+    let hour = std::time::Duration::from_secs(3600);
+    crate::io::remove_old_leftovers(&points_dir, hour);
+    crate::io::remove_old_leftovers(dir, hour);
     let manifest = points_dir.join(MANIFEST);
     let existing = match std::fs::read_to_string(&manifest) {
         Ok(text) => Some(text),

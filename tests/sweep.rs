@@ -532,3 +532,33 @@ fn merge_refuses_a_point_computed_with_another_seed() {
     assert!(err.contains("point 1 (") && err.contains("seed"), "{err}");
     assert!(!dir.path().join("merged/sweep.csv").exists());
 }
+
+/// Issue 11, class 7: temporary files a killed sweep left were never removed. The next sweep
+/// removes those over an hour old (younger ones may be another shard's, writing now).
+#[test]
+fn a_sweep_removes_temporary_files_that_killed_sweeps_left() {
+    let (dir, file) = swept_file();
+    let out = dir.path().join("out");
+    sweep_ok(&file, &["--shard", "1/2"], &out);
+    let points = out.join("sweep_points");
+    let (old, young) = (
+        points.join(".stampede-tmpOld123"),
+        points.join(".stampede-tmpNew456"),
+    );
+    for f in [&old, &young] {
+        std::fs::write(f, "half a point").unwrap();
+    }
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    sweep_ok(&file, &["--shard", "2/2"], &out);
+    assert!(!old.exists(), "an hour-old temporary file survived");
+    assert!(
+        young.exists(),
+        "a temporary file that may be another shard's was removed"
+    );
+}
