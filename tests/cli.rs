@@ -886,3 +886,30 @@ fn a_scenario_file_over_16_mib_is_refused_without_reading_it_all() {
         }
     }
 }
+
+/// Issue 11, class 9: an empty `[[source]]` or `[[policy]]` table is reported at its header
+/// with the field it lacks (this held already; the test keeps it so).
+#[test]
+fn an_empty_source_or_policy_table_is_reported_at_its_header() {
+    let base = r#"[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+[source.job]
+prompt_tokens = 10
+max_tokens = 10
+output_tokens = 5
+[[policy]]
+name = "p"
+"#;
+    for (table, field) in [("source", "source[1]"), ("policy", "policy[1]")] {
+        let e = validate_stderr(&format!("{base}[[{table}]]\n"));
+        assert!(
+            e.contains(&format!("FILE:14:1: field `{field}`: missing field `name`")),
+            "{e}"
+        );
+    }
+}
