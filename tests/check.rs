@@ -439,10 +439,25 @@ fn a_baseline_with_nothing_to_compare_is_bad_input() {
     let mut renamed = doc.clone();
     renamed["policies"][0]["name"] = serde_json::json!("another");
     std::fs::write(&saved, renamed.to_string()).unwrap();
-    let out = check(dir.path(), &[path_str(&file), "--baseline", "main"]);
+    let junit = dir.path().join("junit.xml");
+    let out = check(
+        dir.path(),
+        &[
+            path_str(&file),
+            "--baseline",
+            "main",
+            "--junit",
+            path_str(&junit),
+        ],
+    );
     let table = text(&out.stdout);
     assert_eq!(code(&out), Some(1), "{table}{}", text(&out.stderr));
     assert!(table.contains("nothing was compared"), "{table}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<failure message=\"nothing was compared\""),
+        "{xml}"
+    );
 }
 
 /// Issue 11, class 9: `check` reports its verdict by exit code even when nobody reads stdout
