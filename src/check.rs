@@ -441,11 +441,18 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
             baseline::compare(&b, &name, &path, &report, options.tolerance)
         });
         let results = options.out.join(&s.scenario.name);
-        crate::run::export::write_outputs(&report, &results).map_err(|source| {
-            CheckError::Write {
-                path: results.clone(),
-                source,
-            }
+        // With the scenario's copy, as `run` writes it, so that `report` on the directory
+        // finds the description; no charts (`stampede plot` draws them).
+        let write = || {
+            let staging = crate::io::Staging::new(&results)?;
+            crate::run::export::write_files(&report, staging.path())?;
+            let copy = std::fs::read(file)?;
+            crate::io::write_atomic(&staging.path().join("scenario.toml"), &copy)?;
+            staging.commit()
+        };
+        write().map_err(|source| CheckError::Write {
+            path: results.clone(),
+            source,
         })?;
         checks.push(ScenarioCheck {
             file: shown,

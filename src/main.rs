@@ -283,22 +283,8 @@ fn run_command(
         eprintln!("warning: {warning}");
     }
     let dir = out.unwrap_or_else(|| Path::new("output").join(&scenario.name));
-    if let Err(e) = run::export::write_outputs(&report, &dir) {
-        return fail(
-            1,
-            &format!("cannot write results to {}: {e}", dir.display()),
-        );
-    }
-    if let Err(e) = report::html::copy_scenario(path, &dir) {
-        return fail(1, &e.to_string());
-    }
-    let charts = if no_charts {
-        Ok(())
-    } else {
-        report::charts::plot_dir(&dir).map(|_| ())
-    };
-    if let Err(e) = charts {
-        return fail(1, &e.to_string());
+    if let Err(e) = write_run(&report, path, &dir, no_charts) {
+        return fail(EXIT_BAD_INPUT, &e);
     }
     let text = match format {
         Format::Table => format!("{}results in {}\n", report::table(&report), dir.display()),
@@ -306,6 +292,26 @@ fn run_command(
         Format::Csv => run::export::to_csv(&report),
     };
     print_out(&text)
+}
+
+/// Writes a run's files, the scenario's copy and (unless `no_charts`) its charts into `dir` as
+/// one set: staged, then moved into place, so that no file of an earlier run survives beside
+/// them and a kill leaves no mix a reader accepts.
+fn write_run(
+    report: &run::Report,
+    scenario: &Path,
+    dir: &Path,
+    no_charts: bool,
+) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot write results to {}: {e}", dir.display());
+    let staging = stampede::io::Staging::new(dir).map_err(cannot)?;
+    run::export::write_files(report, staging.path()).map_err(cannot)?;
+    report::html::copy_scenario(scenario, staging.path()).map_err(|e| e.to_string())?;
+    if !no_charts {
+        staging.seal().map_err(cannot)?;
+        report::charts::plot_dir(staging.path()).map_err(|e| e.to_string())?;
+    }
+    staging.commit().map_err(cannot)
 }
 
 /// `stampede check`: exit 1 when an expectation fails or a metric regressed, 2 on bad input, 3
@@ -348,14 +354,9 @@ fn sweep_command(
     no_charts: bool,
 ) -> ExitCode {
     let file = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match scenario::read_file(path) {
         Ok(t) => t,
-        Err(e) => {
-            return fail(
-                EXIT_BAD_INPUT,
-                &format!("{file}: cannot read the file: {e}"),
-            );
-        }
+        Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
     };
     let plan = match sweep::Plan::new(&text, &file, set, replications) {
         Ok(p) => p,
@@ -381,7 +382,7 @@ fn sweep_command(
         && !no_charts
         && let Err(e) = report::charts::plot_dir(&dir)
     {
-        return fail(1, &e.to_string());
+        return plot_fail(&e);
     }
     let shard = options
         .shard
@@ -420,7 +421,7 @@ fn merge_command(dirs: &[PathBuf], out: &Path, no_charts: bool) -> ExitCode {
         && !no_charts
         && let Err(e) = report::charts::plot_dir(out)
     {
-        return fail(1, &e.to_string());
+        return plot_fail(&e);
     }
     match merged {
         Ok(o) => print_out(&format!(
@@ -436,7 +437,7 @@ fn merge_command(dirs: &[PathBuf], out: &Path, no_charts: bool) -> ExitCode {
 }
 
 /// Maps a sweep's error to its exit code: 3 for a guard (with the command that reproduces the
-/// run), 1 for a file that cannot be read or written, 2 for bad input.
+/// run), 2 for bad input or a file that cannot be read or written (1 means a check failed).
 fn sweep_fail(path: &Path, e: sweep::SweepError) -> ExitCode {
     match &e {
         sweep::SweepError::Guard {
@@ -450,7 +451,6 @@ fn sweep_fail(path: &Path, e: sweep::SweepError) -> ExitCode {
             );
             fail(EXIT_GUARD, &msg)
         }
-        sweep::SweepError::Io { .. } => fail(1, &e.to_string()),
         _ => fail(EXIT_BAD_INPUT, &e.to_string()),
     }
 }
@@ -485,7 +485,8 @@ fn report_command(dir: &Path) -> ExitCode {
     }
 }
 
-/// Exit 2 for a directory without usable CSVs, 1 for a file that cannot be written.
+/// Exit 2 for a directory without usable CSVs, or a mixed set, or a file that cannot be written;
+/// 1 only for a chart plotters cannot draw (a bug).
 fn plot_fail(e: &report::charts::PlotError) -> ExitCode {
     let code = if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 };
     fail(code, &e.to_string())
@@ -506,7 +507,9 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
-/// Prints to stdout; a closed pipe (`stampede ... | head`) is not an error.
+/// Prints to stdout; a closed pipe (`stampede ... | head`) is not an error (as with ripgrep),
+/// and stdout that cannot be written otherwise (a full disk) is exit 2, an unusable path, never
+/// 1, which says a check failed.
 fn print_out(text: &str) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -515,7 +518,7 @@ fn print_out(text: &str) -> ExitCode {
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(1, &format!("cannot write to stdout: {e}")),
+        Err(e) => fail(EXIT_BAD_INPUT, &format!("cannot write to stdout: {e}")),
     }
 }
 

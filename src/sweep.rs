@@ -491,6 +491,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Outcome, SweepError> {
     )?;
     let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     let found = collect(&grid, None, &dir_refs)?;
+    let settings = point_settings(&grid, &first.join(POINTS_DIR).join(MANIFEST))?;
+    for (index, f) in found.iter().enumerate() {
+        if let Some(f) = f {
+            check_settings(&grid, index, settings[index], f)?;
+        }
+    }
     let missing: Vec<String> = found
         .iter()
         .enumerate()
@@ -530,12 +536,82 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Outcome, SweepError> {
     })
 }
 
+/// Each point's seed and replications as the manifest sets them (the `[scenario]` table, its
+/// axes `scenario.seed` and `scenario.replications`, and `[sweep] replications`), read without
+/// validating the scenario (which `merge` neither runs nor needs).
+fn point_settings(grid: &Grid, manifest: &Path) -> Result<Vec<(u64, u32)>, SweepError> {
+    let file = manifest.display().to_string();
+    let spec = scenario::sweep_spec(&grid.document, &file)?.unwrap_or_default();
+    let doc: toml::Table = grid
+        .document
+        .parse()
+        .map_err(|e| SweepError::Input(format!("{file}: {e}")))?;
+    let meta = doc.get("scenario");
+    let int = |v: Option<&toml::Value>| v.and_then(toml::Value::as_integer);
+    let seed = int(meta.and_then(|m| m.get("seed"))).unwrap_or(0);
+    let replications = int(meta.and_then(|m| m.get("replications"))).unwrap_or(1);
+    let axis = |path: &str| grid.axes.iter().position(|a| a.path == path);
+    let (seed_axis, reps_axis) = (axis("scenario.seed"), axis("scenario.replications"));
+    Ok(grid
+        .points
+        .iter()
+        .map(|values| {
+            let seed = seed_axis
+                .and_then(|i| values[i].as_integer())
+                .unwrap_or(seed);
+            let reps = reps_axis
+                .and_then(|i| values[i].as_integer())
+                .unwrap_or(replications);
+            let reps = spec.replications.unwrap_or(reps as u32).max(1);
+            (seed as u64, reps)
+        })
+        .collect())
+}
+
+/// Refuses point `index`'s file when its rows were computed with another seed or another number
+/// of replications than the sweep's manifest sets, as `--resume` does: a merge must not join
+/// points of different settings.
+fn check_settings(
+    grid: &Grid,
+    index: usize,
+    (seed, replications): (u64, u32),
+    found: &Found,
+) -> Result<(), SweepError> {
+    let axes = grid.axes.len();
+    for group in policy_groups(&found.records, axes) {
+        let wrong_seed = group
+            .iter()
+            .enumerate()
+            .find(|(r, row)| row[axes + 2] != *replication_seed(seed, *r as u32).to_string());
+        if group.len() != replications as usize || wrong_seed.is_some() {
+            let what = match wrong_seed {
+                Some((r, row)) => format!(
+                    "replication {r} has seed {}, not {} (seed {seed})",
+                    &row[axes + 2],
+                    replication_seed(seed, r as u32)
+                ),
+                None => format!("{} replications, not {replications}", group.len()),
+            };
+            return Err(SweepError::Input(format!(
+                "point {index} ({}) was computed with other settings than the sweep's manifest: policy \"{}\": {what}; run its shard again with the same scenario and options",
+                grid.describe(index),
+                &group[0][axes]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Makes `dir/sweep_points/` hold this sweep's manifest. A directory holding another sweep (or
 /// point files without a manifest) is cleared of its point files and results, unless resuming,
 /// which refuses another sweep.
 fn prepare(grid: &Grid, dir: &Path, resume: bool) -> Result<(), SweepError> {
     let points_dir = dir.join(POINTS_DIR);
-    std::fs::create_dir_all(&points_dir).map_err(io(&points_dir))?;
+    crate::io::create_output_dir(&points_dir).map_err(io(&points_dir))?;
+    // Temporary files of killed sweeps; only old ones, since shards may share the directory.
+    let hour = std::time::Duration::from_secs(3600);
+    crate::io::remove_old_leftovers(&points_dir, hour);
+    crate::io::remove_old_leftovers(dir, hour);
     let manifest = points_dir.join(MANIFEST);
     let existing = match std::fs::read_to_string(&manifest) {
         Ok(text) => Some(text),

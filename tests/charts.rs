@@ -74,6 +74,11 @@ fn decode_png(path: &Path) -> (u32, u32, usize, Vec<u8>) {
 
 /// Hand-made CSVs for the charts a single run of the cascade does not produce.
 fn write_fixtures(dir: &Path) {
+    // Hand-made files beside a run's are a mixed set, which plot refuses while the run's
+    // manifest and summary.json are there: drop them to plot the files as they are.
+    for f in ["manifest.json", "summary.json"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
     let mut ts = String::from(
         "policy,t_s,in_flight,provider_queue,client_queue,admitted_tokens_per_s,limit_tokens_per_s,rate_limited_per_s,errors_per_s,timeouts_per_s,goodput_calls_per_s\n",
     );

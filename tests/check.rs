@@ -409,3 +409,86 @@ fn check_json_states_the_rule_and_each_outcome_with_its_interval() {
     assert_eq!(o["policy"], "fifo");
     assert!(o["line"].as_u64().unwrap() > 0);
 }
+
+/// Issue 11, class 8: a baseline with no policies (or with empty metric maps) compared nothing
+/// and passed with "0 regressed". A gate that cannot see what it judges must fail: exit 2.
+#[test]
+fn a_baseline_with_nothing_to_compare_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let out = check(dir.path(), &[path_str(&file), "--save-baseline", "main"]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    let saved = dir.path().join("baselines/main/tiny.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let mut no_policies = doc.clone();
+    no_policies["policies"] = serde_json::json!([]);
+    let mut no_metrics = doc.clone();
+    no_metrics["policies"][0]["mean"] = serde_json::json!({});
+    for (edited, what) in [
+        (no_policies, "`policies` is empty"),
+        (no_metrics, "empty `mean`"),
+    ] {
+        std::fs::write(&saved, edited.to_string()).unwrap();
+        let out = check(dir.path(), &[path_str(&file), "--baseline", "main"]);
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), Some(2), "{what}: {}{err}", text(&out.stdout));
+        assert!(err.contains(what), "{err}");
+    }
+    // Policies that share no name with the run: nothing is compared, and the check fails.
+    let mut renamed = doc.clone();
+    renamed["policies"][0]["name"] = serde_json::json!("another");
+    std::fs::write(&saved, renamed.to_string()).unwrap();
+    let junit = dir.path().join("junit.xml");
+    let out = check(
+        dir.path(),
+        &[
+            path_str(&file),
+            "--baseline",
+            "main",
+            "--junit",
+            path_str(&junit),
+        ],
+    );
+    let table = text(&out.stdout);
+    assert_eq!(code(&out), Some(1), "{table}{}", text(&out.stderr));
+    assert!(table.contains("nothing was compared"), "{table}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<failure message=\"nothing was compared\""),
+        "{xml}"
+    );
+}
+
+/// Issue 11, class 9: `check` reports its verdict by exit code even when nobody reads stdout
+/// (a closed pipe is not an error), and stdout that cannot be written (a full disk) is exit 2,
+/// an unusable path, never 1, which says a check failed.
+#[test]
+fn check_exits_by_its_verdict_when_stdout_is_closed_and_2_when_it_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .current_dir(dir.path())
+        .arg("check")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .current_dir(dir.path())
+            .arg("check")
+            .arg(&file)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), Some(2), "{err}");
+        assert!(err.contains("cannot write to stdout"), "{err}");
+    }
+}

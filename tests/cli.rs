@@ -863,3 +863,208 @@ fn the_runaway_scenario_passes_validation_and_only_its_guard_stops_it() {
     let doc = run_json(&roomy, &[]);
     assert_eq!(metric(&doc, "a", "jobs_ok"), 500.0);
 }
+
+/// `stampede ARGS...`, its output.
+fn stampede_out(args: &[&std::ffi::OsStr]) -> Output {
+    stampede().args(args).output().expect("the binary runs")
+}
+
+/// Issue 11, class 7: a run into a directory another run had written kept the first run's
+/// `timeseries.csv` (and its chart), and `report` drew them under the second run's name.
+#[test]
+fn a_second_run_into_the_same_directory_leaves_none_of_the_first_runs_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&scenario("provider_brownout.toml"), &[], &out);
+    assert!(out.join("timeseries.csv").is_file());
+    assert!(out.join("charts/timeseries.svg").is_file());
+    run_ok(&scenario("mm1.toml"), &[], &out);
+    assert!(!out.join("timeseries.csv").exists(), "stale timeseries.csv");
+    assert!(!out.join("charts/timeseries.svg").exists(), "stale chart");
+    let r = stampede_out(&["report".as_ref(), out.as_os_str()]);
+    assert_eq!(code(&r), Some(0), "{}", text(&r.stderr));
+}
+
+/// Issue 11, class 7: `plot` and `report` accepted a directory holding files of two runs.
+#[test]
+fn plot_and_report_refuse_a_directory_mixing_two_runs_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run_ok(&scenario("mm1.toml"), &["--no-charts"], &a);
+    run_ok(&scenario("provider_brownout.toml"), &["--no-charts"], &b);
+    std::fs::copy(b.join("timeseries.csv"), a.join("timeseries.csv")).unwrap();
+    for command in ["plot", "report"] {
+        let o = stampede_out(&[command.as_ref(), a.as_os_str()]);
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("timeseries.csv is not one of the files"),
+            "{err}"
+        );
+    }
+    std::fs::remove_file(a.join("timeseries.csv")).unwrap();
+    std::fs::copy(b.join("latency.csv"), a.join("latency.csv")).unwrap();
+    let o = stampede_out(&["plot".as_ref(), a.as_os_str()]);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), Some(2), "{err}");
+    assert!(err.contains("latency.csv is not the file"), "{err}");
+}
+
+/// Issue 11, class 7: a run killed while writing left files of two runs side by side, which
+/// `report` accepted, and temporary files that were never removed. Without its manifest (the
+/// last file a run moves in) a directory is refused; the next run removes the leftovers.
+#[test]
+fn a_run_stopped_midway_is_refused_and_the_next_run_removes_its_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&scenario("mm1.toml"), &[], &out);
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    let o = stampede_out(&["report".as_ref(), out.as_os_str()]);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), Some(2), "{err}");
+    assert!(err.contains("no manifest.json"), "{err}");
+    std::fs::write(out.join(".stampede-tmpAbC123"), "half a file").unwrap();
+    std::fs::create_dir(out.join(".stampede-tmpXyZ789")).unwrap();
+    std::fs::write(out.join(".stampede-tmpXyZ789/summary.csv"), "x").unwrap();
+    std::fs::write(out.join("charts/.stampede-tmpQq"), "half a chart").unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    run_ok(&scenario("mm1.toml"), &[], &out);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "charts",
+            "latency.csv",
+            "manifest.json",
+            "notes.txt",
+            "runs.csv",
+            "scenario.toml",
+            "summary.csv",
+            "summary.json"
+        ]
+    );
+    assert!(!out.join("charts/.stampede-tmpQq").exists());
+    let o = stampede_out(&["plot".as_ref(), out.as_os_str()]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o.stderr));
+}
+
+/// Issue 11, class 9: an output path that cannot be a directory gave exit 1 (which says a check
+/// failed) and "File exists"; it is exit 2 naming the file in the way.
+#[test]
+fn an_unwritable_output_path_exits_2_with_the_real_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "").unwrap();
+    for out in [file.clone(), file.join("below")] {
+        let o = stampede()
+            .arg("run")
+            .arg(scenario("mm1.toml"))
+            .arg("--no-charts")
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{} exists and is not a directory", file.display())),
+            "{err}"
+        );
+        assert!(!err.contains("File exists"), "{err}");
+    }
+}
+
+/// Issue 11, class 9: a file that is not UTF-8 lost its position.
+#[test]
+fn a_scenario_that_is_not_utf8_is_refused_at_the_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[scenario]\nname = \"caf\xe9\"\n").unwrap();
+    let o = stampede().arg("validate").arg(&path).output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:12: the file is not UTF-8", path.display())),
+        "{err}"
+    );
+}
+
+/// Issue 11, class 9: a `[[provider.limit]]` without `kind` missing the default kind's fields
+/// was reported with no position.
+#[test]
+fn a_limit_without_kind_missing_its_fields_is_reported_at_the_limit() {
+    let e = validate_stderr(
+        r#"[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[[provider.limit]]
+resource = "tokens"
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+[source.job]
+prompt_tokens = 10
+max_tokens = 10
+output_tokens = 5
+[[policy]]
+name = "p"
+"#,
+    );
+    assert!(e.contains(":6:12: field `provider.limit[0]`"), "{e}");
+    assert!(e.contains("\"token_bucket\" needs `rate`"), "{e}");
+}
+
+/// Issue 11, class 9: reading `/dev/zero` (or any huge file) as a scenario read gigabytes before
+/// failing; the read stops past 16 MiB.
+#[test]
+fn a_scenario_file_over_16_mib_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 16 * 1024 * 1024 + 1]).unwrap();
+    let mut paths = vec![big];
+    if Path::new("/dev/zero").exists() {
+        paths.push(PathBuf::from("/dev/zero"));
+    }
+    for path in paths {
+        for command in ["validate", "sweep"] {
+            let start = std::time::Instant::now();
+            let o = stampede().arg(command).arg(&path).output().unwrap();
+            let err = text(&o.stderr);
+            assert_eq!(code(&o), Some(2), "{command} {}: {err}", path.display());
+            assert!(err.contains("larger than 16 MiB"), "{err}");
+            assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+        }
+    }
+}
+
+/// Issue 11, class 9: an empty `[[source]]` or `[[policy]]` table is reported at its header
+/// with the field it lacks (this held already; the test keeps it so).
+#[test]
+fn an_empty_source_or_policy_table_is_reported_at_its_header() {
+    let base = r#"[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+[source.job]
+prompt_tokens = 10
+max_tokens = 10
+output_tokens = 5
+[[policy]]
+name = "p"
+"#;
+    for (table, field) in [("source", "source[1]"), ("policy", "policy[1]")] {
+        let e = validate_stderr(&format!("{base}[[{table}]]\n"));
+        assert!(
+            e.contains(&format!("FILE:14:1: field `{field}`: missing field `name`")),
+            "{e}"
+        );
+    }
+}

@@ -499,3 +499,66 @@ fn the_shipped_cascade_sweep_is_valid_and_run_ignores_its_sweep_table() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
+
+/// Issue 11, class 8: `merge` took a point file computed with another seed (only `--resume`
+/// checked), so a joined sweep could mix two experiments.
+#[test]
+fn merge_refuses_a_point_computed_with_another_seed() {
+    let (dir, file) = swept_file();
+    let s1 = dir.path().join("s1");
+    let s2 = dir.path().join("s2");
+    sweep_ok(&file, &["--shard", "1/2"], &s1);
+    sweep_ok(&file, &["--shard", "2/2"], &s2);
+    let other = dir.path().join("other_seed.toml");
+    let text_other = scenario(4, 18_000, true).replace("seed = 7", "seed = 8");
+    std::fs::write(&other, text_other).unwrap();
+    let s3 = dir.path().join("s3");
+    sweep_ok(&other, &["--shard", "2/2"], &s3);
+    std::fs::copy(
+        s3.join("sweep_points/point-000001.csv"),
+        s2.join("sweep_points/point-000001.csv"),
+    )
+    .unwrap();
+    let o = stampede()
+        .arg("merge")
+        .args([&s1, &s2])
+        .arg("--no-charts")
+        .arg("--out")
+        .arg(dir.path().join("merged"))
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("point 1 (") && err.contains("seed"), "{err}");
+    assert!(!dir.path().join("merged/sweep.csv").exists());
+}
+
+/// Issue 11, class 7: temporary files a killed sweep left were never removed. The next sweep
+/// removes those over an hour old (younger ones may be another shard's, writing now).
+#[test]
+fn a_sweep_removes_temporary_files_that_killed_sweeps_left() {
+    let (dir, file) = swept_file();
+    let out = dir.path().join("out");
+    sweep_ok(&file, &["--shard", "1/2"], &out);
+    let points = out.join("sweep_points");
+    let (old, young) = (
+        points.join(".stampede-tmpOld123"),
+        points.join(".stampede-tmpNew456"),
+    );
+    for f in [&old, &young] {
+        std::fs::write(f, "half a point").unwrap();
+    }
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    sweep_ok(&file, &["--shard", "2/2"], &out);
+    assert!(!old.exists(), "an hour-old temporary file survived");
+    assert!(
+        young.exists(),
+        "a temporary file that may be another shard's was removed"
+    );
+}

@@ -83,7 +83,7 @@ pub fn to_json(report: &Report) -> String {
 /// Saves `report` as a baseline at `path` (creating its directory), whole or not at all.
 pub fn save(path: &Path, report: &Report) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        crate::io::create_output_dir(dir)?;
     }
     crate::io::write_atomic(path, to_json(report).as_bytes())
 }
@@ -114,7 +114,9 @@ pub struct BaselinePolicy {
     pub ci95: BTreeMap<String, Option<f64>>,
 }
 
-/// Reads the baseline at `path`; the message says how to make one when there is none.
+/// Reads the baseline at `path`; the message says how to make one when there is none. A
+/// baseline with no policies, or a policy with no metrics, is refused: a gate that compares
+/// nothing would pass whatever the run does.
 pub fn load(path: &Path) -> Result<Baseline, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -126,7 +128,27 @@ pub fn load(path: &Path) -> Result<Baseline, String> {
             format!("cannot read the baseline {}: {e}", path.display())
         }
     })?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a baseline: {e}", path.display()))
+    let baseline: Baseline = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a baseline: {e}", path.display()))?;
+    if baseline.policies.is_empty() {
+        return Err(format!(
+            "{}: not a baseline: `policies` is empty, so there is nothing to compare with (save one with --save-baseline NAME)",
+            path.display()
+        ));
+    }
+    if let Some(p) = baseline
+        .policies
+        .iter()
+        .find(|p| p.mean.is_empty() || p.ci95.is_empty())
+    {
+        let which = if p.mean.is_empty() { "mean" } else { "ci95" };
+        return Err(format!(
+            "{}: not a baseline: policy \"{}\" has an empty `{which}`, so there is nothing to compare with (save one with --save-baseline NAME)",
+            path.display(),
+            p.name
+        ));
+    }
+    Ok(baseline)
 }
 
 /// How a metric moved against its baseline.
@@ -209,9 +231,10 @@ impl Comparison {
         self.changes.iter().filter(move |c| c.verdict == verdict)
     }
 
-    /// Nothing regressed.
+    /// Something was compared and nothing regressed: a comparison that judged no metric (no
+    /// policy in common, no number in common) fails, since it cannot see what it gates.
     pub fn passed(&self) -> bool {
-        self.with(Verdict::Regressed).next().is_none()
+        !self.changes.is_empty() && self.with(Verdict::Regressed).next().is_none()
     }
 }
 
@@ -304,6 +327,11 @@ pub fn compare(
         if !report.policies.iter().any(|p| p.name == b.name) {
             notes.push(format!("policy \"{}\" of the baseline was not run", b.name));
         }
+    }
+    if changes.is_empty() {
+        notes.push(
+            "nothing was compared (no policy and metric with a number in both): failed".to_string(),
+        );
     }
     Comparison {
         name: name.to_string(),

@@ -336,6 +336,19 @@ pub fn junit(report: &CheckReport) -> String {
                 );
             }
         }
+        if let Some(c) = &s.baseline
+            && c.changes.is_empty()
+        {
+            // A comparison that judged nothing fails (see `Comparison::passed`): say so to CI too.
+            tests += 1;
+            failures += 1;
+            let name = xml_escape(&format!("baseline {}", c.name));
+            let message = xml_escape(&c.notes.join("; "));
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <failure message=\"nothing was compared\" type=\"regression\">{message}</failure>\n    </testcase>"
+            );
+        }
         if let Some(c) = &s.baseline {
             for p in &s.report.policies {
                 if !c.changes.iter().any(|ch| ch.policy == p.name) {

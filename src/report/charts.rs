@@ -45,6 +45,9 @@ pub enum PlotError {
     /// A file exists but is malformed.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// The directory's files are not one run's set (see [`crate::io::verify_set`]).
+    #[error("{0}")]
+    Mixed(String),
     /// Writing a file failed.
     #[error("cannot write {}: {source}", path.display())]
     Io {
@@ -57,11 +60,15 @@ pub enum PlotError {
 }
 
 impl PlotError {
-    /// Whether the problem is the input (exit code 2) rather than the machine or a bug.
+    /// Whether the problem is the input or an unusable path (exit code 2) rather than a bug.
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            PlotError::NoData { .. } | PlotError::NotADirectory(_) | PlotError::Data(_)
+            PlotError::Io { .. }
+                | PlotError::NoData { .. }
+                | PlotError::NotADirectory(_)
+                | PlotError::Data(_)
+                | PlotError::Mixed(_)
         )
     }
 }
@@ -97,6 +104,7 @@ pub fn render_dir(dir: &Path) -> Result<Charts, PlotError> {
     if !dir.is_dir() {
         return Err(PlotError::NotADirectory(dir.to_path_buf()));
     }
+    crate::io::verify_set(dir).map_err(PlotError::Mixed)?;
     let inputs = Inputs {
         summary: data::read_summary(dir)?,
         latency: data::read_latency(dir)?,
@@ -129,6 +137,7 @@ pub fn plot_dir(dir: &Path) -> Result<(Charts, Vec<PathBuf>), PlotError> {
         move |source| PlotError::Io { path, source }
     };
     std::fs::create_dir_all(&out).map_err(io(&out))?;
+    crate::io::remove_leftovers(&out);
     let mut written = Vec::new();
     for c in &charts.charts {
         for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {

@@ -192,10 +192,18 @@ pub fn latency_csv(report: &Report) -> String {
     String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
 }
 
-/// Writes `summary.json`, `summary.csv`, `runs.csv`, `latency.csv` and, when there is one,
-/// `timeseries.csv` into `dir` (created if missing).
+/// Writes the run's files (`summary.json`, `summary.csv`, `runs.csv`, `latency.csv` and, when
+/// there are some, `tenants.csv` and `timeseries.csv`) into `dir` as one set with its manifest
+/// (see [`crate::io::Staging`]): the files of an earlier run there are replaced, never mixed in.
 pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    let staging = crate::io::Staging::new(dir)?;
+    write_files(report, staging.path())?;
+    staging.commit()
+}
+
+/// Writes the run's files into `dir`, an existing folder (a staging folder, to be moved into
+/// place whole).
+pub fn write_files(report: &Report, dir: &Path) -> std::io::Result<()> {
     write_atomic(&dir.join("summary.json"), to_json(report).as_bytes())?;
     write_atomic(&dir.join("summary.csv"), to_csv(report).as_bytes())?;
     write_atomic(&dir.join("runs.csv"), runs_csv(report).as_bytes())?;

@@ -41,14 +41,51 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// [`load`], keeping the `[[expect]]` entries.
 pub fn load_with_expectations(path: &Path) -> Result<WithExpectations, ScenarioError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        position: None,
+    let text = read_file(path)?;
+    parse_with_expectations(&text, &path.display().to_string())
+}
+
+/// The most bytes a scenario file may hold (16 MiB): far above any scenario written by hand,
+/// low enough that a wrong path (`/dev/zero`, a log file) fails at once instead of being read
+/// into memory. Traces live in their own files and are not bound by it.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads the scenario file at `path` as text: at most [`MAX_FILE_BYTES`] (reading one byte more
+/// tells a larger file), and UTF-8, an error pointing at the line and column of the first byte
+/// that is not.
+pub fn read_file(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let error = |position, message| ScenarioError {
+        file: path.display().to_string(),
+        position,
         field: None,
-        message: format!("cannot read the file: {e}"),
-    })?;
-    parse_with_expectations(&text, &file)
+        message,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| error(None, format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(
+            None,
+            format!(
+                "the file is larger than {} MiB, the most a scenario file may be (is it the right file?)",
+                MAX_FILE_BYTES >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = std::str::from_utf8(&bytes[..valid]).expect("valid up to here");
+        error(
+            Some(line_col(before, valid)),
+            format!(
+                "the file is not UTF-8 text: byte 0x{:02x} (at offset {valid}) does not begin or continue a UTF-8 character",
+                bytes[valid]
+            ),
+        )
+    })
 }
 
 /// Parses and validates scenario `text`; `file` names it in errors.

@@ -142,7 +142,7 @@ enum RawResource {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimit {
-    resource: RawResource,
+    resource: Spanned<RawResource>,
     kind: Option<Spanned<RawLimitKind>>,
     rate: Option<Spanned<f64>>,
     burst: Option<Spanned<f64>>,
@@ -988,7 +988,10 @@ impl RawScenario {
 }
 
 fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
-    let resource = match l.resource {
+    // Without `kind`, errors about the default kind point at `resource`, the one field every
+    // limit has, rather than nowhere.
+    let resource_span = l.resource.span();
+    let resource = match l.resource.into_inner() {
         RawResource::Requests => Resource::Requests,
         RawResource::InputTokens => Resource::InputTokens,
         RawResource::OutputTokens => Resource::OutputTokens,
@@ -1000,7 +1003,7 @@ fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
         ("limit", span_of(&l.limit)),
         ("window", span_of(&l.window)),
     ];
-    let kind_span = l.kind.as_ref().map_or(0..0, |k| k.span());
+    let kind_span = l.kind.as_ref().map_or(resource_span, |k| k.span());
     let kind = l.kind.map_or(RawLimitKind::TokenBucket, |k| k.into_inner());
     // Both are required by the kind (checked first); the defaults are never used.
     let number = |v: &Option<Spanned<f64>>| v.as_ref().map_or(1.0, |p| *p.get_ref());
