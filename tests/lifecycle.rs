@@ -194,3 +194,39 @@ name = "p"
         .expect("no stack overflow");
     assert_eq!(small, (1.0, 1.0));
 }
+
+#[test]
+fn an_agent_restarted_a_million_times_in_one_event_needs_no_deep_stack() {
+    // Every call is larger than the limit's burst: refused at once, so the agent is restarted at
+    // once, a million times inside the first event. Each restart used to nest give_up ->
+    // start_call -> give_up in the call stack (it overflowed even 256 MiB).
+    let text = r#"
+[scenario]
+name = "restarts"
+[provider]
+ttft = "1s"
+[[provider.limit]]
+resource = "tokens"
+rate = 100
+burst = 30
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+[source.job]
+prompt_tokens = 100
+max_tokens = 10
+output_tokens = 0
+[[policy]]
+name = "p"
+agent_restarts = 1_000_000
+"#;
+    let scenario = parse(text, "restarts.toml").unwrap();
+    let m = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || stampede::model::simulate(&scenario, &scenario.policies[0], 1).unwrap())
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert_eq!((m.agent_restarts, m.jobs_failed), (1_000_000.0, 1.0));
+    assert_eq!(m.gave_up, 1_000_001.0);
+}

@@ -92,6 +92,9 @@ pub enum Step {
     },
     /// `task` ended.
     Complete { task: TaskId, failed: bool },
+    /// The agent or call task `task` makes its next call (an agent restarted after a call that
+    /// failed at once: restarts that fail at once again loop here, not in the call stack).
+    Call { task: TaskId },
 }
 
 impl Workload {
@@ -228,6 +231,7 @@ impl World<'_> {
                 depth,
             } => self.start_child(parent, next, width, depth),
             Step::Complete { task, failed } => self.task_ended(now, task, failed),
+            Step::Call { task } => self.start_call(now, task, q),
         }
     }
 

@@ -233,10 +233,11 @@ impl Model for World<'_> {
         self.work.jobs.len() + self.work.tasks.len() + self.client.calls.len()
     }
 
-    /// Tasks started: a tree that makes no calls grows inside one event.
+    /// Tasks started and agents restarted: a tree that makes no calls, or an agent whose calls
+    /// fail at once, does all its work inside one event.
     #[inline]
     fn work(&self) -> u64 {
-        self.ledger.life.tasks_started
+        self.ledger.life.tasks_started + self.ledger.rec.agent_restarts
     }
 }
 

@@ -546,13 +546,22 @@ impl World<'_> {
         let c = self.end_call(call);
         let tenant = self.ledger_tenant(c.task);
         self.ledger.call_gave_up(tenant, now.since(c.started));
+        let out_of_work = {
+            use crate::engine::Model;
+            self.work() >= self.scenario.guards.max_events
+        };
         let t = self.work.task_mut(c.task);
         let restartable = matches!(self.scenario.nodes[t.node as usize], Node::Agent { .. });
         if restartable && t.generation < self.policy.agent_restarts {
+            if out_of_work {
+                // Restarts count as work: past the guard the agent stays as it is and the engine
+                // stops the run after this event.
+                return;
+            }
             t.generation += 1;
             t.next = 0;
             self.ledger.agent_restarted();
-            self.start_call(now, c.task, q);
+            self.walk(now, crate::model::jobs::Step::Call { task: c.task }, q);
         } else {
             let job = t.job;
             self.work.job_mut(job).failed = true;
