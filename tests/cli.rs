@@ -513,6 +513,15 @@ fn counts_outside_their_range_are_errors_at_their_values() {
     assert_rejected_at("huge_spread", &s, 15, 15, "source[0].spread_over");
     let s = with_line(3, "seed = 3", "seed = 3\nreplications = 4294967295");
     assert_rejected_at("huge_replications", &s, 4, 16, "scenario.replications");
+    // Found by the fuzz harness: a 100 KB tenant name spread over 100,000 tenants allocated
+    // ~10 GB of names (the process was killed by the kernel).
+    let long = "x".repeat(100_000);
+    let s = with_line(
+        14,
+        r#"name = "s""#,
+        &format!("name = \"s\"\ntenant = \"{long}\"\nspread_over = 100000"),
+    );
+    assert_rejected_on_line("long_tenant_name", &s, 14, "source[0].tenant");
 }
 
 /// A scenario whose source runs the template `fan`, a fan-out of `one` (a call).

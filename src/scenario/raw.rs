@@ -801,8 +801,23 @@ impl RawScenario {
                     nodes.len() - 1
                 }
             };
+            let name_span = s.name.span();
             let name = s.name.into_inner();
             let tenant_name = s.tenant.unwrap_or_else(|| name.clone());
+            // Every generated tenant repeats the name: a long one times `spread_over` would
+            // allocate without bound (100 KB x 100,000 tenants: 10 GB).
+            for (field, value) in [("name", &name), ("tenant", &tenant_name)] {
+                if value.len() > MAX_NAME_BYTES {
+                    return invalid(
+                        Some(name_span.clone()),
+                        format!("source[{i}].{field}"),
+                        format!(
+                            "expected a name of at most {MAX_NAME_BYTES} bytes, found {} bytes",
+                            value.len()
+                        ),
+                    );
+                }
+            }
             let spread = s.spread_over.as_ref().map_or(1, |n| *n.get_ref());
             if !(1..=MAX_SPREAD).contains(&spread) {
                 return invalid(
@@ -1420,6 +1435,10 @@ pub(super) fn kind_fields(
     }
     Ok(())
 }
+
+/// Longest source or tenant name: tenant names are repeated for every tenant a source spreads
+/// over, and printed in every table.
+pub const MAX_NAME_BYTES: usize = 256;
 
 fn span_of<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
     v.as_ref().map(|s| s.span())
