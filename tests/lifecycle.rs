@@ -183,15 +183,8 @@ name = "p"
     assert_eq!(report.policies[0].aggregate.mean.jobs_ok, 1.0);
     assert_eq!(report.policies[0].aggregate.mean.calls_ok, 0.0);
     // The walk over the tree is a loop, not a recursion: a 256 KiB stack is enough for it.
-    let small = std::thread::Builder::new()
-        .stack_size(256 << 10)
-        .spawn(move || {
-            let m = stampede::model::simulate(&scenario, &scenario.policies[0], 1).unwrap();
-            (m.jobs_ok, m.events)
-        })
-        .unwrap()
-        .join()
-        .expect("no stack overflow");
+    let small = on_a_small_stack(scenario);
+    let small = (small.jobs_ok, small.events);
     assert_eq!(small, (1.0, 1.0));
 }
 
@@ -221,12 +214,18 @@ name = "p"
 agent_restarts = 1_000_000
 "#;
     let scenario = parse(text, "restarts.toml").unwrap();
-    let m = std::thread::Builder::new()
+    let m = on_a_small_stack(scenario);
+    assert_eq!((m.agent_restarts, m.jobs_failed), (1_000_000.0, 1.0));
+    assert_eq!(m.gave_up, 1_000_001.0);
+}
+
+/// Policy 0 of `scenario` (seed 1) on a thread with a 256 KiB stack: a walk that recursed per
+/// level or per restart would overflow it.
+fn on_a_small_stack(scenario: stampede::model::Scenario) -> stampede::metrics::Metrics {
+    std::thread::Builder::new()
         .stack_size(256 << 10)
         .spawn(move || stampede::model::simulate(&scenario, &scenario.policies[0], 1).unwrap())
         .unwrap()
         .join()
-        .expect("no stack overflow");
-    assert_eq!((m.agent_restarts, m.jobs_failed), (1_000_000.0, 1.0));
-    assert_eq!(m.gave_up, 1_000_001.0);
+        .expect("no stack overflow")
 }
