@@ -446,7 +446,7 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
         let write = || {
             let staging = crate::io::Staging::new(&results)?;
             crate::run::export::write_files(&report, staging.path())?;
-            let copy = std::fs::read(file)?;
+            let copy = crate::io::read_at_most(file, crate::scenario::MAX_FILE_BYTES)?;
             crate::io::write_atomic(&staging.path().join("scenario.toml"), &copy)?;
             staging.commit()
         };

@@ -17,6 +17,42 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The most bytes stampede reads back from a file it wrote (result CSVs, summaries, manifests):
+/// far above what a run writes (a time series keeps at most 1,000,000 rows per policy), low
+/// enough that a wrong file is refused instead of read into memory.
+pub const MAX_RESULT_FILE_BYTES: u64 = 1 << 30;
+
+/// The most bytes of a baseline or a sweep's manifest or point file: each is a few kilobytes to a
+/// few megabytes.
+pub const MAX_SMALL_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads the file at `path` whole, refusing (with [`std::io::ErrorKind::InvalidData`]) one larger
+/// than `limit` bytes after reading just one byte past it: `/dev/zero` or a log file given in the
+/// wrong place fails at once.
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, the most stampede reads from a file of this kind (is it the right file?)",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_at_most`] as UTF-8 text.
+pub fn read_text_at_most(path: &Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_at_most(path, limit)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// The prefix of every temporary file and folder stampede writes; what a killed run leaves
 /// behind is recognised by it and removed by the next write.
 pub const TEMP_PREFIX: &str = ".stampede-tmp";
@@ -243,7 +279,7 @@ fn checksum(bytes: &[u8]) -> String {
 /// there (a sweep's or hand-made CSVs are read as they are). `Err` says what does not belong.
 pub fn verify_set(dir: &Path) -> Result<(), String> {
     let path = dir.join(MANIFEST);
-    let bytes = match std::fs::read(&path) {
+    let bytes = match read_at_most(&path, MAX_SMALL_FILE_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if dir.join("summary.json").exists() {
@@ -264,7 +300,7 @@ pub fn verify_set(dir: &Path) -> Result<(), String> {
         .ok_or_else(|| format!("{}: no \"files\" table", path.display()))?;
     for (name, sum) in files {
         let file = dir.join(name);
-        let bytes = std::fs::read(&file).map_err(|e| {
+        let bytes = read_at_most(&file, MAX_RESULT_FILE_BYTES).map_err(|e| {
             format!(
                 "{} is listed in {MANIFEST} but cannot be read ({e}): the directory does not hold one run's whole set; run the scenario again",
                 file.display()

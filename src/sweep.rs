@@ -468,7 +468,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Outcome, SweepError> {
         .ok_or_else(|| SweepError::Input("merge needs at least one directory".into()))?;
     let manifest = |d: &Path| {
         let path = d.join(POINTS_DIR).join(MANIFEST);
-        std::fs::read_to_string(&path).map_err(|e| {
+        crate::io::read_text_at_most(&path, crate::io::MAX_SMALL_FILE_BYTES).map_err(|e| {
             SweepError::Input(format!(
                 "{}: {e}: not the output directory of a sweep",
                 path.display()
@@ -613,7 +613,7 @@ fn prepare(grid: &Grid, dir: &Path, resume: bool) -> Result<(), SweepError> {
     crate::io::remove_old_leftovers(&points_dir, hour);
     crate::io::remove_old_leftovers(dir, hour);
     let manifest = points_dir.join(MANIFEST);
-    let existing = match std::fs::read_to_string(&manifest) {
+    let existing = match crate::io::read_text_at_most(&manifest, crate::io::MAX_SMALL_FILE_BYTES) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(&manifest)(e)),
@@ -700,7 +700,7 @@ struct Found {
 /// policies, replications and seeds. `None` otherwise (absent, of another sweep, or of another
 /// build with other metrics).
 fn read_point(grid: &Grid, index: usize, expected: Option<&Point>, path: &Path) -> Option<Found> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = crate::io::read_at_most(path, crate::io::MAX_SMALL_FILE_BYTES).ok()?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(bytes.as_slice());

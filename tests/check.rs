@@ -460,6 +460,25 @@ fn a_baseline_with_nothing_to_compare_is_bad_input() {
     );
 }
 
+/// Issue 11, class 3: a baseline is read up to 64 MiB; a wrong file in its place (here a
+/// symlink to /dev/zero) fails at once with exit 2 instead of being read into memory.
+#[test]
+fn a_baseline_that_is_not_a_baseline_file_is_refused_without_reading_it_all() {
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let saved = dir.path().join("baselines/main");
+    std::fs::create_dir_all(&saved).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", saved.join("tiny.json")).unwrap();
+    let out = check(dir.path(), &[path_str(&file), "--baseline", "main"]);
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), Some(2), "{err}");
+    assert!(err.contains("larger than 64 MiB"), "{err}");
+}
+
 /// Issue 11, class 9: `check` reports its verdict by exit code even when nobody reads stdout
 /// (a closed pipe is not an error), and stdout that cannot be written (a full disk) is exit 2,
 /// an unusable path, never 1, which says a check failed.

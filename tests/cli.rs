@@ -1051,6 +1051,29 @@ fn a_scenario_file_over_16_mib_is_refused_without_reading_it_all() {
     }
 }
 
+/// Issue 11, class 3: a trace is read row by row with each row at most 64 KiB, so a file
+/// without line breaks (here /dev/zero) fails at once, at the trace's `file` field.
+#[test]
+fn a_trace_that_is_not_a_csv_file_is_refused_without_reading_it_all() {
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(
+        dir.path(),
+        "t.toml",
+        "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n[[source]]\nname = \"s\"\narrival = { process = \"trace\", file = \"/dev/zero\" }\n[source.job]\nprompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 5\n[[policy]]\nname = \"p\"\n",
+    );
+    let o = stampede().arg("validate").arg(&file).output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), Some(2), "{err}");
+    assert!(
+        err.contains(":7:39: field `source[0].arrival.file`"),
+        "{err}"
+    );
+    assert!(err.contains("a row longer than 64 KiB"), "{err}");
+}
+
 /// Issue 11, class 9: an empty `[[source]]` or `[[policy]]` table is reported at its header
 /// with the field it lacks (this held already; the test keeps it so).
 #[test]

@@ -114,6 +114,33 @@ fn a_source_spread_over_100000_tenants_validates_in_linear_time() {
 }
 
 #[test]
+fn expectations_on_100000_tenants_and_2000_policies_validate_in_linear_time() {
+    // Each entry looked its tenant and policy up in a list and counted its line from the top of
+    // the file: hours for this file, which a script writes in a second.
+    let mut text = format!("{HEAD}[[source]]\nname = \"s\"\nspread_over = 100000\n{JOB}");
+    for i in 1..2_000 {
+        writeln!(text, "[[policy]]\nname = \"p{i}\"").unwrap();
+    }
+    for i in 0..100_000 {
+        writeln!(
+            text,
+            "[[expect]]\npolicy = \"p{}\"\nmetric = \"tenant.s-{}.jobs_ok\"\nop = \">=\"\nvalue = 0",
+            1 + i % 1_999,
+            i + 1
+        )
+        .unwrap();
+    }
+    let lines = text.lines().count();
+    let parsed = within(60, 8 << 20, move || {
+        stampede::scenario::parse_with_expectations(&text, "t.toml").unwrap()
+    });
+    assert_eq!(parsed.scenario.policies.len(), 2_000);
+    assert_eq!(parsed.expectations.len(), 100_000);
+    // The last entry's line: its header is five lines from the end.
+    assert_eq!(parsed.expectations[99_999].line, lines - 4);
+}
+
+#[test]
 fn a_generated_tenant_that_already_exists_is_still_refused() {
     let text = format!(
         "{HEAD}[[tenant]]\nname = \"s-7\"\n[[source]]\nname = \"s\"\nspread_over = 10\n{JOB}"

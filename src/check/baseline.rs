@@ -118,7 +118,7 @@ pub struct BaselinePolicy {
 /// baseline with no policies, or a policy with no metrics, is refused: a gate that compares
 /// nothing would pass whatever the run does.
 pub fn load(path: &Path) -> Result<Baseline, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::io::read_text_at_most(path, crate::io::MAX_SMALL_FILE_BYTES).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "no baseline at {} (save one with --save-baseline NAME, and --baseline-dir if it lives elsewhere)",

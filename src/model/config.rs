@@ -35,6 +35,9 @@ pub const MAX_JOBS: u64 = 1_000_000_000;
 /// Most tenants one source spreads its jobs over (`spread_over`): each is a name held in memory.
 pub const MAX_SPREAD: u32 = 100_000;
 
+/// Most tenants a trace may name, in all: each keeps its own metrics for the run.
+pub const MAX_TRACE_TENANTS: usize = 1_000_000;
+
 /// Most replications per policy (`replications`, `--replications`): results are held per
 /// replication, so the count is checked before anything is allocated for it.
 pub const MAX_REPLICATIONS: u32 = 10_000;

@@ -40,7 +40,7 @@ struct Csv {
 impl Csv {
     /// Reads `path`; `None` when it does not exist.
     fn read(path: &Path) -> Result<Option<Csv>, DataError> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::io::read_at_most(path, crate::io::MAX_RESULT_FILE_BYTES) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(DataError::new(path, None, format!("cannot read: {e}"))),
@@ -488,7 +488,7 @@ pub struct ScenarioInfo {
 pub fn read_scenario_info(dir: &Path) -> Result<ScenarioInfo, DataError> {
     let mut info = ScenarioInfo::default();
     let json_path = dir.join("summary.json");
-    match std::fs::read(&json_path) {
+    match crate::io::read_at_most(&json_path, crate::io::MAX_RESULT_FILE_BYTES) {
         Ok(bytes) => {
             let doc: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| DataError::new(&json_path, Some(e.line() as u64), e.to_string()))?;
@@ -511,7 +511,7 @@ pub fn read_scenario_info(dir: &Path) -> Result<ScenarioInfo, DataError> {
         }
     }
     let toml_path = dir.join(SCENARIO_COPY);
-    if let Ok(text) = std::fs::read_to_string(&toml_path) {
+    if let Ok(text) = crate::scenario::read_file(&toml_path) {
         info.source = Some(toml_path);
         let comments = leading_comments(&text);
         info.assumptions = (!comments.trim().is_empty()).then_some(comments);

@@ -46,10 +46,13 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
 /// was run and `stampede report` finds the scenario's description and assumptions.
 pub fn copy_scenario(scenario: &Path, dir: &Path) -> Result<(), PlotError> {
     let target = dir.join(data::SCENARIO_COPY);
-    let bytes = std::fs::read(scenario).map_err(|source| PlotError::Io {
-        path: scenario.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        crate::io::read_at_most(scenario, crate::scenario::MAX_FILE_BYTES).map_err(|source| {
+            PlotError::Io {
+                path: scenario.to_path_buf(),
+                source,
+            }
+        })?;
     crate::io::write_atomic(&target, &bytes).map_err(|source| PlotError::Io {
         path: target.clone(),
         source,

@@ -43,6 +43,39 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Line numbers of many offsets in one pass over the text: each call counts newlines from the
+/// previous offset on, so offsets given in document order (as array entries are) cost one scan in
+/// all rather than one scan each.
+pub struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    /// A counter at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        LineCounter {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte `offset`; an offset before the previous one starts over.
+    pub fn line_at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        let between = &self.text.as_bytes()[self.offset..offset];
+        self.line += between.iter().filter(|&&b| b == b'\n').count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +87,14 @@ mod tests {
         assert_eq!(line_col(text, 6), (2, 1));
         assert_eq!(line_col(text, 11), (2, 6));
         assert_eq!(line_col(text, 999), (3, 1));
+        let mut lines = LineCounter::new(text);
+        for offset in [0, 6, 11, 999, 0, 11, 6] {
+            assert_eq!(
+                lines.line_at(offset),
+                line_col(text, offset).0,
+                "offset {offset}"
+            );
+        }
     }
 
     #[test]

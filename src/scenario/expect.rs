@@ -23,6 +23,7 @@ use super::raw::Invalid;
 use crate::metrics::{Metrics, TenantMetrics};
 use crate::model::Policy;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -94,21 +95,13 @@ pub enum MetricRef {
 impl MetricRef {
     /// The metric called `name`, or a message saying what was expected (with the closest name
     /// when there is one). `tenants` are the scenario's tenant names, for per-tenant metrics.
-    pub fn parse(name: &str, tenants: &[String]) -> Result<MetricRef, String> {
+    pub fn parse(name: &str, tenants: &Names<'_>) -> Result<MetricRef, String> {
         if let Some(rest) = name.strip_prefix("tenant.") {
             let (tenant, metric) = rest.rsplit_once('.').unwrap_or((rest, ""));
-            if !tenants.iter().any(|t| t == tenant) {
-                let mut listed = tenants
-                    .iter()
-                    .take(8)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if tenants.len() > 8 {
-                    listed.push_str(&format!(", ... {} in all", tenants.len()));
-                }
+            if !tenants.contains(tenant) {
                 return Err(format!(
-                    "expected tenant.<tenant>.<metric> with a tenant of this scenario ({listed}), found \"{name}\""
+                    "expected tenant.<tenant>.<metric> with a tenant of this scenario ({}), found \"{name}\"",
+                    tenants.listed()
                 ));
             }
             let Some(known) = TenantMetrics::NAMES.iter().find(|n| **n == metric) else {
@@ -215,27 +208,63 @@ fn invalid<T>(span: Range<usize>, field: String, message: String) -> Result<T, I
 }
 
 /// A policy name among `policies`, or a message listing them.
+/// A scenario's policy or tenant names, listed in order for messages and hashed for lookups, so
+/// checking many entries against many names stays linear.
+pub struct Names<'a> {
+    list: &'a [String],
+    set: HashSet<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    /// Indexes `list`.
+    pub fn new(list: &'a [String]) -> Self {
+        Names {
+            list,
+            set: list.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Whether `name` is one of them.
+    pub fn contains(&self, name: &str) -> bool {
+        self.set.contains(name)
+    }
+
+    /// The first few, then how many there are in all: a message stays short with 100,000 names.
+    fn listed(&self) -> String {
+        let mut listed = self
+            .list
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.list.len() > 8 {
+            listed.push_str(&format!(", ... {} in all", self.list.len()));
+        }
+        listed
+    }
+}
+
 fn policy_name(
     name: &Spanned<String>,
     field: String,
-    policies: &[Policy],
+    policies: &Names<'_>,
     all: bool,
 ) -> Result<Option<String>, Invalid> {
     let n = name.get_ref().as_str();
     if all && n == "all" {
         return Ok(None);
     }
-    if policies.iter().any(|p| p.name == n) {
+    if policies.contains(n) {
         return Ok(Some(n.to_string()));
     }
-    let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
     invalid(
         name.span(),
         field,
         format!(
             "expected {}a policy of this scenario ({}), found \"{n}\"",
             if all { "\"all\" or " } else { "" },
-            names.join(", ")
+            policies.listed()
         ),
     )
 }
@@ -248,6 +277,10 @@ pub fn validate(
     tenants: &[String],
     text: &str,
 ) -> Result<Vec<Expectation>, Invalid> {
+    let policy_names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
+    let policies = Names::new(&policy_names);
+    let tenants = Names::new(tenants);
+    let mut lines = super::error::LineCounter::new(text);
     let mut out = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
         let path = format!("expect[{i}]");
@@ -255,9 +288,9 @@ pub fn validate(
         let e = entry.into_inner();
         let policy = match &e.policy {
             None => None,
-            Some(p) => policy_name(p, format!("{path}.policy"), policies, true)?,
+            Some(p) => policy_name(p, format!("{path}.policy"), &policies, true)?,
         };
-        let metric = MetricRef::parse(e.metric.get_ref(), tenants)
+        let metric = MetricRef::parse(e.metric.get_ref(), &tenants)
             .or_else(|m| invalid(e.metric.span(), format!("{path}.metric"), m))?;
         let op = match Op::parse(e.op.get_ref().trim()) {
             Some(op) => op,
@@ -299,7 +332,7 @@ pub fn validate(
                 Bound::Value(*v.get_ref())
             }
             (None, Some(r)) => {
-                let reference = policy_name(r, format!("{path}.relative_to"), policies, false)?
+                let reference = policy_name(r, format!("{path}.relative_to"), &policies, false)?
                     .unwrap_or_default();
                 if policy.as_deref() == Some(reference.as_str()) {
                     return invalid(
@@ -337,7 +370,7 @@ pub fn validate(
             metric,
             op,
             bound,
-            line: super::line_col(text, entry_span.start).0,
+            line: lines.line_at(entry_span.start),
         });
     }
     Ok(out)
@@ -345,7 +378,7 @@ pub fn validate(
 
 #[cfg(test)]
 mod tests {
-    use super::{Bound, MetricRef, Op};
+    use super::{Bound, MetricRef, Names, Op};
     use crate::scenario::{parse, parse_with_expectations};
 
     const BASE: &str = r#"[scenario]
@@ -490,22 +523,22 @@ name = "fixed"
     #[test]
     fn metric_names_are_looked_up_with_a_suggestion_for_typos() {
         assert_eq!(
-            MetricRef::parse("rate_limited", &[]),
+            MetricRef::parse("rate_limited", &Names::new(&[])),
             Ok(MetricRef::Summary("rate_limited"))
         );
-        let e = MetricRef::parse("makespan", &[]).unwrap_err();
+        let e = MetricRef::parse("makespan", &Names::new(&[])).unwrap_err();
         assert!(
             e.contains("found \"makespan\"; did you mean \"makespan_s\"?"),
             "{e}"
         );
-        let e = MetricRef::parse("zzzzzzzzzzzzzzzzzzzzzz", &[]).unwrap_err();
+        let e = MetricRef::parse("zzzzzzzzzzzzzzzzzzzzzz", &Names::new(&[])).unwrap_err();
         assert!(!e.contains("did you mean"), "{e}");
     }
 
     #[test]
     fn tenant_metrics_are_named_tenant_dot_name_dot_metric() {
         let tenants = ["light".to_string(), "heavy.user".to_string()];
-        let m = MetricRef::parse("tenant.heavy.user.rate_limited", &tenants).unwrap();
+        let m = MetricRef::parse("tenant.heavy.user.rate_limited", &Names::new(&tenants)).unwrap();
         assert_eq!(
             m,
             MetricRef::Tenant {
@@ -514,12 +547,12 @@ name = "fixed"
             }
         );
         assert_eq!(m.name(), "tenant.heavy.user.rate_limited");
-        let e = MetricRef::parse("tenant.nobody.jobs_ok", &tenants).unwrap_err();
+        let e = MetricRef::parse("tenant.nobody.jobs_ok", &Names::new(&tenants)).unwrap_err();
         assert!(
             e.contains("(light, heavy.user), found \"tenant.nobody.jobs_ok\""),
             "{e}"
         );
-        let e = MetricRef::parse("tenant.light.makespan_s", &tenants).unwrap_err();
+        let e = MetricRef::parse("tenant.light.makespan_s", &Names::new(&tenants)).unwrap_err();
         assert!(e.contains("expected a per-tenant metric"), "{e}");
     }
 }

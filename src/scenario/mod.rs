@@ -267,12 +267,83 @@ pub fn value_cell(value: &toml::Value) -> String {
 }
 
 fn toml_error(text: &str, file: &str, field: Option<String>, e: &toml::de::Error) -> ScenarioError {
+    let message = e.message().trim();
+    // The parser refuses a key of 80 or more dotted parts without saying where.
+    if e.span().is_none()
+        && message == "recursion limit"
+        && let Some(offset) = long_dotted_key(text, TOML_MAX_KEY_PARTS)
+    {
+        return ScenarioError {
+            file: file.to_string(),
+            position: Some(line_col(text, offset)),
+            field,
+            message: format!(
+                "expected a key of fewer than {TOML_MAX_KEY_PARTS} dotted parts, found one of {TOML_MAX_KEY_PARTS} or more"
+            ),
+        };
+    }
     ScenarioError {
         file: file.to_string(),
         position: e.span().map(|s| line_col(text, s.start)),
         field,
-        message: e.message().trim().to_string(),
+        message: message.to_string(),
     }
+}
+
+/// The most dotted parts the `toml` parser takes in one key (its recursion limit).
+const TOML_MAX_KEY_PARTS: usize = 80;
+
+/// Byte offset of the first key in `text` with at least `parts` dotted parts (`a.b."c".d`), in a
+/// table header, before `=`, or inside an inline table. Quoted parts count as one; comments and
+/// the contents of strings elsewhere are skipped, roughly as the parser reads them.
+fn long_dotted_key(text: &str, parts: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let bare = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let (mut i, mut start, mut count, mut after_dot) = (0, 0, 0, true);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let part_end = if bare(b) {
+            let mut j = i;
+            while j < bytes.len() && bare(bytes[j]) {
+                j += 1;
+            }
+            Some(j)
+        } else if b == b'"' || b == b'\'' {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != b && bytes[j] != b'\n' {
+                j += if b == b'"' && bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            Some((j + 1).min(bytes.len()))
+        } else {
+            None
+        };
+        match (part_end, b) {
+            (Some(end), _) => {
+                if after_dot && count > 0 {
+                    count += 1;
+                } else {
+                    (start, count) = (i, 1);
+                }
+                if count >= parts {
+                    return Some(start);
+                }
+                after_dot = false;
+                i = end;
+                continue;
+            }
+            (None, b'.') => after_dot = !after_dot && count > 0,
+            (None, b' ' | b'\t') => {}
+            (None, b'#') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                count = 0;
+            }
+            _ => count = 0,
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -299,6 +370,41 @@ name = "p"
         parse(&format!("{BASE}{extra}"), "t.toml")
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_key_of_too_many_dotted_parts_is_refused_at_its_position() {
+        let key = vec!["a"; 100].join(".");
+        // The extra text starts on line 15.
+        for (extra, col) in [
+            (format!("[{key}]\nx = 1"), 2),
+            (format!("{key} = 1"), 1),
+            (format!("x = {{ {key} = 1 }}"), 7),
+            (format!("# {key}\n[\"q\".{key}]"), 2),
+        ] {
+            let e = error(&extra);
+            let line = 15 + extra.lines().position(|l| l.contains("a.a")).unwrap();
+            let line = if extra.starts_with('#') {
+                line + 1
+            } else {
+                line
+            };
+            assert!(
+                e.starts_with(&format!(
+                    "t.toml:{line}:{col}: expected a key of fewer than 80"
+                )),
+                "{extra}: {e}"
+            );
+        }
+        assert_eq!(
+            super::long_dotted_key("a.b.c = 1.5\n'x'.\"y\" = 2", 3),
+            Some(0)
+        );
+        assert_eq!(
+            super::long_dotted_key("a.b = 1.5\n'x'.\"y\".z = 2", 3),
+            Some(10)
+        );
+        assert_eq!(super::long_dotted_key("a.b = 1.5 # c.d.e.f", 3), None);
     }
 
     #[test]
