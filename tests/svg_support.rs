@@ -1,0 +1,3 @@
+//! The SVG reader that chart tests share, tested on its own.
+
+mod support;
