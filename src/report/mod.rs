@@ -2,8 +2,11 @@
 //! design-review report. (The machine-readable files are [`crate::run::export`]'s.)
 
 pub mod charts;
+mod comments;
 pub mod data;
 pub mod html;
+mod reading;
 mod table;
+mod text;
 
 pub use table::table;
