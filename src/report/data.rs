@@ -511,11 +511,31 @@ pub fn read_scenario_info(dir: &Path) -> Result<ScenarioInfo, DataError> {
         }
     }
     let toml_path = dir.join(SCENARIO_COPY);
-    if let Ok(text) = crate::scenario::read_file(&toml_path) {
+    // A sweep's directory may hold only the sweep's own copy (`sweep_points/scenario.toml`,
+    // without the comments): its name, description, seed and replications are there.
+    let sweep_copy = dir.join(crate::sweep::POINTS_DIR).join(SCENARIO_COPY);
+    let copy = crate::scenario::read_file(&toml_path)
+        .map(|t| (toml_path, t))
+        .or_else(|_| crate::scenario::read_file(&sweep_copy).map(|t| (sweep_copy, t)));
+    if let Ok((toml_path, text)) = copy {
         info.source = Some(toml_path);
         let comments = leading_comments(&text);
         info.assumptions = (!comments.trim().is_empty()).then_some(comments);
         if let Ok(doc) = text.parse::<toml::Table>() {
+            let sweep_replications = doc
+                .get("sweep")
+                .and_then(|s| s.get("replications"))
+                .and_then(|r| r.as_integer());
+            if info.replications.is_none() && !dir.join("summary.csv").exists() {
+                info.replications = sweep_replications.and_then(|r| u32::try_from(r).ok());
+            }
+            if info.seed.is_none() {
+                info.seed = doc
+                    .get("scenario")
+                    .and_then(|s| s.get("seed"))
+                    .and_then(|r| r.as_integer())
+                    .and_then(|r| u64::try_from(r).ok());
+            }
             let scenario = doc.get("scenario").and_then(|s| s.as_table());
             let field = |key: &str| {
                 scenario

@@ -11,8 +11,9 @@
 
 use super::charts::{self, Chart, Charts, PlotError};
 use super::comments::{comments_html, comments_md};
-use super::data::{self, PolicySummary, ScenarioInfo, Summary};
-use super::reading::reading;
+use super::data::{self, PolicySummary, ScenarioInfo, Summary, Sweep};
+use super::reading::{failed, failed_jobs, reading};
+use super::sweep_section;
 use super::table::{Format, ROWS, format};
 use super::text::{escape, inline_code, plural, spans_html, spans_md};
 use std::fmt::Write as _;
@@ -30,6 +31,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let page = Page {
         info: data::read_scenario_info(dir)?,
         summary: data::read_summary(dir)?,
+        sweep: data::read_sweep(dir)?,
         charts,
     };
     let mut written = Vec::new();
@@ -65,6 +67,7 @@ pub fn copy_scenario(scenario: &Path, dir: &Path) -> Result<(), PlotError> {
 struct Page {
     info: ScenarioInfo,
     summary: Option<Summary>,
+    sweep: Option<Sweep>,
     charts: Charts,
 }
 
@@ -88,13 +91,15 @@ table{border-collapse:collapse;font-size:14px;margin:8px 0}\
 th,td{padding:4px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\
 thead th{white-space:normal;vertical-align:bottom}\
 th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}\
-.win{background:#eef6e9}.ci{display:block;color:#777;font-size:12px;line-height:1.2}.swatch{display:inline-block;width:10px;\
+.win{background:#eef6e9}.failed{background:#fdecea}.badge{display:block;color:#c81e1e;\
+font-weight:bold;font-size:12px;white-space:normal}.ci{display:block;color:#777;font-size:12px;line-height:1.2}.swatch{display:inline-block;width:10px;\
 height:10px;border-radius:2px;margin-right:5px}\
 .scroll{overflow-x:auto}figure{margin:16px 0 28px}figure svg{width:100%;height:auto;\
 max-width:1200px;border:1px solid #eee}\
 figure svg text{font-family:'DejaVu Sans',Verdana,sans-serif}\
 .aligned{display:block;white-space:pre;font-family:'DejaVu Sans Mono',Menlo,Consolas,\
-monospace;font-size:13px;margin:4px 0;overflow-x:auto}figcaption{color:#444;font-size:14px;margin-top:4px}.note{color:#777;font-size:13px}";
+monospace;font-size:13px;margin:4px 0;overflow-x:auto}figcaption{color:#444;font-size:14px;margin-top:4px}\
+details{margin:12px 0}summary{cursor:pointer;color:#1f77b4}.note{color:#777;font-size:13px}";
 
 impl Page {
     fn title(&self) -> String {
@@ -102,7 +107,13 @@ impl Page {
             .name
             .clone()
             .or_else(|| self.summary.as_ref().and_then(|s| s.scenario.clone()))
-            .unwrap_or_else(|| "stampede run".to_string())
+            .unwrap_or_else(|| {
+                if self.summary.is_none() && self.sweep.is_some() {
+                    "stampede sweep".to_string()
+                } else {
+                    "stampede run".to_string()
+                }
+            })
     }
 
     fn meta(&self) -> String {
@@ -119,18 +130,33 @@ impl Page {
             .replications
             .or_else(|| self.summary.as_ref().and_then(|s| s.replications));
         if let Some(r) = reps {
+            let per = if self.summary.is_none() && self.sweep.is_some() {
+                "point and policy"
+            } else {
+                "policy"
+            };
             parts.push(plural(
                 r as f64,
-                "replication per policy",
-                "replications per policy",
+                &format!("replication per {per}"),
+                &format!("replications per {per}"),
             ));
         }
-        if let Some(s) = &self.summary {
-            parts.push(plural(s.policies.len() as f64, "policy", "policies"));
+        let policies = match (&self.summary, &self.sweep) {
+            (Some(s), _) => Some(s.policies.len()),
+            (None, Some(sw)) => Some(sw.policies.len()),
+            (None, None) => None,
+        };
+        if let Some(n) = policies {
+            parts.push(plural(n as f64, "policy", "policies"));
         }
         parts.push(format!(
-            "written by stampede {} from the run's CSV files",
-            env!("CARGO_PKG_VERSION")
+            "written by stampede {} from the {}'s CSV files",
+            env!("CARGO_PKG_VERSION"),
+            if self.summary.is_none() && self.sweep.is_some() {
+                "sweep"
+            } else {
+                "run"
+            }
         ));
         parts.join(" · ")
     }
@@ -187,6 +213,9 @@ impl Page {
                 spans_html(&reading(s))
             );
         }
+        if let Some(sw) = &self.sweep {
+            h.push_str(&sweep_section::html(sw, self.info.replications));
+        }
         if let Some(a) = &self.info.assumptions {
             let _ = writeln!(
                 h,
@@ -209,7 +238,7 @@ impl Page {
         }
         h.push_str(
             "<p class=\"note\">Every number on this page comes from the CSV files beside it \
-             (summary.csv, latency.csv, timeseries.csv); the charts are also in charts/ as SVG and PNG. \
+             (summary.csv, latency.csv, timeseries.csv, sweep_summary.csv); the charts are also in charts/ as SVG and PNG. \
              Regenerate with <code>stampede report DIR</code>.</p>\n</body>\n</html>\n",
         );
         h
@@ -226,15 +255,16 @@ impl Page {
         });
         t.push_str("</th>");
         for p in &s.policies {
-            let class = if winners.contains(&p.name) {
-                " class=\"win\""
-            } else {
-                ""
-            };
             let color = policy_color(s, &p.name);
+            let badge = if failed(p) {
+                format!("<span class=\"badge\">✗ {}</span>", escape(&failed_jobs(p)))
+            } else {
+                String::new()
+            };
             let _ = write!(
                 t,
-                "<th{class}><span class=\"swatch\" style=\"background:{color}\"></span>{}</th>",
+                "<th{}><span class=\"swatch\" style=\"background:{color}\"></span>{}{badge}</th>",
+                column_class(p, &winners),
                 escape(&p.name).replace('_', "_<wbr>")
             );
         }
@@ -242,11 +272,7 @@ impl Page {
         for (key, label, f) in self.rows() {
             let _ = write!(t, "<tr><td>{}</td>", escape(label));
             for p in &s.policies {
-                let class = if winners.contains(&p.name) {
-                    " class=\"win\""
-                } else {
-                    ""
-                };
+                let class = column_class(p, &winners);
                 let ci = p.ci(key);
                 let ci_text = if reps > 1 && ci > 0.0 {
                     format!("<span class=\"ci\">± {}</span>", escape(&format(ci, f)))
@@ -264,7 +290,12 @@ impl Page {
         t.push_str("</tbody>\n</table></div>\n");
         if !winners.is_empty() {
             t.push_str(
-                "<p class=\"note\">Shaded: the lowest job latency p99 among the policies that finished every job.</p>\n",
+                "<p class=\"note\">Shaded green: the lowest job latency p99 among the policies that finished every job.</p>\n",
+            );
+        }
+        if s.policies.iter().any(failed) {
+            t.push_str(
+                "<p class=\"note\">Shaded red, marked ✗: policies whose jobs failed; their cost and latency measure runs that stopped early.</p>\n",
             );
         }
         t
@@ -281,6 +312,9 @@ impl Page {
         if let Some(s) = &self.summary {
             let _ = writeln!(m, "## Reading\n\n{}\n", spans_md(&reading(s)));
         }
+        if let Some(sw) = &self.sweep {
+            m.push_str(&sweep_section::markdown(sw, self.info.replications));
+        }
         if let Some(a) = &self.info.assumptions {
             let _ = writeln!(m, "## Assumptions\n\n{}\n", comments_md(a));
         }
@@ -296,6 +330,8 @@ impl Page {
             for p in &s.policies {
                 if winners.contains(&p.name) {
                     let _ = write!(m, " | **{}**", p.name);
+                } else if failed(p) {
+                    let _ = write!(m, " | {} ✗ {}", p.name, failed_jobs(p));
                 } else {
                     let _ = write!(m, " | {}", p.name);
                 }
@@ -320,6 +356,11 @@ impl Page {
             if !winners.is_empty() {
                 m.push_str(
                     "\nIn bold: the lowest job latency p99 among the policies that finished every job.\n",
+                );
+            }
+            if s.policies.iter().any(failed) {
+                m.push_str(
+                    "\nMarked ✗: policies whose jobs failed; their cost and latency measure runs that stopped early.\n",
                 );
             }
             m.push('\n');
@@ -352,6 +393,17 @@ fn chart_html(c: &Chart) -> String {
         inline_svg(&c.svg),
         escape(&c.about)
     )
+}
+
+/// The class of a policy's table cells: the winner's shade, or the failure shade.
+fn column_class(p: &PolicySummary, winners: &[String]) -> &'static str {
+    if winners.contains(&p.name) {
+        " class=\"win\""
+    } else if failed(p) {
+        " class=\"failed\""
+    } else {
+        ""
+    }
 }
 
 /// The policy's chart colour as CSS, so that the table's swatches match the charts.

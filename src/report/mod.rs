@@ -6,6 +6,8 @@ mod comments;
 pub mod data;
 pub mod html;
 mod reading;
+mod sweep_reading;
+mod sweep_section;
 mod table;
 mod text;
 

@@ -4,8 +4,25 @@ use super::data::{PolicySummary, Summary};
 use super::table::{Format, format};
 use super::text::{Span, and_list, plural, secs, usd};
 
-/// The reading of the results: the winner, what it costs against the cheapest, who was refused
-/// how often, and who failed. Built from the numbers only.
+/// Whether some of the policy's jobs failed (in any replication): its cost and latency then
+/// measure a run that stopped early, not a better policy.
+pub(super) fn failed(p: &PolicySummary) -> bool {
+    p.get("jobs_failed") > 0.0
+}
+
+/// "failed 1 of 1 jobs", with the mean over replications when there are several.
+pub(super) fn failed_jobs(p: &PolicySummary) -> String {
+    format!(
+        "failed {} of {} jobs",
+        format(p.get("jobs_failed"), Format::Count),
+        format(p.get("jobs"), Format::Count)
+    )
+}
+
+/// The reading of the results: first who failed (their low cost and latency only mean they
+/// stopped early, so they are compared with nothing), then the winner among the policies that
+/// finished every job, what it costs against the cheapest of those, the trade-off between
+/// them, and who was refused how often. Built from the numbers only.
 pub(super) fn reading(summary: &Summary) -> Vec<Span> {
     let mut s: Vec<Span> = Vec::new();
     let text = |s: &mut Vec<Span>, t: String| s.push(Span::Text(t));
@@ -15,12 +32,41 @@ pub(super) fn reading(summary: &Summary) -> Vec<Span> {
     let cost = |p: &PolicySummary| p.get("cost_usd");
     let ok: Vec<&PolicySummary> = ps
         .iter()
-        .filter(|p| p.get("jobs_failed") == 0.0 && p99(p).is_finite())
+        .filter(|p| !failed(p) && p99(p).is_finite())
         .collect();
-    let cheapest = ps
+    let cheapest = ok
         .iter()
+        .copied()
         .filter(|p| cost(p).is_finite())
         .min_by(|a, b| cost(a).total_cmp(&cost(b)));
+    let failures: Vec<&PolicySummary> = ps.iter().filter(|p| failed(p)).collect();
+    if !failures.is_empty() && !ok.is_empty() {
+        let named: Vec<String> = failures
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} ({} calls gave up)",
+                    p.name,
+                    failed_jobs(p),
+                    format(p.get("gave_up"), Format::Count)
+                )
+            })
+            .collect();
+        s.push(Span::Strong(format!("Failed: {}.", and_list(&named))));
+        text(
+            &mut s,
+            format!(
+                " {} low cost and latency only mean {} stopped early: {} left out of every comparison below. ",
+                if failures.len() > 1 { "Their" } else { "Its" },
+                if failures.len() > 1 { "they" } else { "it" },
+                if failures.len() > 1 {
+                    "they are"
+                } else {
+                    "it is"
+                },
+            ),
+        );
+    }
     if reps > 1 {
         text(
             &mut s,
@@ -64,49 +110,34 @@ pub(super) fn reading(summary: &Summary) -> Vec<Span> {
         } else {
             "It costs"
         };
+        let among = if ok.len() == ps.len() {
+            "of any policy"
+        } else {
+            "of the policies that finished every job"
+        };
         if let Some(c) = cheapest {
             if cost(c) >= cost(best) {
                 text(
                     &mut s,
-                    format!("{it} {}, the least of any policy. ", usd(cost(best))),
+                    format!("{it} {}, the least {among}. ", usd(cost(best))),
                 );
             } else {
-                let ratio = cost(best) / cost(c);
-                let failed = c.get("jobs_failed");
-                let why = if failed > 0.0 {
-                    format!(
-                        ", which failed {} of {} jobs",
-                        format(failed, Format::Count),
-                        format(c.get("jobs"), Format::Count)
-                    )
-                } else {
-                    format!(" (job latency p99 {})", secs(p99(c)))
-                };
                 text(
                     &mut s,
                     format!(
-                        "{it} {}, {:.1}x the cheapest policy, {} at {}{why}. ",
+                        "{it} {}, {:.1}x the cheapest {}, {} at {} (job latency p99 {}). ",
                         usd(cost(best)),
-                        ratio,
+                        cost(best) / cost(c),
+                        if ok.len() == ps.len() {
+                            "policy"
+                        } else {
+                            "policy that finished every job"
+                        },
                         c.name,
-                        usd(cost(c))
+                        usd(cost(c)),
+                        secs(p99(c))
                     ),
                 );
-                let cheapest_ok = ok
-                    .iter()
-                    .filter(|co| co.name != c.name && cost(co) < cost(best))
-                    .min_by(|a, b| cost(a).total_cmp(&cost(b)));
-                if let Some(co) = cheapest_ok {
-                    text(
-                        &mut s,
-                        format!(
-                            "The cheapest policy that finished every job is {} at {} with a job p99 of {}. ",
-                            co.name,
-                            usd(cost(co)),
-                            secs(p99(co))
-                        ),
-                    );
-                }
             }
         }
         if reps > 1 {
@@ -132,14 +163,19 @@ pub(super) fn reading(summary: &Summary) -> Vec<Span> {
         .iter()
         .min_by(|a, b| a.get("jobs_failed").total_cmp(&b.get("jobs_failed")))
     {
-        text(&mut s, "No policy finished every job. ".into());
-        s.push(Span::Strong(least.name.clone()));
+        let named: Vec<String> = ps
+            .iter()
+            .map(|p| format!("{} {}", p.name, failed_jobs(p)))
+            .collect();
+        s.push(Span::Strong(format!(
+            "No policy finished every job: {}.",
+            and_list(&named)
+        )));
         text(
             &mut s,
             format!(
-                " failed the fewest: {} of {} jobs, at {} with a job latency p99 of {}. ",
-                format(least.get("jobs_failed"), Format::Count),
-                format(least.get("jobs"), Format::Count),
+                " Costs and latencies below measure runs that stopped early. {} failed the fewest, at {} with a job latency p99 of {}. ",
+                least.name,
                 usd(cost(least)),
                 secs(p99(least))
             ),
@@ -200,22 +236,6 @@ pub(super) fn reading(summary: &Summary) -> Vec<Span> {
         })
         .collect();
     text(&mut s, format!("429s per policy: {}. ", and_list(&refused)));
-    let failed: Vec<String> = ps
-        .iter()
-        .filter(|p| p.get("jobs_failed") > 0.0)
-        .map(|p| {
-            format!(
-                "{} ({} of {} jobs, {} calls gave up)",
-                p.name,
-                format(p.get("jobs_failed"), Format::Count),
-                format(p.get("jobs"), Format::Count),
-                format(p.get("gave_up"), Format::Count)
-            )
-        })
-        .collect();
-    if !failed.is_empty() {
-        text(&mut s, format!("Failed jobs: {}.", and_list(&failed)));
-    }
     if let Some(Span::Text(t)) = s.last_mut() {
         *t = t.trim_end().to_string();
     }
@@ -262,18 +282,62 @@ mod tests {
         };
         let text = spans_md(&reading(&s));
         assert!(
-            text.starts_with("**bucket_only and fixed** share the lowest job latency p99 among the policies that finished every job: 38.3 s"),
+            text.starts_with("**Failed: naive failed 1 of 1 jobs (10 calls gave up).** Its low cost and latency only mean it stopped early: it is left out of every comparison below. **bucket_only and fixed** share the lowest job latency p99 among the policies that finished every job: 38.3 s"),
             "{text}"
         );
-        assert!(text.contains("They cost $6.05, 3.2x the cheapest policy, naive at $1.89, which failed 1 of 1 jobs."), "{text}");
+        assert!(
+            text.contains("They cost $6.05, the least of the policies that finished every job."),
+            "{text}"
+        );
+        assert!(!text.contains("cheapest policy, naive"), "{text}");
         assert!(
             text.contains(
                 "429s per policy: naive 5,586, jitter_only 5,058, bucket_only 0 and fixed 0."
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_failed_policy_is_named_first_and_never_the_yardstick() {
+        let s = Summary {
+            replications: Some(1),
+            policies: vec![
+                policy("fast", 10.0, 5.0, 0.0, 0.0),
+                policy("cheap", 20.0, 2.0, 0.0, 3.0),
+                policy("broken", 1.0, 0.5, 1.0, 900.0),
+            ],
+            ..Summary::default()
+        };
+        let text = spans_md(&reading(&s));
         assert!(
-            text.contains("Failed jobs: naive (1 of 1 jobs, 10 calls gave up)."),
+            text.starts_with("**Failed: broken failed 1 of 1 jobs (10 calls gave up).**"),
+            "{text}"
+        );
+        assert!(
+            text.contains("It costs $5.00, 2.5x the cheapest policy that finished every job, cheap at $2.00 (job latency p99 20.0 s)."),
+            "{text}"
+        );
+        assert!(!text.contains("broken at"), "{text}");
+        assert!(
+            text.contains("The trade-off, from fastest to cheapest, among the policies that finished every job (none of them beaten on both job p99 and cost): fast (10.0 s, $5.00) and cheap (20.0 s, $2.00)."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn when_every_policy_failed_the_reading_says_so_first() {
+        let s = Summary {
+            replications: Some(1),
+            policies: vec![
+                policy("a", 10.0, 5.0, 1.0, 0.0),
+                policy("b", 20.0, 2.0, 1.0, 3.0),
+            ],
+            ..Summary::default()
+        };
+        let text = spans_md(&reading(&s));
+        assert!(
+            text.starts_with("**No policy finished every job: a failed 1 of 1 jobs and b failed 1 of 1 jobs.** Costs and latencies below measure runs that stopped early."),
             "{text}"
         );
     }
