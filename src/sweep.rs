@@ -1018,6 +1018,48 @@ bucket = { rate = 100, burst = 100 }
     }
 
     #[test]
+    fn the_policy_selection_keeps_and_orders_the_points_policies_and_is_in_the_manifest() {
+        let two = SWEPT.replace("[sweep]\n", "[[policy]]\nname = \"q\"\n[sweep]\n");
+        let names = |plan: &Plan| -> Vec<String> {
+            plan.points[0]
+                .scenario
+                .policies
+                .iter()
+                .map(|p| p.name.clone())
+                .collect()
+        };
+        let all = Plan::new(&two, "t.toml", &[], None).unwrap();
+        assert_eq!(names(&all), ["p", "q"]);
+        let picked = ["q", "p", "q"].map(String::from);
+        let plan = Plan::with_policies(&two, "t.toml", &[], None, &picked).unwrap();
+        assert!(plan.points.iter().all(|p| p.scenario.policies.len() == 2));
+        assert_eq!(names(&plan), ["q", "p"]);
+        assert_eq!(plan.runs(), all.runs());
+        // Read back from the manifest, the selection is the same.
+        let again = Grid::from_document(plan.grid.document.clone(), "m.toml").unwrap();
+        assert_eq!(again.document, plan.grid.document);
+        assert!(plan.grid.document.contains("policies = [\"q\", \"p\"]"));
+        let from_file = two.replace("[sweep]\n", "[sweep]\npolicies = [\"q\"]\n");
+        let plan = Plan::new(&from_file, "t.toml", &[], None).unwrap();
+        assert_eq!(names(&plan), ["q"]);
+        assert_eq!(plan.runs(), all.runs() / 2);
+        // The command line replaces the file's selection.
+        let plan = Plan::with_policies(&from_file, "t.toml", &[], None, &["p".into()]).unwrap();
+        assert_eq!(names(&plan), ["p"]);
+        let e = Plan::with_policies(&two, "t.toml", &[], None, &["x".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no policy named \"x\""), "{e}");
+        assert!(e.contains("(it has: p, q)"), "{e}");
+        let bad = two.replace("[sweep]\n", "[sweep]\npolicies = [\"x\"]\n");
+        let e = Plan::new(&bad, "t.toml", &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sweep.policies"), "{e}");
+        assert!(e.contains("no policy named \"x\" (it has: p, q)"), "{e}");
+    }
+
+    #[test]
     fn a_value_that_makes_the_scenario_invalid_names_the_parameter() {
         let set = parse_axis("policy.p.bucket.rate=-5").unwrap();
         let e = Plan::new(SWEPT, "t.toml", &[set], None)
