@@ -10,8 +10,9 @@
 //! a directory whose files do not match its manifest, or that holds a run's files but no manifest
 //! (a run killed while moving its files in, or another program's files): files of two runs are
 //! never read as one. The set is moved file by file rather than by swapping the whole directory
-//! because the directory may also hold a sweep's results (`run` and `sweep` share
-//! `output/<name>/`) or a user's own files, which a run must not delete.
+//! because the directory may hold a user's own files, which a run must not delete. (A sweep's
+//! results are kept apart: `sweep` writes into `output/<name>-sweep/`, and `run` refuses a
+//! directory holding a sweep's results.)
 
 use std::collections::BTreeMap;
 use std::io::Write;

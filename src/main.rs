@@ -37,7 +37,10 @@ enum Command {
         /// What to print on stdout.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Where to write summary.json, summary.csv and runs.csv [default: output/<scenario name>].
+        /// Where to write the results: summary.json, summary.csv, runs.csv, latency.csv,
+        /// timeseries.csv (with a timeseries_interval), tenants.csv (with several tenants),
+        /// scenario.toml (a copy of the scenario), manifest.json (every file's checksum) and
+        /// charts/ [default: output/<scenario name>]. Not a sweep's directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Do not draw charts (DIR/charts/*.svg, *.png).
@@ -62,6 +65,10 @@ enum Command {
         /// path or adding one (repeatable), e.g. --set source.0.job.agents=4,8,12.
         #[arg(long = "set", value_name = "PATH=V1,V2,...", value_parser = sweep::parse_axis)]
         set: Vec<scenario::Axis>,
+        /// Run only this policy at every point (repeatable; default: all, in file order, or
+        /// the [sweep] table's `policies`).
+        #[arg(long = "policy", value_name = "NAME")]
+        policies: Vec<String>,
         /// Override the sweep's replications per point and policy.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_REPLICATIONS as i64))]
         replications: Option<u32>,
@@ -74,7 +81,10 @@ enum Command {
         /// Keep the points already finished in the output directory; run only the others.
         #[arg(long)]
         resume: bool,
-        /// Where to write sweep.csv, sweep_summary.csv and sweep_points/ [default: output/<scenario name>].
+        /// Where to write the results: sweep.csv (every run), sweep_summary.csv (means and 95%
+        /// intervals per point and policy), sweep_points/ (each finished point's rows, and
+        /// scenario.toml, the whole sweep as one file) and charts/ [default: output/<scenario
+        /// name>-sweep]. Not a run's directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Do not draw charts.
@@ -196,6 +206,7 @@ fn main() -> ExitCode {
         Command::Sweep {
             scenario,
             set,
+            policies,
             replications,
             threads,
             shard,
@@ -205,6 +216,7 @@ fn main() -> ExitCode {
         } => sweep_command(
             &scenario,
             &set,
+            &policies,
             replications,
             &sweep::SweepOptions {
                 threads: threads.map(|t| t as usize),
@@ -248,6 +260,17 @@ fn run_command(
         Ok(s) => s,
         Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
     };
+    let dir = out.unwrap_or_else(|| Path::new("output").join(&scenario.name));
+    // A run and a sweep never share a directory: `plot` and `report` would read them as one.
+    if let Some(file) = sweep::holds_sweep(&dir) {
+        return fail(
+            EXIT_BAD_INPUT,
+            &format!(
+                "{} holds a sweep's results ({file}), not a run's; choose another --out (a sweep writes into output/<name>-sweep by default)",
+                dir.display()
+            ),
+        );
+    }
     let bar = progress_bar();
     let tick = |total: usize| {
         if total > 0 {
@@ -282,7 +305,6 @@ fn run_command(
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    let dir = out.unwrap_or_else(|| Path::new("output").join(&scenario.name));
     if let Err(e) = write_run(&report, path, &dir, no_charts) {
         return fail(EXIT_BAD_INPUT, &e);
     }
@@ -348,6 +370,7 @@ fn check_command(
 fn sweep_command(
     path: &Path,
     set: &[scenario::Axis],
+    policies: &[String],
     replications: Option<u32>,
     options: &sweep::SweepOptions,
     out: Option<PathBuf>,
@@ -358,11 +381,11 @@ fn sweep_command(
         Ok(t) => t,
         Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
     };
-    let plan = match sweep::Plan::new(&text, &file, set, replications) {
+    let plan = match sweep::Plan::with_policies(&text, &file, set, replications, policies) {
         Ok(p) => p,
         Err(e) => return sweep_fail(path, e),
     };
-    let dir = out.unwrap_or_else(|| Path::new("output").join(&plan.grid.name));
+    let dir = out.unwrap_or_else(|| sweep::default_dir(&plan.grid.name));
     let bar = progress_bar();
     let tick = |total: usize| {
         if total > 0 {
@@ -388,14 +411,26 @@ fn sweep_command(
         .shard
         .map_or(String::new(), |s| format!(", shard {s}"));
     let points = |n: usize| format!("{n} point{}", if n == 1 { "" } else { "s" });
-    let head = format!(
-        "sweep {}{shard}: {}, {} runs; ran {}, kept {} finished\n",
+    let mut head = format!(
+        "sweep {}{shard}: {}, {} runs\n",
         plan.grid.name,
         points(o.points),
         plan.runs(),
-        points(o.ran),
-        o.resumed
     );
+    if options.resume {
+        let of = if options.shard.is_some() {
+            format!("{} of this shard's {}", o.resumed, points(o.owned))
+        } else {
+            format!("{} of {}", o.resumed, points(o.owned))
+        };
+        head.push_str(&format!(
+            "resumed: {of} {} already finished; ran the remaining {}\n",
+            if o.resumed == 1 { "was" } else { "were" },
+            o.ran
+        ));
+    } else {
+        head.push_str(&format!("ran {}\n", points(o.ran)));
+    }
     let tail = if o.complete {
         format!(
             "results in {}: {}, {}\n",

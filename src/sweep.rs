@@ -10,13 +10,18 @@
 //! [`crate::run::replication_seed`]`(seed, r)`), so a point's rows equal that run's.
 //!
 //! Outputs, in the output directory:
-//! - `sweep_points/scenario.toml`: the whole sweep as one scenario file (command-line axes
-//!   included); it identifies the sweep for `--resume` and `merge`, and `merge` needs nothing else.
+//! - `sweep_points/scenario.toml`: the whole sweep as one scenario file (command-line axes and
+//!   the `--policy` selection included); it identifies the sweep for `--resume` and `merge`, and `merge` needs nothing else.
 //! - `sweep_points/point-NNNNNN.csv`: each finished point's rows, written atomically as the point
 //!   finishes, so an interrupted sweep keeps every finished point.
 //! - `sweep.csv` and `sweep_summary.csv`, assembled from the point files once every point is
 //!   there (always from the files, so a single run, a resumed run and merged shards write the
 //!   same bytes).
+//!
+//! The output directory is a sweep's only: [`prepare`] refuses one that holds a run's results
+//! ([`holds_run`]), as `stampede run` refuses one that holds a sweep's ([`holds_sweep`]), so that
+//! `plot` and `report` never read the two kinds as one. By default a sweep writes into
+//! `output/<name>-sweep/` ([`default_dir`]) and a run into `output/<name>/`.
 //!
 //! Shard `K/N` owns the points whose grid index `i` has `i % N == K - 1` (round robin, so that
 //! shards get a fair share of the expensive end of each axis).
@@ -40,6 +45,26 @@ pub const MANIFEST: &str = "scenario.toml";
 pub const SWEEP_CSV: &str = "sweep.csv";
 /// One row per point x policy: means and 95% confidence half-widths.
 pub const SUMMARY_CSV: &str = "sweep_summary.csv";
+
+/// Where a sweep of the scenario named `name` writes when not told: `output/<name>-sweep`,
+/// beside (not inside, nor the same as) a run's `output/<name>`.
+pub fn default_dir(name: &str) -> PathBuf {
+    Path::new("output").join(format!("{name}-sweep"))
+}
+
+/// The file of a run's results found in `dir` (its manifest or `summary.json`), if any.
+pub fn holds_run(dir: &Path) -> Option<&'static str> {
+    [crate::io::MANIFEST, "summary.json"]
+        .into_iter()
+        .find(|f| dir.join(f).exists())
+}
+
+/// The file or folder of a sweep's results found in `dir`, if any.
+pub fn holds_sweep(dir: &Path) -> Option<&'static str> {
+    [SUMMARY_CSV, SWEEP_CSV, POINTS_DIR]
+        .into_iter()
+        .find(|f| dir.join(f).exists())
+}
 
 /// Grids larger than this are refused (a typo in a list, not a sweep anyone meant).
 pub const MAX_POINTS: usize = 1_000_000;
@@ -313,8 +338,42 @@ impl Plan {
         set: &[Axis],
         replications: Option<u32>,
     ) -> Result<Plan, SweepError> {
-        let (_, spec) = scenario::parse_sweep(text, file)?;
+        Plan::with_policies(text, file, set, replications, &[])
+    }
+
+    /// [`Plan::new`] running only `policies` (in that order, a repeated name once) at every
+    /// point, replacing the `[sweep]` table's `policies` when not empty. The selection is written
+    /// into the sweep's manifest, so that it is part of what identifies the sweep: `--resume`
+    /// with another selection is refused, and shards of different selections are not merged.
+    pub fn with_policies(
+        text: &str,
+        file: &str,
+        set: &[Axis],
+        replications: Option<u32>,
+        policies: &[String],
+    ) -> Result<Plan, SweepError> {
+        let (base_scenario, spec) = scenario::parse_sweep(text, file)?;
         let mut spec = spec.unwrap_or_default();
+        if !policies.is_empty() {
+            spec.policies.clear();
+            for name in policies {
+                if !base_scenario.policies.iter().any(|p| &p.name == name) {
+                    return Err(SweepError::Input(format!(
+                        "no policy named \"{name}\" in scenario \"{}\" (it has: {})",
+                        base_scenario.name,
+                        base_scenario
+                            .policies
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                if !spec.policies.contains(name) {
+                    spec.policies.push(name.clone());
+                }
+            }
+        }
         for axis in set {
             match spec.axes.iter_mut().find(|a| a.path == axis.path) {
                 Some(a) => a.values = axis.values.clone(),
@@ -349,7 +408,8 @@ impl Plan {
                     .zip(&grid.points[index])
                     .map(|(a, v)| (a.path.clone(), v.clone()))
                     .collect();
-                let scenario = base.parse(&overrides)?;
+                let mut scenario = base.parse(&overrides)?;
+                select_policies(&mut scenario, &spec.policies);
                 let replications = spec.replications.unwrap_or(scenario.replications).max(1);
                 Ok(Point {
                     index,
@@ -364,6 +424,21 @@ impl Plan {
     /// Runs in the whole sweep (points x policies x replications).
     pub fn runs(&self) -> usize {
         self.points.iter().map(point_runs).sum()
+    }
+}
+
+/// Keeps only the policies named in `names`, in that order (all of them when `names` is empty).
+/// A policy runs on the same draws whatever the others, so its rows do not depend on the
+/// selection.
+fn select_policies(scenario: &mut Scenario, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let mut all = std::mem::take(&mut scenario.policies);
+    for name in names {
+        if let Some(i) = all.iter().position(|p| &p.name == name) {
+            scenario.policies.push(all.swap_remove(i));
+        }
     }
 }
 
@@ -602,10 +677,17 @@ fn check_settings(
     Ok(())
 }
 
-/// Makes `dir/sweep_points/` hold this sweep's manifest. A directory holding another sweep (or
+/// Makes `dir/sweep_points/` hold this sweep's manifest. A directory holding a run's results is
+/// refused. A directory holding another sweep (or
 /// point files without a manifest) is cleared of its point files and results, unless resuming,
 /// which refuses another sweep.
 fn prepare(grid: &Grid, dir: &Path, resume: bool) -> Result<(), SweepError> {
+    if let Some(file) = holds_run(dir) {
+        return Err(SweepError::Input(format!(
+            "{} holds a run's results ({file}), not a sweep's; choose another --out (a sweep writes into output/<name>-sweep by default)",
+            dir.display()
+        )));
+    }
     let points_dir = dir.join(POINTS_DIR);
     crate::io::create_output_dir(&points_dir).map_err(io(&points_dir))?;
     // Temporary files of killed sweeps; only old ones, since shards may share the directory.
@@ -623,7 +705,7 @@ fn prepare(grid: &Grid, dir: &Path, resume: bool) -> Result<(), SweepError> {
     }
     if resume && existing.is_some() {
         return Err(SweepError::Input(format!(
-            "{} holds another sweep ({} differs from this one: another scenario, other --set values or replications); resume with the same scenario and options, or choose another --out",
+            "{} holds another sweep ({} differs from this one: another scenario, other --set values, replications or --policy selection); resume with the same scenario and options, or choose another --out",
             dir.display(),
             manifest.display()
         )));
@@ -933,6 +1015,48 @@ bucket = { rate = 100, burst = 100 }
         assert_eq!(again.axes, plan.grid.axes);
         assert_eq!(again.points, plan.grid.points);
         assert_eq!(again.name, "t");
+    }
+
+    #[test]
+    fn the_policy_selection_keeps_and_orders_the_points_policies_and_is_in_the_manifest() {
+        let two = SWEPT.replace("[sweep]\n", "[[policy]]\nname = \"q\"\n[sweep]\n");
+        let names = |plan: &Plan| -> Vec<String> {
+            plan.points[0]
+                .scenario
+                .policies
+                .iter()
+                .map(|p| p.name.clone())
+                .collect()
+        };
+        let all = Plan::new(&two, "t.toml", &[], None).unwrap();
+        assert_eq!(names(&all), ["p", "q"]);
+        let picked = ["q", "p", "q"].map(String::from);
+        let plan = Plan::with_policies(&two, "t.toml", &[], None, &picked).unwrap();
+        assert!(plan.points.iter().all(|p| p.scenario.policies.len() == 2));
+        assert_eq!(names(&plan), ["q", "p"]);
+        assert_eq!(plan.runs(), all.runs());
+        // Read back from the manifest, the selection is the same.
+        let again = Grid::from_document(plan.grid.document.clone(), "m.toml").unwrap();
+        assert_eq!(again.document, plan.grid.document);
+        assert!(plan.grid.document.contains("policies = [\"q\", \"p\"]"));
+        let from_file = two.replace("[sweep]\n", "[sweep]\npolicies = [\"q\"]\n");
+        let plan = Plan::new(&from_file, "t.toml", &[], None).unwrap();
+        assert_eq!(names(&plan), ["q"]);
+        assert_eq!(plan.runs(), all.runs() / 2);
+        // The command line replaces the file's selection.
+        let plan = Plan::with_policies(&from_file, "t.toml", &[], None, &["p".into()]).unwrap();
+        assert_eq!(names(&plan), ["p"]);
+        let e = Plan::with_policies(&two, "t.toml", &[], None, &["x".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no policy named \"x\""), "{e}");
+        assert!(e.contains("(it has: p, q)"), "{e}");
+        let bad = two.replace("[sweep]\n", "[sweep]\npolicies = [\"x\"]\n");
+        let e = Plan::new(&bad, "t.toml", &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sweep.policies"), "{e}");
+        assert!(e.contains("no policy named \"x\" (it has: p, q)"), "{e}");
     }
 
     #[test]

@@ -1100,3 +1100,190 @@ name = "p"
         );
     }
 }
+
+/// The table `stampede run` prints, as rows of cells (the header first): the lines between
+/// the table's borders, split at its column separators.
+fn table_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| {
+            l.trim_matches('│')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A cell's unit: `$` for dollars, the word after the number(s) (`s`, `min`, `h`), or `""` for a
+/// plain number.
+fn cell_unit(cell: &str) -> &str {
+    if cell.starts_with('$') {
+        return "$";
+    }
+    match cell.rsplit_once(' ') {
+        Some((_, last)) if last.chars().all(|c| c.is_ascii_alphabetic()) => last,
+        _ => "",
+    }
+}
+
+/// A cell split into its mean and interval as written, without unit, `$` or thousands commas.
+fn cell_numbers(cell: &str) -> (String, Option<String>) {
+    let unit = cell_unit(cell);
+    let bare = if unit == "$" || unit.is_empty() {
+        cell
+    } else {
+        cell.strip_suffix(unit).unwrap().trim_end()
+    };
+    let clean = |s: &str| s.replace([',', '$'], "");
+    match bare.split_once(" ± ") {
+        Some((m, c)) => (clean(m), Some(clean(c))),
+        None => (clean(bare), None),
+    }
+}
+
+/// Runs `stampede run FILE ARGS... --format table`; returns stdout and the directory written.
+fn run_table(file: &Path, args: &[&str]) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["--no-charts"];
+    all.extend_from_slice(args);
+    let out = run_ok(file, &all, dir.path());
+    (text(&out.stdout), dir)
+}
+
+fn assert_one_unit_per_row(rows: &[Vec<String>], stdout: &str) {
+    for row in &rows[1..] {
+        let units: Vec<&str> = row[1..].iter().map(|c| cell_unit(c)).collect();
+        assert!(
+            units.iter().all(|u| *u == units[0]),
+            "row {:?} mixes units {units:?}:\n{stdout}",
+            row[0]
+        );
+    }
+}
+
+#[test]
+fn a_replicated_run_shows_each_mean_with_its_95_percent_interval_from_summary_json() {
+    let (stdout, dir) = run_table(&cascade(), &["--replications", "3"]);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let rows = table_rows(&stdout);
+    assert!(rows[0][0].contains("95% CI"), "{stdout}");
+    let keys = [
+        ("makespan", "makespan_s"),
+        ("job latency p99", "job_latency_p99_s"),
+        ("call latency p50", "call_latency_p50_s"),
+        ("attempts", "attempts"),
+        ("retries", "retries"),
+        ("attempts per call", "attempts_per_call"),
+        ("tokens billed", "tokens_billed"),
+        ("cost", "cost_usd"),
+    ];
+    for (label, key) in keys {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == label)
+            .unwrap_or_else(|| panic!("no row {label}:\n{stdout}"));
+        let scale = match cell_unit(&row[1]) {
+            "min" => 60.0,
+            "h" => 3600.0,
+            _ => 1.0,
+        };
+        for (i, name) in rows[0][1..].iter().enumerate() {
+            let cell = &row[i + 1];
+            let (mean, ci) = cell_numbers(cell);
+            let ci = ci.unwrap_or_else(|| panic!("{label}, {name}: no ± in {cell:?}"));
+            let decimals = mean.split_once('.').map_or(0, |(_, d)| d.len());
+            let p = policy(&summary, name);
+            let want_mean = p["metrics"][key].as_f64().unwrap() / scale;
+            let want_ci = p["ci95"][key].as_f64().unwrap() / scale;
+            assert_eq!(mean, format!("{want_mean:.decimals$}"), "{label}, {name}");
+            assert_eq!(ci, format!("{want_ci:.decimals$}"), "{label}, {name}");
+        }
+    }
+    assert_one_unit_per_row(&rows, &stdout);
+}
+
+#[test]
+fn a_single_run_shows_values_without_intervals_one_unit_per_row() {
+    let (stdout, _dir) = run_table(&cascade(), &["--replications", "1"]);
+    assert!(!stdout.contains('±'), "{stdout}");
+    let rows = table_rows(&stdout);
+    assert_eq!(rows[0][0], "metric");
+    assert!(rows.len() > 10, "{stdout}");
+    assert_one_unit_per_row(&rows, &stdout);
+    // The cascade's makespans straddle 10 minutes under some seeds: whatever they are, one unit.
+    let makespan = rows.iter().find(|r| r[0] == "makespan").unwrap();
+    assert!(
+        makespan[1..]
+            .iter()
+            .all(|c| c.ends_with(" s") || c.ends_with(" min"))
+    );
+}
+
+#[test]
+fn the_mm1_makespan_of_a_day_and_more_is_in_hours_and_its_latencies_in_seconds() {
+    let (stdout, _dir) = run_table(&scenario("mm1.toml"), &["--replications", "2"]);
+    let rows = table_rows(&stdout);
+    assert_one_unit_per_row(&rows, &stdout);
+    let unit = |label: &str| {
+        let row = rows.iter().find(|r| r[0] == label).unwrap();
+        cell_unit(&row[1]).to_string()
+    };
+    assert_eq!(unit("makespan"), "h", "{stdout}");
+    assert_eq!(unit("job latency p50"), "s", "{stdout}");
+    assert_eq!(unit("cost"), "$", "{stdout}");
+}
+
+#[test]
+fn a_policy_named_twice_is_run_and_shown_once() {
+    let (stdout, dir) = run_table(
+        &cascade(),
+        &[
+            "--policy", "fixed", "--policy", "naive", "--policy", "fixed",
+        ],
+    );
+    let rows = table_rows(&stdout);
+    assert_eq!(rows[0][1..], ["fixed", "naive"], "{stdout}");
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let names: Vec<&str> = summary["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fixed", "naive"]);
+}
+
+#[test]
+fn run_help_names_every_file_run_writes() {
+    let out = stampede().args(["run", "--help"]).output().unwrap();
+    assert_eq!(code(&out), Some(0));
+    let help = text(&out.stdout);
+    for file in stampede::io::RUN_FILES
+        .iter()
+        .chain(&[stampede::io::MANIFEST, "charts/"])
+    {
+        assert!(
+            help.contains(file),
+            "run --help does not name {file}:\n{help}"
+        );
+    }
+    let out = stampede().args(["sweep", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    for file in [
+        stampede::sweep::SWEEP_CSV,
+        stampede::sweep::SUMMARY_CSV,
+        stampede::sweep::POINTS_DIR,
+        "charts/",
+        "--policy",
+        "output/<scenario name>-sweep",
+    ] {
+        assert!(
+            help.contains(file),
+            "sweep --help does not name {file}:\n{help}"
+        );
+    }
+}

@@ -229,7 +229,10 @@ fn resume_after_deleting_one_point_recomputes_only_that_point_and_gives_the_same
     }
     let o = sweep_ok(&file, &["--resume"], &out);
     let stdout = text(&o.stdout);
-    assert!(stdout.contains("ran 1 point, kept 5 finished"), "{stdout}");
+    assert!(
+        stdout.contains("resumed: 5 of 6 points were already finished; ran the remaining 1\n"),
+        "{stdout}"
+    );
     for i in [0, 1, 2, 4, 5] {
         let modified = std::fs::metadata(points.join(format!("point-{i:06}.csv")))
             .unwrap()
@@ -560,5 +563,235 @@ fn a_sweep_removes_temporary_files_that_killed_sweeps_left() {
     assert!(
         young.exists(),
         "a temporary file that may be another shard's was removed"
+    );
+}
+
+/// `stampede sweep ARGS...` run in `cwd` (for the default output directory), not asserted.
+fn sweep_in(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    stampede()
+        .current_dir(cwd)
+        .arg("sweep")
+        .args(args)
+        .arg("--no-charts")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn a_fresh_sweep_says_what_it_ran_and_a_resume_how_many_points_were_already_there() {
+    let (dir, file) = swept_file();
+    let out = dir.path().join("out");
+    let o = sweep_ok(&file, &[], &out);
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.starts_with("sweep sweep_test: 6 points, 36 runs\nran 6 points\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("kept"), "{stdout}");
+    let o = sweep_ok(&file, &["--resume"], &out);
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("resumed: 6 of 6 points were already finished; ran the remaining 0\n"),
+        "{stdout}"
+    );
+    let fresh = dir.path().join("fresh");
+    let o = sweep_ok(&file, &["--resume"], &fresh);
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("resumed: 0 of 6 points were already finished; ran the remaining 6\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn sweep_policy_runs_only_that_policy_with_the_rows_of_the_full_sweep() {
+    let (dir, file) = swept_file();
+    let all = dir.path().join("all");
+    sweep_ok(&file, &[], &all);
+    let one = dir.path().join("one");
+    let o = sweep_ok(&file, &["--policy", "bucket", "--policy", "bucket"], &one);
+    assert!(
+        text(&o.stdout).contains("6 points, 18 runs"),
+        "{}",
+        text(&o.stdout)
+    );
+    let (header, rows) = csv_rows(&one.join("sweep_summary.csv"));
+    assert_eq!(header[2], "policy");
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r[2] == "bucket"), "{rows:?}");
+    // A policy runs on the same draws whatever the others: its rows are the full sweep's.
+    let (_, all_rows) = csv_rows(&all.join("sweep.csv"));
+    let (_, one_rows) = csv_rows(&one.join("sweep.csv"));
+    let bucket_rows: Vec<_> = all_rows.into_iter().filter(|r| r[2] == "bucket").collect();
+    assert_eq!(one_rows, bucket_rows);
+    // The selection is in the sweep's manifest.
+    let manifest = std::fs::read_to_string(one.join("sweep_points/scenario.toml")).unwrap();
+    assert!(manifest.contains("policies = [\"bucket\"]"), "{manifest}");
+}
+
+#[test]
+fn sweep_with_an_unknown_policy_exits_2_naming_the_available_ones() {
+    let (dir, file) = swept_file();
+    let out = dir.path().join("out");
+    let o = stampede()
+        .arg("sweep")
+        .arg(&file)
+        .args(["--policy", "nope", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let stderr = text(&o.stderr);
+    assert!(stderr.contains("no policy named \"nope\""), "{stderr}");
+    assert!(stderr.contains("naive, bucket"), "{stderr}");
+    assert!(!out.exists(), "nothing is written for a refused sweep");
+}
+
+#[test]
+fn resume_refuses_another_policy_selection_and_merge_refuses_to_mix_them() {
+    let (dir, file) = swept_file();
+    let out = dir.path().join("out");
+    sweep_ok(&file, &["--policy", "bucket"], &out);
+    for other in [&["--policy", "naive"][..], &[]] {
+        let mut args = vec!["--resume"];
+        args.extend_from_slice(other);
+        let o = stampede()
+            .arg("sweep")
+            .arg(&file)
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("holds another sweep"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    // The same selection resumes.
+    let o = sweep_ok(&file, &["--resume", "--policy", "bucket"], &out);
+    assert!(
+        text(&o.stdout).contains("6 of 6 points"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Shards of two selections are not one sweep.
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    sweep_ok(&file, &["--shard", "1/2", "--policy", "bucket"], &a);
+    sweep_ok(&file, &["--shard", "2/2"], &b);
+    let o = stampede()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("different sweeps"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Shards of the same selection merge into what one sweep writes.
+    sweep_ok(&file, &["--shard", "2/2", "--policy", "bucket"], &b);
+    let m = dir.path().join("m");
+    let o = stampede()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .args(["--no-charts", "--out"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_same_tree(&out, &m, "merged shards of one policy");
+}
+
+#[test]
+fn a_sweep_writes_into_output_name_sweep_by_default_apart_from_the_run() {
+    let (dir, file) = swept_file();
+    let o = sweep_in(dir.path(), &[file.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let sweep_dir = dir.path().join("output/sweep_test-sweep");
+    assert!(sweep_dir.join("sweep_summary.csv").is_file());
+    assert!(
+        text(&o.stdout).contains("results in output/sweep_test-sweep:"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = stampede()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--no-charts", "--replications", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let run_dir = dir.path().join("output/sweep_test");
+    assert!(run_dir.join("summary.json").is_file());
+    assert!(!run_dir.join("sweep_summary.csv").exists());
+    assert!(!sweep_dir.join("summary.json").exists());
+}
+
+#[test]
+fn run_and_sweep_each_refuse_a_directory_holding_the_others_results() {
+    let (dir, file) = swept_file();
+    let sweep_dir = dir.path().join("swept");
+    sweep_ok(&file, &[], &sweep_dir);
+    let before = tree(&sweep_dir);
+    let o = stampede()
+        .arg("run")
+        .arg(&file)
+        .args(["--no-charts", "--out"])
+        .arg(&sweep_dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let stderr = text(&o.stderr);
+    assert!(stderr.contains("holds a sweep's results"), "{stderr}");
+    assert!(stderr.contains("choose another --out"), "{stderr}");
+    assert!(!sweep_dir.join("summary.json").exists());
+    assert!(before == tree(&sweep_dir), "the sweep's files were changed");
+
+    let run_dir = dir.path().join("ran");
+    let o = stampede()
+        .arg("run")
+        .arg(&file)
+        .args(["--no-charts", "--out"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for args in [&[][..], &["--resume"][..]] {
+        let o = stampede()
+            .arg("sweep")
+            .arg(&file)
+            .args(args)
+            .arg("--out")
+            .arg(&run_dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        let stderr = text(&o.stderr);
+        assert!(stderr.contains("holds a run's results"), "{stderr}");
+        assert!(stderr.contains("choose another --out"), "{stderr}");
+        assert!(!run_dir.join("sweep_points").exists());
+    }
+    let o = stampede()
+        .arg("merge")
+        .arg(&sweep_dir)
+        .arg("--out")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("holds a run's results"),
+        "{}",
+        text(&o.stderr)
     );
 }

@@ -20,7 +20,8 @@ pub mod export;
 /// What to run.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Only these policies, in this order (all of them, in file order, when empty).
+    /// Only these policies, in this order, a repeated name once (all of them, in file order,
+    /// when empty).
     pub policies: Vec<String>,
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
@@ -141,7 +142,7 @@ pub fn run_with_progress(
             found: replications,
         });
     }
-    let selected: Vec<usize> = if options.policies.is_empty() {
+    let mut selected: Vec<usize> = if options.policies.is_empty() {
         (0..scenario.policies.len()).collect()
     } else {
         options
@@ -165,6 +166,9 @@ pub fn run_with_progress(
             })
             .collect::<Result<_, _>>()?
     };
+    // `--policy x --policy x` runs x once, where it was first named.
+    let mut seen = std::collections::HashSet::new();
+    selected.retain(|&p| seen.insert(p));
     let tasks: Vec<(usize, u32)> = selected
         .iter()
         .flat_map(|&p| (0..replications).map(move |r| (p, r)))

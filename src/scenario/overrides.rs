@@ -23,14 +23,18 @@ pub struct Axis {
     pub values: Vec<Value>,
 }
 
-/// A scenario's `[sweep]` table: the grid's axes in file order (the first varies slowest), and
-/// the replications per point when they differ from the scenario's.
+/// A scenario's `[sweep]` table: the grid's axes in file order (the first varies slowest), the
+/// replications per point when they differ from the scenario's, and the policies run at each
+/// point when not all of them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SweepSpec {
     /// Overrides `scenario.replications` for the sweep.
     pub replications: Option<u32>,
     /// The grid's axes.
     pub axes: Vec<Axis>,
+    /// Only these policies, in this order, at every point (all of them, in file order, when
+    /// empty): `policies = ["fixed"]`, or `stampede sweep --policy fixed`.
+    pub policies: Vec<String>,
 }
 
 /// The `[sweep]` table as written.
@@ -38,6 +42,7 @@ pub struct SweepSpec {
 #[serde(deny_unknown_fields)]
 pub struct RawSweep {
     replications: Option<Spanned<u32>>,
+    policies: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     parameters: BTreeMap<Spanned<String>, Spanned<Vec<Value>>>,
 }
@@ -87,11 +92,43 @@ impl RawSweep {
             })?;
             axes.push(axis);
         }
+        let mut policies = Vec::new();
+        if let Some(names) = self.policies {
+            let span = names.span();
+            for name in names.into_inner() {
+                if !policy_names(&doc).contains(&name.as_str()) {
+                    return Err(SweepInvalid {
+                        span: Some(span),
+                        field: "sweep.policies".into(),
+                        message: format!(
+                            "no policy named \"{name}\" (it has: {})",
+                            policy_names(&doc).join(", ")
+                        ),
+                    });
+                }
+                if !policies.contains(&name) {
+                    policies.push(name);
+                }
+            }
+        }
         Ok(SweepSpec {
             replications: self.replications.map(Spanned::into_inner),
             axes,
+            policies,
         })
     }
+}
+
+/// The names of the `[[policy]]` entries of `doc` (a tree from [`document`]), in file order.
+pub fn policy_names(doc: &Value) -> Vec<&str> {
+    doc.get("policy")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The `[sweep]` table of scenario `text`, if there is one, checked against the document,
@@ -206,6 +243,10 @@ pub fn with_sweep(doc: &Value, spec: &SweepSpec) -> Result<String, String> {
     if let Some(r) = spec.replications {
         text.push_str(&format!("replications = {r}\n"));
     }
+    if !spec.policies.is_empty() {
+        let names = spec.policies.iter().cloned().map(Value::String).collect();
+        text.push_str(&format!("policies = {}\n", Value::Array(names)));
+    }
     text.push_str("\n[sweep.parameters]\n");
     for axis in &spec.axes {
         text.push_str(&format!(
@@ -294,6 +335,7 @@ bucket = { rate = 60000, burst = 200000 }
     fn the_sweep_written_back_reads_the_same_in_the_same_order() {
         let spec = SweepSpec {
             replications: Some(3),
+            policies: vec!["fixed".into()],
             axes: vec![
                 Axis {
                     path: "source.0.job.agents".into(),
