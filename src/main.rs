@@ -400,6 +400,10 @@ fn sweep_command(
         Ok(o) => o,
         Err(e) => return sweep_fail(path, e),
     };
+    // The scenario as written, comments included, for the report's description and assumptions.
+    if let Err(e) = report::html::copy_scenario(path, &dir) {
+        return plot_fail(&e);
+    }
     // The charts need the whole grid: a shard's are drawn after `merge`.
     if o.complete
         && !no_charts

@@ -414,7 +414,7 @@ fn report_writes_a_self_contained_page_with_the_policies_and_inlined_charts() {
     );
     for p in CASCADE_POLICIES {
         assert!(
-            html.contains(&format!("{}</th>", p.replace('_', "_<wbr>"))),
+            html.contains(&format!("></span>{}", p.replace('_', "_<wbr>"))),
             "the table has a column for {p}"
         );
     }
@@ -443,83 +443,7 @@ fn report_writes_a_self_contained_page_with_the_policies_and_inlined_charts() {
             "{png} exists beside report.md"
         );
     }
-    assert!(md.contains("| metric | naive | jitter_only | **bucket_only** | **fixed** |"));
-}
-
-#[test]
-fn the_report_renders_in_headless_chromium_with_its_table_and_charts() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        // In CI a skip would prove nothing: .ci/run installs Chromium, so its absence is a failure.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no chromium in CI: .ci/run should have installed it (apt-get install chromium)"
-        );
-        eprintln!(
-            "skipped: no chromium on this machine (apt-get install chromium to run this test)"
-        );
-        return;
-    };
-    let dir = cascade_report();
-    let profile = tempfile::tempdir().unwrap();
-    let shot = dir.path().join("screenshot.png");
-    let page = format!("file://{}", dir.path().join("report.html").display());
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1200,2000")
-        .arg(&page)
-        .output()
-        .unwrap();
-    assert!(
-        shot.is_file(),
-        "chromium wrote no screenshot: {}",
-        text(&out.stderr)
-    );
-    let (w, h, channels, pixels) = decode_png(&shot);
-    assert_eq!((w, h), (1200, 2000));
-    let px = |i: usize| {
-        (
-            pixels[i * channels],
-            pixels[i * channels + 1],
-            pixels[i * channels + 2],
-        )
-    };
-    let n = (w * h) as usize;
-    let dark = (0..n).filter(|&i| {
-        let (r, g, b) = px(i);
-        (r as u32 + g as u32 + b as u32) < 200
-    });
-    assert!(
-        dark.count() > 5_000,
-        "the page shows text, not a blank screen"
-    );
-    // The charts' policy colours: naive's blue (CDF line, table swatch) and the shaded winner
-    // column's green tint, rendered.
-    let near = |(r, g, b): (u8, u8, u8), c: (u8, u8, u8)| {
-        r.abs_diff(c.0) < 20 && g.abs_diff(c.1) < 20 && b.abs_diff(c.2) < 20
-    };
-    let blue = (0..n).filter(|&i| near(px(i), (31, 119, 180))).count();
-    let orange = (0..n).filter(|&i| near(px(i), (255, 127, 14))).count();
-    assert!(
-        blue > 200 && orange > 200,
-        "chart lines are drawn (blue {blue}, orange {orange} pixels)"
-    );
+    assert!(md.contains(
+        "| metric | naive ✗ failed 1 of 1 jobs | jitter_only | **bucket_only** | **fixed** |"
+    ));
 }

@@ -514,6 +514,18 @@ pub fn read_scenario_info(dir: &Path) -> Result<ScenarioInfo, DataError> {
     // A sweep's directory may hold only the sweep's own copy (`sweep_points/scenario.toml`,
     // without the comments): its name, description, seed and replications are there.
     let sweep_copy = dir.join(crate::sweep::POINTS_DIR).join(SCENARIO_COPY);
+    // The replications a sweep ran (`--replications` included) are in its own copy only.
+    if info.replications.is_none()
+        && !dir.join("summary.csv").exists()
+        && let Ok(text) = crate::scenario::read_file(&sweep_copy)
+        && let Ok(doc) = text.parse::<toml::Table>()
+    {
+        info.replications = doc
+            .get("sweep")
+            .and_then(|s| s.get("replications"))
+            .and_then(|r| r.as_integer())
+            .and_then(|r| u32::try_from(r).ok());
+    }
     let copy = crate::scenario::read_file(&toml_path)
         .map(|t| (toml_path, t))
         .or_else(|_| crate::scenario::read_file(&sweep_copy).map(|t| (sweep_copy, t)));
@@ -522,13 +534,6 @@ pub fn read_scenario_info(dir: &Path) -> Result<ScenarioInfo, DataError> {
         let comments = leading_comments(&text);
         info.assumptions = (!comments.trim().is_empty()).then_some(comments);
         if let Ok(doc) = text.parse::<toml::Table>() {
-            let sweep_replications = doc
-                .get("sweep")
-                .and_then(|s| s.get("replications"))
-                .and_then(|r| r.as_integer());
-            if info.replications.is_none() && !dir.join("summary.csv").exists() {
-                info.replications = sweep_replications.and_then(|r| u32::try_from(r).ok());
-            }
             if info.seed.is_none() {
                 info.seed = doc
                     .get("scenario")

@@ -14,7 +14,7 @@ use super::comments::{comments_html, comments_md};
 use super::data::{self, PolicySummary, ScenarioInfo, Summary, Sweep};
 use super::reading::{failed, failed_jobs, reading};
 use super::sweep_section;
-use super::table::{Format, ROWS, format};
+use super::table::{Format, ROWS, RowStyle};
 use super::text::{escape, inline_code, plural, spans_html, spans_md};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ font-size:90%;background:#f2f2f2;padding:0 3px;border-radius:3px}\
 table{border-collapse:collapse;font-size:14px;margin:8px 0}\
 th,td{padding:4px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}\
 thead th{white-space:normal;vertical-align:bottom}\
-th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}\
+th:first-child,td:first-child,.text th,.text td{text-align:left}thead th{border-bottom:2px solid #999}\
 .win{background:#eef6e9}.failed{background:#fdecea}.badge{display:block;color:#c81e1e;\
 font-weight:bold;font-size:12px;white-space:normal}.ci{display:block;color:#777;font-size:12px;line-height:1.2}.swatch{display:inline-block;width:10px;\
 height:10px;border-radius:2px;margin-right:5px}\
@@ -271,18 +271,22 @@ impl Page {
         t.push_str("</tr></thead>\n<tbody>\n");
         for (key, label, f) in self.rows() {
             let _ = write!(t, "<tr><td>{}</td>", escape(label));
+            let style = row_style(s, key, f);
             for p in &s.policies {
                 let class = column_class(p, &winners);
                 let ci = p.ci(key);
                 let ci_text = if reps > 1 && ci > 0.0 {
-                    format!("<span class=\"ci\">± {}</span>", escape(&format(ci, f)))
+                    format!(
+                        "<span class=\"ci\">± {}</span>",
+                        escape(&style.show(ci, None))
+                    )
                 } else {
                     String::new()
                 };
                 let _ = write!(
                     t,
                     "<td{class}>{}{ci_text}</td>",
-                    escape(&format(p.get(key), f))
+                    escape(&style.show(p.get(key), None))
                 );
             }
             t.push_str("</tr>\n");
@@ -343,13 +347,11 @@ impl Page {
             m.push_str("|\n");
             for (key, label, f) in self.rows() {
                 let _ = write!(m, "| {label}");
+                let style = row_style(s, key, f);
                 for p in &s.policies {
                     let ci = p.ci(key);
-                    if reps > 1 && ci > 0.0 {
-                        let _ = write!(m, " | {} ± {}", format(p.get(key), f), format(ci, f));
-                    } else {
-                        let _ = write!(m, " | {}", format(p.get(key), f));
-                    }
+                    let ci = (reps > 1 && ci > 0.0).then_some(ci);
+                    let _ = write!(m, " | {}", style.show(p.get(key), ci));
                 }
                 m.push_str(" |\n");
             }
@@ -393,6 +395,12 @@ fn chart_html(c: &Chart) -> String {
         inline_svg(&c.svg),
         escape(&c.about)
     )
+}
+
+/// One unit for a whole row of the policy table, chosen from its means.
+fn row_style(s: &Summary, key: &str, f: Format) -> RowStyle {
+    let means: Vec<f64> = s.policies.iter().map(|p| p.get(key)).collect();
+    RowStyle::for_row(&means, f)
 }
 
 /// The class of a policy's table cells: the winner's shade, or the failure shade.

@@ -7,7 +7,7 @@
 //! one a policy is walked along to find where it breaks, since sweeps list the load first.
 
 use super::data::{Sweep, SweepPoint};
-use super::table::{Format, format};
+use super::table::{Format, RowStyle};
 use super::text::{Span, and_list, plural};
 
 /// The metric a setting is judged by, and the one it pays in.
@@ -31,21 +31,17 @@ fn ci(p: &SweepPoint, metric: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `value ± ci` in one unit (seconds, dollars or a count); no ± when the interval is zero.
+/// `value ± ci` in one unit (the table's, chosen from the value); no ± when the interval is zero.
 pub(super) fn with_ci(p: &SweepPoint, metric: &str) -> String {
-    let (m, c) = (mean(p, metric), ci(p, metric));
-    let (value, half) = if metric.ends_with("_usd") {
-        (format!("${m:.2}"), format!("${c:.2}"))
+    let kind = if metric.ends_with("_usd") {
+        Format::Usd
     } else if metric.ends_with("_s") {
-        (format!("{m:.1}"), format!("{c:.1} s"))
+        Format::Secs
     } else {
-        (format(m, Format::Count), format(c, Format::Count))
+        Format::Count
     };
-    match (c > 0.0, metric.ends_with("_s")) {
-        (true, _) => format!("{value} ± {half}"),
-        (false, true) => format!("{value} s"),
-        (false, false) => value,
-    }
+    let (m, c) = (mean(p, metric), ci(p, metric));
+    RowStyle::for_row(&[m], kind).show(m, (c > 0.0).then_some(c))
 }
 
 /// Each parameter's values in the order the grid lists them.

@@ -46,7 +46,7 @@ pub(super) fn html(sweep: &Sweep, replications: Option<u32>) -> String {
         "<h2>Where each policy breaks</h2>\n<p>Walking <code>{}</code> upwards: the first value where some runs had failed jobs (✗), or how far the policy holds (✓), with its job latency p99 there.</p>",
         escape(walked)
     );
-    h.push_str("<div class=\"scroll\"><table>\n<thead><tr><th>policy</th><th>with</th><th>breaks</th><th>holds to</th></tr></thead>\n<tbody>\n");
+    h.push_str("<div class=\"scroll\"><table class=\"text\">\n<thead><tr><th>policy</th><th>with</th><th>breaks</th><th>holds to</th></tr></thead>\n<tbody>\n");
     for (policy, walks) in &breaks {
         for w in walks {
             let (breaks_at, held) = walk_cells(w, short(walked));
@@ -71,7 +71,7 @@ pub(super) fn html(sweep: &Sweep, replications: Option<u32>) -> String {
     }
     h.push_str("</tbody>\n</table></div>\n");
     h.push_str("<h2>Best settings</h2>\n<p>At each point of the swept conditions, the policy and settings with the lowest job latency p99 among those whose jobs all finished there, with 95% confidence intervals.</p>\n");
-    h.push_str("<div class=\"scroll\"><table>\n<thead><tr><th>conditions</th><th>best choice</th><th>job latency p99</th><th>cost</th><th>close</th></tr></thead>\n<tbody>\n");
+    h.push_str("<div class=\"scroll\"><table class=\"text\">\n<thead><tr><th>conditions</th><th>best choice</th><th>job latency p99</th><th>cost</th><th>close</th></tr></thead>\n<tbody>\n");
     for b in best_settings(sweep) {
         let _ = writeln!(
             h,
@@ -84,7 +84,7 @@ pub(super) fn html(sweep: &Sweep, replications: Option<u32>) -> String {
         );
     }
     h.push_str("</tbody>\n</table></div>\n");
-    h.push_str("<details>\n<summary>Every point (sweep_summary.csv)</summary>\n<div class=\"scroll\"><table>\n<thead><tr>");
+    h.push_str("<details>\n<summary>Every point (sweep_summary.csv)</summary>\n<div class=\"scroll\"><table class=\"text\">\n<thead><tr>");
     for p in &sweep.params {
         let _ = write!(h, "<th>{}</th>", escape(p));
     }
