@@ -454,6 +454,43 @@ mod tests {
         assert_eq!(b.label(0.4), "0.4");
     }
 
+    /// A label is its tick's value, whatever the step: 2.5-steps get a decimal rather than being
+    /// rounded to 2 and 8.
+    #[test]
+    fn linear_tick_labels_are_their_values() {
+        let c = Axis::linear(0.0, 12.0, 5);
+        assert_eq!(c.ticks, [0.0, 2.5, 5.0, 7.5, 10.0, 12.5]);
+        let labels: Vec<String> = c.ticks.iter().map(|t| c.label(*t)).collect();
+        assert_eq!(labels, ["0.0", "2.5", "5.0", "7.5", "10.0", "12.5"]);
+        let value = |s: &str| -> f64 {
+            if let Some(v) = s.strip_suffix('k') {
+                v.parse::<f64>().unwrap() * 1e3
+            } else if let Some(v) = s.strip_suffix('M') {
+                v.parse::<f64>().unwrap() * 1e6
+            } else {
+                s.parse().unwrap()
+            }
+        };
+        for hi in [
+            0.0013, 0.012, 0.07, 0.3, 1.0, 1.2, 3.3, 7.0, 12.0, 13.0, 27.0, 120.0, 1_234.0,
+            12_000.0, 66_667.0, 125_000.0, 1.2e6, 3.3e6, 1.3e7,
+        ] {
+            for target in [4, 5, 6, 8] {
+                for lo in [0.0, hi * 0.3] {
+                    let a = Axis::linear(lo, hi, target);
+                    for t in &a.ticks {
+                        let l = a.label(*t);
+                        let v = value(&l);
+                        assert!(
+                            (v - t).abs() <= 1e-9 * t.abs().max(1e-12),
+                            "[{lo}, {hi}] / {target}: tick {t} labelled {l}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn log_ticks_are_the_coarsest_series_with_four_ticks() {
         assert_eq!(log_ticks(0.5, 900.0), [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]);
