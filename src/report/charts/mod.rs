@@ -330,12 +330,16 @@ impl Inputs {
             let about = if replications > 1 {
                 format!(
                     "Each policy's mean cost against its job and call latency p99 over {replications} \
-                     replications, with 95% confidence intervals. Down and left is better; a cross \
-                     marks a policy with failed jobs."
+                     replications, with 95% confidence intervals. Down and left is better only among \
+                     policies that finished their jobs: a policy that failed jobs is drawn as a red \
+                     \u{2717} in a ring and labelled FAILED in red, because it stopped early and \
+                     looks cheap and fast for that reason alone."
                 )
             } else {
-                "Each policy's cost against its job and call latency p99. Down and left is better; \
-                 a cross marks a policy with failed jobs."
+                "Each policy's cost against its job and call latency p99. Down and left is better \
+                 only among policies that finished their jobs: a policy that failed jobs is drawn as \
+                 a red \u{2717} in a ring and labelled FAILED in red, because it stopped early and \
+                 looks cheap and fast for that reason alone."
                     .to_string()
             };
             out.charts.push(render(
@@ -398,8 +402,9 @@ impl Inputs {
                         &title,
                         &format!(
                             "{} at each value of {param}, a line per policy; the band is the 95% \
-                             confidence interval over replications, a cross a point where some \
-                             runs had failed jobs.",
+                             confidence interval over replications. A red \u{2717} in a ring marks \
+                             a point where some runs failed jobs: its value is that of runs that \
+                             stopped early, not a success.",
                             metric_label(m),
                         ),
                         &SweepFigure::new(sweep, a, m, palette, &title),

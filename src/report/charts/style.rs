@@ -42,6 +42,10 @@ pub fn palette_rgb(i: usize) -> (u8, u8, u8) {
 pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
 pub(super) const INK: RGBColor = RGBColor(30, 30, 30);
 pub(super) const MUTED: RGBColor = RGBColor(90, 90, 90);
+/// Failure, in every chart (#C81E1E): a policy or point whose runs had failed jobs is marked in
+/// this red, never only in its policy's colour, so that a cheap, "fast" run that stopped early
+/// cannot pass for a win.
+pub(super) const FAILURE: RGBColor = RGBColor(200, 30, 30);
 
 pub(super) fn font(size: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font()).color(&INK)
@@ -80,9 +84,19 @@ pub(super) fn draw_footnote<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     text: &str,
 ) -> Drawn {
+    draw_footnote_colored(root, text, MUTED)
+}
+
+/// A note in small text of the given colour at the bottom left (FAILURE when it explains a
+/// failure mark).
+pub(super) fn draw_footnote_colored<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    color: RGBColor,
+) -> Drawn {
     let (_, h) = root.dim_in_pixel();
     let style = TextStyle::from((FONT, 13.0).into_font())
-        .color(&MUTED)
+        .color(&color)
         .pos(Pos::new(HPos::Left, VPos::Bottom));
     root.draw_text(text, &style, (12, h as i32 - 6)).msg()
 }
