@@ -304,11 +304,12 @@ pub(super) fn place_labels<DB: DrawingBackend>(
         };
         let clear_leader = |b: &PxBox| {
             let (a, c) = leader_for(b);
+            // Markers over the point itself (its own, and those of policies a pixel away) are
+            // where the leader starts, not in its way.
             markers
                 .iter()
-                .enumerate()
-                .filter(|&(k, _)| k != i)
-                .all(|(_, m)| !segment_hits(a, c, m))
+                .filter(|m| !(m.0 <= px && px <= m.2 && m.1 <= py && py <= m.3))
+                .all(|m| !segment_hits(a, c, m))
                 && labels.iter().all(|l| !segment_hits(a, c, l))
         };
         let spot = near
@@ -320,6 +321,7 @@ pub(super) fn place_labels<DB: DrawingBackend>(
                 far.iter()
                     .copied()
                     .find(|&c| free(&bx(c)) && clear_leader(&bx(c)))
+                    .or_else(|| far.iter().copied().find(|&c| free(&bx(c))))
                     .map(|c| (c, true))
             });
         let ((x, y), leader) = spot.unwrap_or(((px + r + 5, py - h / 2), false));
