@@ -150,7 +150,7 @@ impl Figure for SweepFigure {
         let mut legend: Vec<LegendEntry> = self.lines.iter().map(Line::legend).collect();
         if any_failed {
             legend.push(LegendEntry {
-                label: "FAILED jobs there".into(),
+                label: "some runs FAILED jobs".into(),
                 color: FAILURE,
                 mark: Mark::Failure,
             });
