@@ -571,6 +571,17 @@ fn check_tradeoff(what: &str, dir: &Path) {
     }
     let labels = point_labels(&svg, &panels);
     assert!(!labels.is_empty(), "{what}: point labels");
+    // Red means failure: a policy that finished is not labelled in a red.
+    for l in labels.iter().filter(|l| !l.content.contains("FAILED")) {
+        let rgb = u32::from_str_radix(l.fill.trim_start_matches('#'), 16).unwrap();
+        let (r, g, b) = (rgb >> 16, (rgb >> 8) & 0xff, rgb & 0xff);
+        assert!(
+            !(r > 150 && g < 90 && b < 90),
+            "{what}: \"{}\" finished its jobs but is labelled in a red ({})",
+            l.content,
+            l.fill
+        );
+    }
     assert_no_overlaps(what, &svg, &labels);
 }
 
@@ -595,6 +606,14 @@ fn tradeoff_points_sit_at_their_values_failures_are_red_and_no_text_overlaps() {
     let replicated = tmp.path().join("replicated");
     run(&cascade(), &replicated, &["--replications", "3"]);
     check_tradeoff("cascade x3", &replicated);
+    // Five policies, one failing: the fourth policy's colour is not a red.
+    let hierarchy = tmp.path().join("hierarchy");
+    run(
+        &root().join("scenarios/hierarchy_collapse.toml"),
+        &hierarchy,
+        &[],
+    );
+    check_tradeoff("hierarchy_collapse", &hierarchy);
 }
 
 /// Policies with identical or nearly identical cost and p99 (one spot, a pixel apart, a crowd)

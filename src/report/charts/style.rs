@@ -20,12 +20,14 @@ pub(super) const DESC_SIZE: f64 = 16.0;
 pub(super) const TICK_SIZE: f64 = 14.0;
 pub(super) const LEGEND_SIZE: f64 = 15.0;
 
-/// Category10 (d3): distinguishable on white, familiar from other tools.
+/// Category10 (d3), distinguishable on white and familiar from other tools, with its red replaced
+/// by Category20b's dark indigo: red is FAILURE's alone, so that no policy's colour reads as a
+/// failure.
 pub(super) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
+    RGBColor(57, 59, 121),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
