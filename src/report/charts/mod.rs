@@ -507,6 +507,14 @@ mod tests {
     }
 
     #[test]
+    fn failed_notes_count_jobs_and_say_when_they_are_means() {
+        assert_eq!(failed_note(1.0, 1.0), "FAILED 1/1 jobs");
+        assert_eq!(failed_note(3.0, 40.0), "FAILED 3/40 jobs");
+        assert_eq!(failed_note(0.25, 1.0), "FAILED 0.25/1 jobs (mean)");
+        assert_eq!(failed_note(2.0, f64::NAN), "FAILED 2 jobs");
+    }
+
+    #[test]
     fn metric_labels_carry_units() {
         assert_eq!(metric_label("job_latency_p99_s"), "job latency p99 (s)");
         assert_eq!(metric_label("cost_usd"), "cost (USD)");

@@ -28,7 +28,8 @@ pub(super) fn failed_note(failed: f64, jobs: f64) -> String {
         if (v - v.round()).abs() < 1e-9 {
             format!("{}", v.round())
         } else {
-            format!("{v:.1}")
+            let s = format!("{v:.2}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
         }
     };
     let mean = (failed - failed.round()).abs() > 1e-9 || (jobs - jobs.round()).abs() > 1e-9;
