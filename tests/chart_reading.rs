@@ -571,6 +571,19 @@ fn check_tradeoff(what: &str, dir: &Path) {
     }
     let labels = point_labels(&svg, &panels);
     assert!(!labels.is_empty(), "{what}: point labels");
+    // Labels stay inside their panel's plot area: off the axes and their tick labels.
+    for l in &labels {
+        let b = l.bbox();
+        assert!(
+            panels.iter().any(|(x, y)| {
+                let (x0, x1) = (x.ticks[0].0, x.ticks.last().unwrap().0);
+                let (y0, y1) = (y.ticks[0].0, y.ticks.last().unwrap().0);
+                b.x0 >= x0 && b.x1 <= x1 && b.y0 >= y0 && b.y1 <= y1
+            }),
+            "{what}: label \"{}\" {b:?} sticks out of its plot area",
+            l.content
+        );
+    }
     // Red means failure: a policy that finished is not labelled in a red.
     for l in labels.iter().filter(|l| !l.content.contains("FAILED")) {
         let rgb = u32::from_str_radix(l.fill.trim_start_matches('#'), 16).unwrap();
