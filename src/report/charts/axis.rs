@@ -36,11 +36,7 @@ impl Axis {
         let hi_t = (hi / step - 1e-9).ceil() * step;
         let n = ((hi_t - lo_t) / step).round() as i64;
         let ticks = (0..=n).map(|i| clean(lo_t + i as f64 * step)).collect();
-        let decimals = if step >= 1.0 {
-            0
-        } else {
-            (-step.log10()).ceil().max(0.0) as usize + usize::from(is_half_step(step))
-        };
+        let decimals = step_decimals(step);
         Axis {
             lo: lo_t,
             hi: hi_t,
@@ -155,9 +151,19 @@ impl Ranged for Ticked {
     }
 }
 
-pub(super) fn is_half_step(step: f64) -> bool {
-    let m = step / 10f64.powf(step.log10().floor());
-    (m - 2.5).abs() < 1e-9
+/// The decimals that write every multiple of `step` exactly: 0 for 1, 2, 5, 10, 25; 1 for 2.5
+/// and 0.5; 2 for 0.25 and 0.05. A label with fewer would round 2.5 to "2" and 7.5 to "8", and
+/// the label would no longer be the value at its tick.
+pub(super) fn step_decimals(step: f64) -> usize {
+    if !(step.is_finite() && step > 0.0) {
+        return 0;
+    }
+    (0..=12)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(12)
 }
 
 /// 1, 2, 2.5 or 5 times a power of ten, the smallest at least `raw`.
@@ -229,11 +235,11 @@ pub(super) fn format_tick(v: f64, decimals: usize) -> String {
     }
 }
 
-/// A number without trailing zeros: 0.5, 2, 150, 1.25.
+/// A number without trailing zeros, exactly as it is after float noise is cleaned away: 0.5, 2,
+/// 150, 1.25, 0.00015.
 pub(super) fn format_plain(v: f64) -> String {
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
+    let v = clean(v);
+    if v == 0.0 { "0".into() } else { format!("{v}") }
 }
 
 /// A metric's value for a label: seconds, dollars, counts.

@@ -8,6 +8,8 @@ pub(super) enum Mark {
     Line,
     Dashed,
     Bar,
+    /// The failure mark: a red cross in a red ring (see [`draw_failure_mark`]).
+    Failure,
 }
 
 #[derive(Clone, Debug)]
@@ -66,7 +68,13 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
                 ))
                 .msg()?;
             }
+            Mark::Failure => draw_failure_mark(area, (x + 15, y))?,
         }
+        let style = if e.mark == Mark::Failure {
+            style.color(&FAILURE)
+        } else {
+            style.clone()
+        };
         area.draw_text(&e.label, &style, (x + 40, y)).msg()?;
     }
     Ok(())
@@ -218,11 +226,7 @@ pub(super) fn draw_lines<DB: DrawingBackend>(
         }
         if l.markers {
             for (i, &p) in pts.iter().enumerate() {
-                if l.crosses.get(i).copied().unwrap_or(false) {
-                    chart
-                        .draw_series(std::iter::once(Cross::new(p, 6, l.color.stroke_width(3))))
-                        .msg()?;
-                } else {
+                if !l.crosses.get(i).copied().unwrap_or(false) {
                     chart
                         .draw_series(std::iter::once(Circle::new(p, 4, l.color.filled())))
                         .msg()?;
@@ -230,5 +234,34 @@ pub(super) fn draw_lines<DB: DrawingBackend>(
             }
         }
     }
+    // Failure marks last, over every line: a failed point is never hidden under another line.
+    for l in lines.iter().filter(|l| l.markers) {
+        for (i, p) in l.points.iter().enumerate() {
+            if l.crosses.get(i).copied().unwrap_or(false) {
+                let (x, y) = chart.backend_coord(&map(p));
+                let area = chart.plotting_area();
+                let (bx, by) = area.get_base_pixel();
+                draw_failure_mark(&area.strip_coord_spec(), (x - bx, y - by))?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// The radius of the failure mark's ring, in pixels.
+pub(super) const FAILURE_RING: i32 = 8;
+
+/// The failure mark at a pixel: a white disc with a red ring and a thick red cross, in FAILURE's
+/// colour whatever the policy's, so that a failed point reads as a failure before it reads as a
+/// value.
+pub(super) fn draw_failure_mark<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+) -> Drawn {
+    area.draw(&Circle::new((x, y), FAILURE_RING, WHITE.filled()))
+        .msg()?;
+    area.draw(&Circle::new((x, y), FAILURE_RING, FAILURE.stroke_width(2)))
+        .msg()?;
+    area.draw(&Cross::new((x, y), 4, FAILURE.stroke_width(3)))
+        .msg()
 }

@@ -330,12 +330,16 @@ impl Inputs {
             let about = if replications > 1 {
                 format!(
                     "Each policy's mean cost against its job and call latency p99 over {replications} \
-                     replications, with 95% confidence intervals. Down and left is better; a cross \
-                     marks a policy with failed jobs."
+                     replications, with 95% confidence intervals. Down and left is better only among \
+                     policies that finished their jobs: a policy that failed jobs is drawn as a red \
+                     \u{2717} in a ring and labelled FAILED in red, because it stopped early and \
+                     looks cheap and fast for that reason alone."
                 )
             } else {
-                "Each policy's cost against its job and call latency p99. Down and left is better; \
-                 a cross marks a policy with failed jobs."
+                "Each policy's cost against its job and call latency p99. Down and left is better \
+                 only among policies that finished their jobs: a policy that failed jobs is drawn as \
+                 a red \u{2717} in a ring and labelled FAILED in red, because it stopped early and \
+                 looks cheap and fast for that reason alone."
                     .to_string()
             };
             out.charts.push(render(
@@ -398,8 +402,9 @@ impl Inputs {
                         &title,
                         &format!(
                             "{} at each value of {param}, a line per policy; the band is the 95% \
-                             confidence interval over replications, a cross a point where some \
-                             runs had failed jobs.",
+                             confidence interval over replications. A red \u{2717} in a ring marks \
+                             a point where some runs failed jobs: its value is that of runs that \
+                             stopped early, not a success.",
                             metric_label(m),
                         ),
                         &SweepFigure::new(sweep, a, m, palette, &title),
@@ -454,6 +459,43 @@ mod tests {
         assert_eq!(b.label(0.4), "0.4");
     }
 
+    /// A label is its tick's value, whatever the step: 2.5-steps get a decimal rather than being
+    /// rounded to 2 and 8.
+    #[test]
+    fn linear_tick_labels_are_their_values() {
+        let c = Axis::linear(0.0, 12.0, 5);
+        assert_eq!(c.ticks, [0.0, 2.5, 5.0, 7.5, 10.0, 12.5]);
+        let labels: Vec<String> = c.ticks.iter().map(|t| c.label(*t)).collect();
+        assert_eq!(labels, ["0.0", "2.5", "5.0", "7.5", "10.0", "12.5"]);
+        let value = |s: &str| -> f64 {
+            if let Some(v) = s.strip_suffix('k') {
+                v.parse::<f64>().unwrap() * 1e3
+            } else if let Some(v) = s.strip_suffix('M') {
+                v.parse::<f64>().unwrap() * 1e6
+            } else {
+                s.parse().unwrap()
+            }
+        };
+        for hi in [
+            0.0013, 0.012, 0.07, 0.3, 1.0, 1.2, 3.3, 7.0, 12.0, 13.0, 27.0, 120.0, 1_234.0,
+            12_000.0, 66_667.0, 125_000.0, 1.2e6, 3.3e6, 1.3e7,
+        ] {
+            for target in [4, 5, 6, 8] {
+                for lo in [0.0, hi * 0.3] {
+                    let a = Axis::linear(lo, hi, target);
+                    for t in &a.ticks {
+                        let l = a.label(*t);
+                        let v = value(&l);
+                        assert!(
+                            (v - t).abs() <= 1e-9 * t.abs().max(1e-12),
+                            "[{lo}, {hi}] / {target}: tick {t} labelled {l}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn log_ticks_are_the_coarsest_series_with_four_ticks() {
         assert_eq!(log_ticks(0.5, 900.0), [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]);
@@ -462,6 +504,14 @@ mod tests {
             log_ticks(0.01, 1e6),
             [0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]
         );
+    }
+
+    #[test]
+    fn failed_notes_count_jobs_and_say_when_they_are_means() {
+        assert_eq!(failed_note(1.0, 1.0), "FAILED 1/1 jobs");
+        assert_eq!(failed_note(3.0, 40.0), "FAILED 3/40 jobs");
+        assert_eq!(failed_note(0.25, 1.0), "FAILED 0.25/1 jobs (mean)");
+        assert_eq!(failed_note(2.0, f64::NAN), "FAILED 2 jobs");
     }
 
     #[test]

@@ -20,12 +20,14 @@ pub(super) const DESC_SIZE: f64 = 16.0;
 pub(super) const TICK_SIZE: f64 = 14.0;
 pub(super) const LEGEND_SIZE: f64 = 15.0;
 
-/// Category10 (d3): distinguishable on white, familiar from other tools.
+/// Category10 (d3), distinguishable on white and familiar from other tools, with its red replaced
+/// by Category20b's dark indigo: red is FAILURE's alone, so that no policy's colour reads as a
+/// failure.
 pub(super) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
+    RGBColor(57, 59, 121),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
@@ -42,6 +44,10 @@ pub fn palette_rgb(i: usize) -> (u8, u8, u8) {
 pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
 pub(super) const INK: RGBColor = RGBColor(30, 30, 30);
 pub(super) const MUTED: RGBColor = RGBColor(90, 90, 90);
+/// Failure, in every chart (#C81E1E): a policy or point whose runs had failed jobs is marked in
+/// this red, never only in its policy's colour, so that a cheap, "fast" run that stopped early
+/// cannot pass for a win.
+pub(super) const FAILURE: RGBColor = RGBColor(200, 30, 30);
 
 pub(super) fn font(size: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font()).color(&INK)
@@ -80,9 +86,19 @@ pub(super) fn draw_footnote<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     text: &str,
 ) -> Drawn {
+    draw_footnote_colored(root, text, MUTED)
+}
+
+/// A note in small text of the given colour at the bottom left (FAILURE when it explains a
+/// failure mark).
+pub(super) fn draw_footnote_colored<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    color: RGBColor,
+) -> Drawn {
     let (_, h) = root.dim_in_pixel();
     let style = TextStyle::from((FONT, 13.0).into_font())
-        .color(&MUTED)
+        .color(&color)
         .pos(Pos::new(HPos::Left, VPos::Bottom));
     root.draw_text(text, &style, (12, h as i32 - 6)).msg()
 }

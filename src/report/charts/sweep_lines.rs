@@ -146,7 +146,15 @@ impl Figure for SweepFigure {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let body = draw_title(root, &self.title)?;
-        let legend: Vec<LegendEntry> = self.lines.iter().map(Line::legend).collect();
+        let any_failed = self.lines.iter().any(|l| l.crosses.contains(&true));
+        let mut legend: Vec<LegendEntry> = self.lines.iter().map(Line::legend).collect();
+        if any_failed {
+            legend.push(LegendEntry {
+                label: "some runs FAILED jobs".into(),
+                color: FAILURE,
+                mark: Mark::Failure,
+            });
+        }
         let lw = legend_width(root, &legend);
         let (w, h) = body.dim_in_pixel();
         // Room for the footnote below the x axis title.
@@ -166,14 +174,17 @@ impl Figure for SweepFigure {
         draw_lines(&mut chart, &self.x, &self.y, &self.lines)?;
         draw_legend(&side, &legend, 20)?;
         let mut notes = Vec::new();
+        if any_failed {
+            notes.push(
+                "red \u{2717} in a ring: some runs at that point FAILED jobs (mean jobs_failed > 0); its value is not a success",
+            );
+        }
         if self.lines.iter().any(|l| !l.band.is_empty()) {
             notes.push("bands: 95% confidence intervals over replications");
         }
-        if self.lines.iter().any(|l| l.crosses.contains(&true)) {
-            notes.push("cross: some runs at that point had failed jobs (mean jobs_failed > 0)");
-        }
         if !notes.is_empty() {
-            draw_footnote(root, &notes.join("; "))?;
+            let color = if any_failed { FAILURE } else { MUTED };
+            draw_footnote_colored(root, &notes.join("; "), color)?;
         }
         Ok(())
     }
