@@ -1195,7 +1195,8 @@ fn a_replicated_run_shows_each_mean_with_its_95_percent_interval_from_summary_js
             let (mean, ci) = cell_numbers(cell);
             let ci = ci.unwrap_or_else(|| panic!("{label}, {name}: no ± in {cell:?}"));
             let decimals = mean.split_once('.').map_or(0, |(_, d)| d.len());
-            let p = policy(&summary, name);
+            // A failed policy's header says so after its name.
+            let p = policy(&summary, name.trim_end_matches(" ✗ FAILED"));
             let want_mean = p["metrics"][key].as_f64().unwrap() / scale;
             let want_ci = p["ci95"][key].as_f64().unwrap() / scale;
             assert_eq!(mean, format!("{want_mean:.decimals$}"), "{label}, {name}");
@@ -1245,7 +1246,13 @@ fn a_policy_named_twice_is_run_and_shown_once() {
         ],
     );
     let rows = table_rows(&stdout);
-    assert_eq!(rows[0][1..], ["fixed", "naive"], "{stdout}");
+    assert_eq!(rows[0][1..], ["fixed", "naive ✗ FAILED"], "{stdout}");
+    assert!(
+        stdout.contains(
+            "✗ naive failed 1 of 1 jobs: its cost and latency measure a run that stopped early."
+        ),
+        "{stdout}"
+    );
     let summary: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     let names: Vec<&str> = summary["policies"]

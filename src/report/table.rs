@@ -167,7 +167,21 @@ pub fn table(report: &Report) -> String {
     } else {
         "metric".to_string()
     }];
-    header.extend(report.policies.iter().map(|p| p.name.clone()));
+    let failed = |p: &&crate::run::PolicyResult| {
+        p.aggregate
+            .mean
+            .get("jobs_failed")
+            .is_some_and(|f| f > 0.0)
+    };
+    // A failed policy's cost and latency measure a run that stopped early: its column says so
+    // before any number is read.
+    header.extend(report.policies.iter().map(|p| {
+        if failed(&p) {
+            format!("{} ✗ FAILED", p.name)
+        } else {
+            p.name.clone()
+        }
+    }));
     t.set_header(header);
     for (key, label, f) in ROWS {
         let means: Vec<f64> = report
@@ -191,7 +205,18 @@ pub fn table(report: &Report) -> String {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    format!("{} (seed {})\n{t}\n", report.scenario, report.seed)
+    let mut out = format!("{} (seed {})\n{t}\n", report.scenario, report.seed);
+    for p in report.policies.iter().filter(failed) {
+        let get = |k: &str| p.aggregate.mean.get(k).unwrap_or(f64::NAN);
+        out.push_str(&format!(
+            "✗ {} failed {} of {} jobs{}: its cost and latency measure a run that stopped early.\n",
+            p.name,
+            format(get("jobs_failed"), Format::Count),
+            format(get("jobs"), Format::Count),
+            if replicated { " (mean per run)" } else { "" },
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
