@@ -37,12 +37,78 @@ pub(super) struct HeatmapFigure {
     pub(super) y: ParamAxis,
     /// Per policy: its name and the grid of values, `grid[yi][xi]`.
     pub(super) panels: Vec<(String, Vec<Vec<f64>>)>,
-    /// Per policy, per cell: whether some runs had failed jobs.
-    pub(super) failed: Vec<Vec<Vec<bool>>>,
+    /// Per policy, per cell: `None` when no job failed there, else the share of jobs that failed
+    /// (mean `jobs_failed` over mean `jobs`; NaN when the sweep has no `jobs` column).
+    pub(super) failed: Vec<Vec<Vec<Option<f64>>>>,
+    /// The colour scale's range, over the cells where no job failed.
     pub(super) lo: f64,
     pub(super) hi: f64,
     /// A log colour scale, for values spanning more than a factor of 20.
     pub(super) log: bool,
+}
+
+/// Cell text sizes: the usual one, and the smallest a value is shrunk to before the figure grows.
+const CELL_TEXT: f64 = 13.0;
+const CELL_TEXT_MIN: f64 = 10.0;
+/// Room around a cell's text, per side.
+const CELL_PAD: u32 = 3;
+/// The usual size of one panel.
+const PANEL_W_MIN: u32 = 316;
+const PANEL_H: u32 = 380;
+/// A panel's frame around its cells: the y axis' labels and title, margins; the caption, the x
+/// axis' labels and title.
+const PANEL_FRAME_W: u32 = 86 + 6 + 18 + 8;
+const PANEL_FRAME_H: u32 = 8 + 30 + 52 + 4 + 8;
+/// The colour bar's column.
+const BAR_W: u32 = 170;
+
+/// A value in three significant digits, with its unit: `$10.6`, `1.27k s`, `34.2 s`, `5.60k`.
+pub(super) fn cell_value(metric: &str, v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 999.5e3 {
+        (v / 1e6, "M")
+    } else if a >= 999.5 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let digits = if scaled == 0.0 {
+        0
+    } else {
+        (2 - scaled.abs().log10().floor() as i32).clamp(0, 2) as usize
+    };
+    let mut n = format!("{scaled:.digits$}");
+    // 999.96 rounds to 1000.0: one digit fewer.
+    if n.trim_start_matches('-').len() > 4 + usize::from(digits > 0) && digits > 0 {
+        n = format!("{scaled:.0$}", digits - 1);
+    }
+    if metric.ends_with("_usd") {
+        format!("${n}{suffix}")
+    } else if metric.ends_with("_s") {
+        format!("{n}{suffix} s")
+    } else {
+        format!("{n}{suffix}")
+    }
+}
+
+/// The failure mark of a cell: a cross and the share of jobs that failed, `✗ 50%`.
+pub(super) fn failure_mark(share: f64) -> String {
+    if !share.is_finite() {
+        return "\u{2717} failed".into();
+    }
+    let pct = share * 100.0;
+    // Never "0%" for some failures nor "100%" for not quite all.
+    let pct = if pct > 0.0 && pct < 1.0 {
+        1.0
+    } else if pct > 99.0 && pct < 100.0 {
+        99.0
+    } else {
+        pct.round()
+    };
+    format!("\u{2717} {pct:.0}%")
 }
 
 impl HeatmapFigure {
@@ -59,15 +125,26 @@ impl HeatmapFigure {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (pi, name) in sweep.policies.iter().enumerate() {
             let mut grid = vec![vec![f64::NAN; x.values.len()]; y.values.len()];
-            let mut fails = vec![vec![false; x.values.len()]; y.values.len()];
+            let mut fails = vec![vec![None; x.values.len()]; y.values.len()];
             for p in sweep.points.iter().filter(|p| p.policy == pi) {
                 if let (Some(xi), Some(yi)) = (x.index(&p.params[a]), y.index(&p.params[b])) {
-                    let v = p.mean.get(metric).copied().unwrap_or(f64::NAN);
-                    if grid[yi][xi].is_nan() {
-                        grid[yi][xi] = v;
-                        fails[yi][xi] = p.mean.get("jobs_failed").is_some_and(|f| *f > 0.0);
+                    if !grid[yi][xi].is_nan() {
+                        continue;
                     }
-                    if v.is_finite() {
+                    let v = p.mean.get(metric).copied().unwrap_or(f64::NAN);
+                    grid[yi][xi] = v;
+                    let jobs_failed = p.mean.get("jobs_failed").copied().unwrap_or(0.0);
+                    let tripped = p.mean.get("guard_tripped").copied().unwrap_or(0.0);
+                    if jobs_failed > 0.0 || tripped > 0.0 {
+                        let jobs = p.mean.get("jobs").copied().unwrap_or(f64::NAN);
+                        fails[yi][xi] = Some(if jobs > 0.0 {
+                            (jobs_failed / jobs).min(1.0)
+                        } else {
+                            f64::NAN
+                        });
+                    } else if v.is_finite() {
+                        // Failed cells stay off the scale: a run that fails stops early, cheap
+                        // and fast, and would take the best colour.
                         lo = lo.min(v);
                         hi = hi.max(v);
                     }
@@ -114,11 +191,61 @@ impl HeatmapFigure {
     pub(super) fn rows(&self) -> usize {
         self.panels.len().max(1).div_ceil(self.columns())
     }
+
+    /// The lines written in a cell: its value, and under it the failure mark.
+    fn cell_lines(&self, p: usize, yi: usize, xi: usize) -> Vec<String> {
+        let mut lines = vec![cell_value(&self.metric, self.panels[p].1[yi][xi])];
+        if let Some(share) = self.failed[p][yi][xi] {
+            lines.push(failure_mark(share));
+        }
+        lines
+    }
+
+    /// The widest and tallest text block of any cell at `size`, in pixels.
+    fn widest_cell(&self, size: f64) -> (u32, u32) {
+        let font = (FONT, size).into_font();
+        let (mut w, mut h) = (0, 0);
+        for (p, (_, grid)) in self.panels.iter().enumerate() {
+            for (yi, row) in grid.iter().enumerate() {
+                for xi in 0..row.len() {
+                    let lines = self.cell_lines(p, yi, xi);
+                    for l in &lines {
+                        w = w.max(font.box_size(l).map_or(0, |b| b.0));
+                    }
+                    h = h.max(block_height(size, lines.len()));
+                }
+            }
+        }
+        (w, h)
+    }
+}
+
+/// The height of `n` lines of text at `size`.
+fn block_height(size: f64, n: usize) -> u32 {
+    (size * 1.2 * n as f64).ceil() as u32
 }
 
 impl Figure for HeatmapFigure {
     fn size(&self) -> (u32, u32) {
-        (1100, TITLE_BAND + 380 * self.rows() as u32 + 20)
+        // Cells big enough for every value at the largest text size that keeps the figure
+        // within 1500 pixels, or at the smallest size whatever the width: values are never
+        // dropped.
+        let nx = self.x.values.len().max(1) as u32;
+        let ny = self.y.values.len().max(1) as u32;
+        let at = |size: f64| {
+            let (w, h) = self.widest_cell(size);
+            let panel_w = ((w + 2 * CELL_PAD) * nx + PANEL_FRAME_W).max(PANEL_W_MIN);
+            let panel_h = ((h + 2 * CELL_PAD) * ny + PANEL_FRAME_H).max(PANEL_H);
+            (
+                (panel_w * self.columns() as u32 + BAR_W).max(1100),
+                TITLE_BAND + panel_h * self.rows() as u32 + 20,
+            )
+        };
+        let mut size = CELL_TEXT;
+        while size > CELL_TEXT_MIN && at(size).0 > 1500 {
+            size -= 0.5;
+        }
+        at(size)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
@@ -126,13 +253,12 @@ impl Figure for HeatmapFigure {
         let (w, h) = body.dim_in_pixel();
         let h = h - 20;
         let (body, _) = body.split_vertically(h);
-        let (grid_area, bar_area) = body.split_horizontally(w - 150);
+        let (grid_area, bar_area) = body.split_horizontally(w - BAR_W);
         let areas = grid_area.split_evenly((self.rows(), self.columns()));
         let xa = Axis::categories(self.x.values.clone());
         let ya = Axis::categories(self.y.values.clone());
-        let cell_style = font(13.0).pos(Pos::new(HPos::Center, VPos::Center));
         let mut any_failed = false;
-        for (((name, grid), fails), area) in self.panels.iter().zip(&self.failed).zip(&areas) {
+        for (p, ((name, grid), area)) in self.panels.iter().zip(&areas).enumerate() {
             let mut chart = frame(
                 area,
                 &Frame {
@@ -146,11 +272,15 @@ impl Figure for HeatmapFigure {
             )?;
             for (yi, row) in grid.iter().enumerate() {
                 for (xi, v) in row.iter().enumerate() {
-                    let color = if v.is_finite() {
+                    let fail = self.failed[p][yi][xi];
+                    let color = if fail.is_some() {
+                        FAILURE
+                    } else if v.is_finite() {
                         viridis(self.fraction(*v))
                     } else {
                         RGBColor(200, 200, 200)
                     };
+                    any_failed |= fail.is_some();
                     let (x, y) = (xi as f64, yi as f64);
                     chart
                         .draw_series(std::iter::once(Rectangle::new(
@@ -158,35 +288,45 @@ impl Figure for HeatmapFigure {
                             color.filled(),
                         )))
                         .msg()?;
-                    let text = format_value(&self.metric, *v);
                     let (l, t) = chart.backend_coord(&(x - 0.5, y + 0.5));
                     let (r, b) = chart.backend_coord(&(x + 0.5, y - 0.5));
-                    if fails[yi][xi] {
-                        any_failed = true;
-                        let k = ((r - l).min(b - t) / 4).clamp(5, 12);
-                        root.draw(&Polygon::new(
-                            vec![(r - k, t), (r, t), (r, t + k)],
-                            RGBColor(214, 39, 40).filled(),
-                        ))
-                        .msg()?;
+                    let lines = self.cell_lines(p, yi, xi);
+                    // The largest size, in half pixels, at which the text fits; never none.
+                    let room_w = (r - l).max(0) as u32;
+                    let room_h = (b - t).max(0) as u32;
+                    let mut size = CELL_TEXT;
+                    while size > CELL_TEXT_MIN {
+                        let style = font(size);
+                        let widest = lines
+                            .iter()
+                            .map(|s| root.estimate_text_size(s, &style).map_or(0, |b| b.0))
+                            .max()
+                            .unwrap_or(0);
+                        if widest + 2 * CELL_PAD <= room_w
+                            && block_height(size, lines.len()) + 2 * CELL_PAD <= room_h
+                        {
+                            break;
+                        }
+                        size -= 0.5;
                     }
-                    let (tw, th) = root.estimate_text_size(&text, &cell_style).msg()?;
-                    if (r - l) as u32 > tw + 4 && (b - t) as u32 > th + 2 {
-                        let lum = 0.299 * color.0 as f64
-                            + 0.587 * color.1 as f64
-                            + 0.114 * color.2 as f64;
-                        let ink = if lum < 140.0 { WHITE } else { BLACK };
-                        root.draw_text(&text, &cell_style.color(&ink), ((l + r) / 2, (t + b) / 2))
-                            .msg()?;
+                    let lum =
+                        0.299 * color.0 as f64 + 0.587 * color.1 as f64 + 0.114 * color.2 as f64;
+                    let ink = if lum < 140.0 { WHITE } else { BLACK };
+                    let style = font(size)
+                        .pos(Pos::new(HPos::Center, VPos::Center))
+                        .color(&ink);
+                    let line_h = size * 1.2;
+                    let top = (t + b) as f64 / 2.0 - line_h * (lines.len() as f64 - 1.0) / 2.0;
+                    for (k, line) in lines.iter().enumerate() {
+                        let cy = (top + line_h * k as f64).round() as i32;
+                        root.draw_text(line, &style, ((l + r) / 2, cy)).msg()?;
                     }
                 }
             }
         }
         // The colour bar.
-        let (bw, _) = bar_area.dim_in_pixel();
-        let _ = bw;
         let top = 40;
-        let bottom = h as i32 - 70;
+        let bottom = h as i32 - 150;
         let x0 = 20;
         let steps = 100;
         for i in 0..steps {
@@ -226,18 +366,44 @@ impl Figure for HeatmapFigure {
             bar_area.draw_text(&text, &label, (x0 + 30, y)).msg()?;
         }
         let caption = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
+        let mut y = bottom + 12;
         bar_area
-            .draw_text(&metric_label(&self.metric), &caption, (4, bottom + 12))
+            .draw_text(&metric_label(&self.metric), &caption, (4, y))
             .msg()?;
+        y += 20;
         if self.log {
-            bar_area
-                .draw_text("(log scale)", &caption, (4, bottom + 32))
-                .msg()?;
+            bar_area.draw_text("(log scale)", &caption, (4, y)).msg()?;
+            y += 20;
         }
         if any_failed {
+            // The failure key, off the scale.
+            y += 10;
+            bar_area
+                .draw(&Rectangle::new(
+                    [(x0, y), (x0 + 22, y + 22)],
+                    FAILURE.filled(),
+                ))
+                .msg()?;
+            bar_area
+                .draw_text(
+                    "\u{2717}",
+                    &font(TICK_SIZE)
+                        .pos(Pos::new(HPos::Center, VPos::Center))
+                        .color(&WHITE),
+                    (x0 + 11, y + 11),
+                )
+                .msg()?;
+            let key = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+            bar_area
+                .draw_text("jobs failed", &key, (x0 + 30, y + 5))
+                .msg()?;
+            bar_area
+                .draw_text("(off the scale)", &key, (x0 + 30, y + 21))
+                .msg()?;
             draw_footnote(
                 root,
-                "red corner: some runs at that point had failed jobs (mean jobs_failed > 0)",
+                "red cells: some runs there had failed jobs (\u{2717} 50%: half of the jobs failed); they are off \
+                 the colour scale, as a failing run stops early, cheap and fast",
             )?;
         }
         Ok(())

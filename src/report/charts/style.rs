@@ -42,6 +42,7 @@ pub fn palette_rgb(i: usize) -> (u8, u8, u8) {
 pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
 pub(super) const INK: RGBColor = RGBColor(30, 30, 30);
 pub(super) const MUTED: RGBColor = RGBColor(90, 90, 90);
+pub(super) const FAILURE: RGBColor = RGBColor(200, 30, 30);
 
 pub(super) fn font(size: f64) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font()).color(&INK)
