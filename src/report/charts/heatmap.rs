@@ -201,24 +201,61 @@ impl HeatmapFigure {
         lines
     }
 
-    /// The widest and tallest text block of any cell at `size`, in pixels.
+    /// The widest and tallest text block of any cell at `size`, in pixels. Only the longest
+    /// lines (by characters) are measured: a sweep may have a million cells.
     fn widest_cell(&self, size: f64) -> (u32, u32) {
         let font = (FONT, size).into_font();
-        let (mut w, mut h) = (0, 0);
+        let mut longest: Vec<String> = Vec::new();
+        let mut most_lines = 1;
         for (p, (_, grid)) in self.panels.iter().enumerate() {
             for (yi, row) in grid.iter().enumerate() {
                 for xi in 0..row.len() {
                     let lines = self.cell_lines(p, yi, xi);
-                    for l in &lines {
-                        w = w.max(font.box_size(l).map_or(0, |b| b.0));
+                    most_lines = most_lines.max(lines.len());
+                    for l in lines {
+                        let long =
+                            longest.len() < 16 || l.chars().count() > longest[15].chars().count();
+                        if long && !longest.contains(&l) {
+                            longest.push(l);
+                            longest.sort_by_key(|s| std::cmp::Reverse(s.chars().count()));
+                            longest.truncate(16);
+                        }
                     }
-                    h = h.max(block_height(size, lines.len()));
                 }
             }
         }
-        (w, h)
+        let w = longest
+            .iter()
+            .map(|l| font.box_size(l).map_or(0, |b| b.0))
+            .max()
+            .unwrap_or(0);
+        (w, block_height(size, most_lines))
+    }
+
+    /// The figure's size with cells big enough for every value at text `size`.
+    fn size_at(&self, size: f64) -> (u32, u32) {
+        let nx = self.x.values.len().max(1) as u32;
+        let ny = self.y.values.len().max(1) as u32;
+        let (w, h) = self.widest_cell(size);
+        let panel_w = ((w + 2 * CELL_PAD) * nx + PANEL_FRAME_W).max(PANEL_W_MIN);
+        let panel_h = ((h + 2 * CELL_PAD) * ny + PANEL_FRAME_H).max(PANEL_H);
+        (
+            (panel_w * self.columns() as u32 + BAR_W).max(1100),
+            TITLE_BAND + panel_h * self.rows() as u32 + 20,
+        )
+    }
+
+    /// Whether the grid is too large for a figure whose every cell holds its value at the
+    /// smallest text size: then the figure stops at [`MAX_SIDE`] and cells too small for their
+    /// text are left without it, which a footnote says.
+    fn too_large(&self) -> bool {
+        let (w, h) = self.size_at(CELL_TEXT_MIN);
+        w > MAX_SIDE || h > MAX_SIDE
     }
 }
+
+/// The largest side of a heatmap, in pixels (a 4000x4000 figure is 48 MB of pixels).
+const MAX_SIDE: u32 = 4000;
 
 /// The height of `n` lines of text at `size`.
 fn block_height(size: f64, n: usize) -> u32 {
@@ -228,24 +265,14 @@ fn block_height(size: f64, n: usize) -> u32 {
 impl Figure for HeatmapFigure {
     fn size(&self) -> (u32, u32) {
         // Cells big enough for every value at the largest text size that keeps the figure
-        // within 1500 pixels, or at the smallest size whatever the width: values are never
-        // dropped.
-        let nx = self.x.values.len().max(1) as u32;
-        let ny = self.y.values.len().max(1) as u32;
-        let at = |size: f64| {
-            let (w, h) = self.widest_cell(size);
-            let panel_w = ((w + 2 * CELL_PAD) * nx + PANEL_FRAME_W).max(PANEL_W_MIN);
-            let panel_h = ((h + 2 * CELL_PAD) * ny + PANEL_FRAME_H).max(PANEL_H);
-            (
-                (panel_w * self.columns() as u32 + BAR_W).max(1100),
-                TITLE_BAND + panel_h * self.rows() as u32 + 20,
-            )
-        };
+        // within 1500 pixels, or at the smallest size whatever the width (up to MAX_SIDE):
+        // values are not dropped.
         let mut size = CELL_TEXT;
-        while size > CELL_TEXT_MIN && at(size).0 > 1500 {
+        while size > CELL_TEXT_MIN && self.size_at(size).0 > 1500 {
             size -= 0.5;
         }
-        at(size)
+        let (w, h) = self.size_at(size);
+        (w.min(MAX_SIDE), h.min(MAX_SIDE))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
@@ -258,6 +285,8 @@ impl Figure for HeatmapFigure {
         let xa = Axis::categories(self.x.values.clone());
         let ya = Axis::categories(self.y.values.clone());
         let mut any_failed = false;
+        let too_large = self.too_large();
+        let mut omitted = 0usize;
         for (p, ((name, grid), area)) in self.panels.iter().zip(&areas).enumerate() {
             let mut chart = frame(
                 area,
@@ -294,19 +323,22 @@ impl Figure for HeatmapFigure {
                     // The largest size, in half pixels, at which the text fits; never none.
                     let room_w = (r - l).max(0) as u32;
                     let room_h = (b - t).max(0) as u32;
-                    let mut size = CELL_TEXT;
-                    while size > CELL_TEXT_MIN {
+                    let fits = |size: f64| {
                         let style = font(size);
                         let widest = lines
                             .iter()
                             .map(|s| root.estimate_text_size(s, &style).map_or(0, |b| b.0))
                             .max()
                             .unwrap_or(0);
-                        if widest + 2 * CELL_PAD <= room_w
+                        widest + 2 * CELL_PAD <= room_w
                             && block_height(size, lines.len()) + 2 * CELL_PAD <= room_h
-                        {
-                            break;
-                        }
+                    };
+                    if too_large && !fits(CELL_TEXT_MIN) {
+                        omitted += 1;
+                        continue;
+                    }
+                    let mut size = CELL_TEXT;
+                    while size > CELL_TEXT_MIN && !fits(size) {
                         size -= 0.5;
                     }
                     let lum =
@@ -400,11 +432,22 @@ impl Figure for HeatmapFigure {
             bar_area
                 .draw_text("(off the scale)", &key, (x0 + 30, y + 21))
                 .msg()?;
-            draw_footnote(
-                root,
+        }
+        let mut notes = Vec::new();
+        if any_failed {
+            notes.push(
                 "red cells: some runs there had failed jobs (\u{2717} 50%: half of the jobs failed); they are off \
-                 the colour scale, as a failing run stops early, cheap and fast",
-            )?;
+                 the colour scale, as a failing run stops early, cheap and fast"
+                    .to_string(),
+            );
+        }
+        if omitted > 0 {
+            notes.push(format!(
+                "{omitted} cells too small for their values at this grid size: see sweep_summary.csv"
+            ));
+        }
+        if !notes.is_empty() {
+            draw_footnote(root, &notes.join("; "))?;
         }
         Ok(())
     }
