@@ -37,9 +37,8 @@ pub(super) struct HeatmapFigure {
     pub(super) y: ParamAxis,
     /// Per policy: its name and the grid of values, `grid[yi][xi]`.
     pub(super) panels: Vec<(String, Vec<Vec<f64>>)>,
-    /// Per policy, per cell: `None` when no job failed there, else the share of jobs that failed
-    /// (mean `jobs_failed` over mean `jobs`; NaN when the sweep has no `jobs` column).
-    pub(super) failed: Vec<Vec<Vec<Option<f64>>>>,
+    /// Per policy, per cell: `None` when no job failed there (and no guard stopped a run).
+    pub(super) failed: Vec<Vec<Vec<Option<Failure>>>>,
     /// The colour scale's range, over the cells where no job failed.
     pub(super) lo: f64,
     pub(super) hi: f64,
@@ -62,29 +61,36 @@ const PANEL_FRAME_H: u32 = 8 + 30 + 52 + 4 + 8;
 /// The colour bar's column.
 const BAR_W: u32 = 170;
 
+/// `v` rounded to three significant digits, and the decimals that show them (at most 5).
+fn sig3(v: f64) -> (f64, usize) {
+    if v == 0.0 || !v.is_finite() {
+        return (v, 0);
+    }
+    let step = 10f64.powi(v.abs().log10().floor() as i32 - 2);
+    let r = (v / step).round() * step;
+    let e = r.abs().log10().floor() as i32;
+    (r, (2 - e).clamp(0, 5) as usize)
+}
+
 /// A value in three significant digits, with its unit: `$10.6`, `1.27k s`, `34.2 s`, `5.60k`.
 pub(super) fn cell_value(metric: &str, v: f64) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }
-    let a = v.abs();
-    let (scaled, suffix) = if a >= 999.5e3 {
-        (v / 1e6, "M")
-    } else if a >= 999.5 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    let digits = if scaled == 0.0 {
-        0
-    } else {
-        (2 - scaled.abs().log10().floor() as i32).clamp(0, 2) as usize
-    };
-    let mut n = format!("{scaled:.digits$}");
-    // 999.96 rounds to 1000.0: one digit fewer.
-    if n.trim_start_matches('-').len() > 4 + usize::from(digits > 0) && digits > 0 {
-        n = format!("{scaled:.0$}", digits - 1);
+    let (mut r, mut digits) = sig3(v);
+    let mut suffix = "";
+    for s in ["k", "M", "G"] {
+        if r.abs() < 1000.0 {
+            break;
+        }
+        (r, digits) = sig3(r / 1000.0);
+        suffix = s;
     }
+    if metric.ends_with("_usd") && suffix.is_empty() && r.abs() >= 0.1 {
+        // Money in cents: $0.49, not $0.490.
+        digits = digits.min(2);
+    }
+    let n = format!("{r:.digits$}");
     if metric.ends_with("_usd") {
         format!("${n}{suffix}")
     } else if metric.ends_with("_s") {
@@ -94,21 +100,35 @@ pub(super) fn cell_value(metric: &str, v: f64) -> String {
     }
 }
 
-/// The failure mark of a cell: a cross and the share of jobs that failed, `✗ 50%`.
-pub(super) fn failure_mark(share: f64) -> String {
-    if !share.is_finite() {
-        return "\u{2717} failed".into();
+/// Why a cell is marked failed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Failure {
+    /// This share of the jobs failed (mean `jobs_failed` over mean `jobs`).
+    Share(f64),
+    /// Jobs failed; the sweep does not say how many there were.
+    Jobs,
+    /// No job failed, but a guard stopped some runs.
+    Stopped,
+}
+
+/// The failure mark of a cell: `✗ 50%` (half of the jobs failed), `✗ failed`, `✗ stopped`.
+pub(super) fn failure_mark(f: Failure) -> String {
+    match f {
+        Failure::Share(share) => {
+            let pct = share * 100.0;
+            // Never "0%" for some failures nor "100%" for not quite all.
+            let pct = if pct < 1.0 {
+                1.0
+            } else if pct > 99.0 && pct < 100.0 {
+                99.0
+            } else {
+                pct.round()
+            };
+            format!("\u{2717} {pct:.0}%")
+        }
+        Failure::Jobs => "\u{2717} failed".into(),
+        Failure::Stopped => "\u{2717} stopped".into(),
     }
-    let pct = share * 100.0;
-    // Never "0%" for some failures nor "100%" for not quite all.
-    let pct = if pct > 0.0 && pct < 1.0 {
-        1.0
-    } else if pct > 99.0 && pct < 100.0 {
-        99.0
-    } else {
-        pct.round()
-    };
-    format!("\u{2717} {pct:.0}%")
 }
 
 impl HeatmapFigure {
@@ -135,13 +155,15 @@ impl HeatmapFigure {
                     grid[yi][xi] = v;
                     let jobs_failed = p.mean.get("jobs_failed").copied().unwrap_or(0.0);
                     let tripped = p.mean.get("guard_tripped").copied().unwrap_or(0.0);
-                    if jobs_failed > 0.0 || tripped > 0.0 {
-                        let jobs = p.mean.get("jobs").copied().unwrap_or(f64::NAN);
+                    let jobs = p.mean.get("jobs").copied().unwrap_or(f64::NAN);
+                    if jobs_failed > 0.0 {
                         fails[yi][xi] = Some(if jobs > 0.0 {
-                            (jobs_failed / jobs).min(1.0)
+                            Failure::Share((jobs_failed / jobs).min(1.0))
                         } else {
-                            f64::NAN
+                            Failure::Jobs
                         });
+                    } else if tripped > 0.0 {
+                        fails[yi][xi] = Some(Failure::Stopped);
                     } else if v.is_finite() {
                         // Failed cells stay off the scale: a run that fails stops early, cheap
                         // and fast, and would take the best colour.
@@ -195,8 +217,8 @@ impl HeatmapFigure {
     /// The lines written in a cell: its value, and under it the failure mark.
     fn cell_lines(&self, p: usize, yi: usize, xi: usize) -> Vec<String> {
         let mut lines = vec![cell_value(&self.metric, self.panels[p].1[yi][xi])];
-        if let Some(share) = self.failed[p][yi][xi] {
-            lines.push(failure_mark(share));
+        if let Some(f) = self.failed[p][yi][xi] {
+            lines.push(failure_mark(f));
         }
         lines
     }
@@ -450,5 +472,41 @@ impl Figure for HeatmapFigure {
             draw_footnote(root, &notes.join("; "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_values_have_three_significant_digits_and_their_unit() {
+        let cases = [
+            ("cost_usd", 10.55, "$10.6"),
+            ("cost_usd", 0.49, "$0.49"),
+            ("cost_usd", 24.11, "$24.1"),
+            ("job_latency_p99_s", 1273.0, "1.27k s"),
+            ("job_latency_p99_s", 34.24, "34.2 s"),
+            ("job_latency_p99_s", 999.96, "1.00k s"),
+            ("job_latency_p99_s", 9.996, "10.0 s"),
+            ("job_latency_p99_s", 0.004, "0.00400 s"),
+            ("rate_limited", 5600.0, "5.60k"),
+            ("rate_limited", 21_756.0, "21.8k"),
+            ("rate_limited", 2_500_000.0, "2.50M"),
+            ("rate_limited", 0.0, "0"),
+            ("rate_limited", f64::NAN, "n/a"),
+        ];
+        for (metric, v, text) in cases {
+            assert_eq!(cell_value(metric, v), text, "{metric} = {v}");
+        }
+    }
+
+    #[test]
+    fn failure_marks_never_round_to_none_or_all() {
+        assert_eq!(failure_mark(Failure::Share(0.5)), "\u{2717} 50%");
+        assert_eq!(failure_mark(Failure::Share(1.0)), "\u{2717} 100%");
+        assert_eq!(failure_mark(Failure::Share(0.001)), "\u{2717} 1%");
+        assert_eq!(failure_mark(Failure::Share(0.996)), "\u{2717} 99%");
+        assert_eq!(failure_mark(Failure::Stopped), "\u{2717} stopped");
     }
 }
