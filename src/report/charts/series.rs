@@ -82,7 +82,9 @@ impl SeriesFigure {
                     .policies
                     .iter()
                     .map(|p| p.points("limit_tokens_per_s"))
-                    .find(|pts| !pts.is_empty())
+                    // The longest run's: a run stopped early would end the limit with it.
+                    .reduce(|a, b| if b.len() > a.len() { b } else { a })
+                    .filter(|pts| !pts.is_empty())
             {
                 let mut l = Line::new("provider limit", INK, limit);
                 l.dashed = true;
@@ -204,12 +206,18 @@ impl Figure for SeriesFigure {
                     let (px, py) = chart.backend_coord(&(x, panel.y.hi));
                     let (bx, by) = area.get_base_pixel();
                     let text = format!("a guard stopped {name} at {} s", format_plain(t.round()));
+                    // Left of the line, unless that runs out of the plot.
+                    let (tw, _) = area.estimate_text_size(&text, &font(TICK_SIZE)).msg()?;
+                    let left_edge = chart.plotting_area().get_pixel_range().0.start;
+                    let (hpos, tx) = if px - 6 - tw as i32 >= left_edge {
+                        (HPos::Right, px - 6)
+                    } else {
+                        (HPos::Left, px + 6)
+                    };
                     area.draw_text(
                         &text,
-                        &font(TICK_SIZE)
-                            .pos(Pos::new(HPos::Right, VPos::Top))
-                            .color(color),
-                        (px - 6 - bx, py + 4 + 18 * k as i32 - by),
+                        &font(TICK_SIZE).pos(Pos::new(hpos, VPos::Top)).color(color),
+                        (tx - bx, py + 4 + 18 * k as i32 - by),
                     )
                     .msg()?;
                 }
