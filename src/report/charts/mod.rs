@@ -368,7 +368,9 @@ impl Inputs {
                 out.charts.push(render(
                     "tenants",
                     &title,
-                    "Each tenant's metrics under each policy: who pays for whose burst.",
+                    "Each tenant's metrics under each policy: who pays for whose burst. A panel \
+                     whose values span more than 1.5 decades is on a log scale, where a 0 on the \
+                     axis floor marks a policy with none.",
                     &fig,
                 )?);
             }
