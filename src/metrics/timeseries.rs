@@ -4,6 +4,11 @@
 //! without storing events. Counters are summed over each interval and reported per second; gauges
 //! (in flight, queues, the current limit) are read at each interval's end. Memory is one row per
 //! interval, at most [`MAX_TIMESERIES_SAMPLES`] rows.
+//!
+//! The last row ends where the run ended (its last event, or the moment a guard stopped it), not
+//! at the end of an interval the run never reached: its rates are per second of the time it
+//! covers, and its gauges are the state at the end. A last stretch shorter than a quarter of an interval
+//! is folded into the row before it, so that a sliver of time does not show as a spike.
 
 use crate::engine::SimTime;
 use crate::engine::time::nanos_to_secs;
@@ -55,7 +60,7 @@ pub struct Sample {
 }
 
 /// Counts within the open interval.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Counts {
     /// Tokens admitted.
     pub admitted_tokens: f64,
@@ -69,6 +74,18 @@ pub struct Counts {
     pub completed: u64,
 }
 
+impl Counts {
+    fn plus(self, o: Counts) -> Counts {
+        Counts {
+            admitted_tokens: self.admitted_tokens + o.admitted_tokens,
+            rate_limited: self.rate_limited + o.rate_limited,
+            errors: self.errors + o.errors,
+            timeouts: self.timeouts + o.timeouts,
+            completed: self.completed + o.completed,
+        }
+    }
+}
+
 /// A series under construction.
 #[derive(Clone, Debug)]
 pub struct TimeSeries {
@@ -76,6 +93,8 @@ pub struct TimeSeries {
     next_edge: u64,
     /// What happened in the open interval; the model adds to it directly.
     pub counts: Counts,
+    /// The counts of the last closed interval, to fold a short last stretch into.
+    last_counts: Counts,
     samples: Vec<Sample>,
 }
 
@@ -87,6 +106,7 @@ impl TimeSeries {
             interval_ns,
             next_edge: interval_ns,
             counts: Counts::default(),
+            last_counts: Counts::default(),
             samples: Vec::new(),
         }
     }
@@ -117,29 +137,55 @@ impl TimeSeries {
             self.next_edge = u64::MAX;
             return;
         }
-        let per_s = 1.0 / nanos_to_secs(self.interval_ns);
         let c = std::mem::take(&mut self.counts);
-        self.samples.push(Sample {
-            t_s: nanos_to_secs(self.next_edge),
-            in_flight: g.in_flight,
-            provider_queue: g.provider_queue,
-            client_queue: g.client_queue,
-            admitted_tokens_per_s: c.admitted_tokens * per_s,
-            limit_tokens_per_s: g.limit_tokens_per_s,
-            rate_limited_per_s: c.rate_limited as f64 * per_s,
-            errors_per_s: c.errors as f64 * per_s,
-            timeouts_per_s: c.timeouts as f64 * per_s,
-            goodput_calls_per_s: c.completed as f64 * per_s,
-            spend_usd: g.spend_usd,
-        });
+        self.samples
+            .push(sample(self.next_edge, self.interval_ns, c, g));
+        self.last_counts = c;
         self.next_edge = self.next_edge.saturating_add(self.interval_ns);
     }
 
-    /// The finished series: every interval up to the one holding `end`, the last one closed too.
+    /// The finished series: every interval closed by `end`, then a last row ending at `end`
+    /// itself (the run's end) holding what happened since the last edge. When that stretch is
+    /// shorter than a quarter of an interval it is folded into the row before, which then ends at `end`.
     pub fn finish(mut self, end: SimTime, gauges: Gauges) -> Vec<Sample> {
         self.close_until(end, gauges);
-        self.close(gauges);
+        if self.next_edge == u64::MAX || self.samples.len() >= MAX_TIMESERIES_SAMPLES {
+            return self.samples;
+        }
+        let open_start = self.next_edge - self.interval_ns;
+        let mut counts = std::mem::take(&mut self.counts);
+        let mut start = open_start;
+        if end.0.saturating_sub(open_start) < self.interval_ns / 4 && self.samples.pop().is_some() {
+            counts = counts.plus(self.last_counts);
+            start = open_start - self.interval_ns;
+        }
+        // A run that ended at time zero covers no time: its one row is its first interval.
+        let stop = if end.0 > start {
+            end.0
+        } else {
+            start + self.interval_ns
+        };
         self.samples
+            .push(sample(stop, stop - start, counts, gauges));
+        self.samples
+    }
+}
+
+/// The row of a stretch of `span_ns` ending at `end_ns`.
+fn sample(end_ns: u64, span_ns: u64, c: Counts, g: Gauges) -> Sample {
+    let per_s = 1.0 / nanos_to_secs(span_ns);
+    Sample {
+        t_s: nanos_to_secs(end_ns),
+        in_flight: g.in_flight,
+        provider_queue: g.provider_queue,
+        client_queue: g.client_queue,
+        admitted_tokens_per_s: c.admitted_tokens * per_s,
+        limit_tokens_per_s: g.limit_tokens_per_s,
+        rate_limited_per_s: c.rate_limited as f64 * per_s,
+        errors_per_s: c.errors as f64 * per_s,
+        timeouts_per_s: c.timeouts as f64 * per_s,
+        goodput_calls_per_s: c.completed as f64 * per_s,
+        spend_usd: g.spend_usd,
     }
 }
 
@@ -160,18 +206,49 @@ mod tests {
         assert!(!ts.due(SimTime(S - 1)));
         assert!(ts.due(SimTime(S)));
         ts.close_until(SimTime(3 * S + 5), g(7)); // closes [0,1), [1,2), [2,3)
-        ts.counts.rate_limited += 4; // during [3, 4)
-        let samples = ts.finish(SimTime(3 * S + 9), g(1));
+        ts.counts.rate_limited += 3; // during [3, 3.75]: the run ends at 3.75 s
+        let samples = ts.finish(SimTime(3 * S + 3 * S / 4), g(1));
         assert_eq!(samples.len(), 4);
         assert_eq!(
             samples.iter().map(|s| s.t_s).collect::<Vec<_>>(),
-            vec![1.0, 2.0, 3.0, 4.0]
+            vec![1.0, 2.0, 3.0, 3.75],
+            "the last row ends where the run ended, not at the end of its interval"
         );
         assert_eq!(samples[0].goodput_calls_per_s, 2.0);
         assert_eq!(samples[1].goodput_calls_per_s, 0.0);
         assert_eq!(samples[2].in_flight, 7);
-        assert_eq!(samples[3].rate_limited_per_s, 4.0);
+        assert_eq!(samples[3].rate_limited_per_s, 4.0, "3 in 0.75 s");
         assert_eq!(samples[3].in_flight, 1);
+    }
+
+    #[test]
+    fn a_last_stretch_under_a_quarter_interval_is_folded_into_the_row_before() {
+        let mut ts = TimeSeries::new(S);
+        ts.counts.completed += 3; // during [0, 1)
+        ts.close_until(SimTime(S), Gauges::default());
+        ts.counts.completed += 1; // at 1.125 s, the run's last event
+        let samples = ts.finish(
+            SimTime(S + S / 8),
+            Gauges {
+                spend_usd: 2.0,
+                ..Default::default()
+            },
+        );
+        assert_eq!(samples.len(), 1, "no sliver row after the last edge");
+        assert_eq!(samples[0].t_s, 1.125);
+        assert!((samples[0].goodput_calls_per_s - 4.0 / 1.125).abs() < 1e-12);
+        assert_eq!(samples[0].spend_usd, 2.0, "gauges at the run's end");
+        // A run ending exactly on an edge: the events at that instant are in the last row,
+        // and no empty interval follows it.
+        let mut ts = TimeSeries::new(S);
+        ts.close_until(SimTime(2 * S), Gauges::default());
+        ts.counts.completed += 1;
+        let samples = ts.finish(SimTime(2 * S), Gauges::default());
+        assert_eq!(
+            samples.iter().map(|s| s.t_s).collect::<Vec<_>>(),
+            vec![1.0, 2.0]
+        );
+        assert_eq!(samples[1].goodput_calls_per_s, 1.0);
     }
 
     #[test]
@@ -180,7 +257,8 @@ mod tests {
         ts.counts.admitted_tokens = 100.0;
         let samples = ts.finish(SimTime(S / 8), Gauges::default());
         assert_eq!(samples.len(), 1);
-        assert_eq!(samples[0].admitted_tokens_per_s, 400.0);
+        assert_eq!(samples[0].t_s, 0.125);
+        assert_eq!(samples[0].admitted_tokens_per_s, 800.0, "100 in 1/8 s");
     }
 
     #[test]

@@ -258,7 +258,7 @@ pub fn read_latency(dir: &Path) -> Result<Option<Latency>, DataError> {
 }
 
 /// The quantities of `timeseries.csv` that charts draw, by column name.
-pub const SERIES_COLUMNS: [&str; 10] = [
+pub const SERIES_COLUMNS: [&str; 11] = [
     "in_flight",
     "provider_queue",
     "client_queue",
@@ -269,6 +269,7 @@ pub const SERIES_COLUMNS: [&str; 10] = [
     "timeouts_per_s",
     "goodput_calls_per_s",
     "t_s",
+    "spend_usd",
 ];
 
 /// `timeseries.csv`: per policy, a column per quantity.

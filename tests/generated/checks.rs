@@ -697,8 +697,22 @@ pub fn run_identities(s: &Scenario, p: &Policy, out: &RunOutput) -> Check {
     // The time series (timeseries.csv) counts what the summary counts, and ends drained.
     if let Some(series) = &out.series {
         let interval_s = s.timeseries_interval_ns.unwrap_or(1) as f64 / 1e9;
+        // Each row covers the time since the row before (since 0 for the first): one interval,
+        // except the last, which ends where the run ended.
+        let spans: Vec<f64> = series
+            .iter()
+            .scan(0.0, |prev: &mut f64, x| {
+                let span = x.t_s - *prev;
+                *prev = x.t_s;
+                Some(span)
+            })
+            .collect();
         let total = |f: &dyn Fn(&stampede::metrics::timeseries::Sample) -> f64| -> f64 {
-            series.iter().map(|x| (f(x) * interval_s).round()).sum()
+            series
+                .iter()
+                .zip(&spans)
+                .map(|(x, span)| (f(x) * span).round())
+                .sum()
         };
         for (name, summed, metric) in [
             (
@@ -715,11 +729,20 @@ pub fn run_identities(s: &Scenario, p: &Policy, out: &RunOutput) -> Check {
                 "{name}: the time series adds up to {summed}, the summary has {metric}"
             );
         }
+        let n = spans.len();
         ensure!(
-            series
-                .windows(2)
-                .all(|w| (w[1].t_s - w[0].t_s - interval_s).abs() < 1e-6),
+            spans
+                .iter()
+                .take(n.saturating_sub(1))
+                .all(|d| (d - interval_s).abs() < 1e-6),
             "time series samples not one interval apart"
+        );
+        ensure!(
+            spans
+                .last()
+                .is_none_or(|d| *d > 0.0 && *d < 1.25 * interval_s + 1e-6),
+            "the last row covers {:?} s, not (0, 1.25] intervals",
+            spans.last()
         );
         if let Some(last) = series.last() {
             ensure!(

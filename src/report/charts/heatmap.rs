@@ -37,12 +37,98 @@ pub(super) struct HeatmapFigure {
     pub(super) y: ParamAxis,
     /// Per policy: its name and the grid of values, `grid[yi][xi]`.
     pub(super) panels: Vec<(String, Vec<Vec<f64>>)>,
-    /// Per policy, per cell: whether some runs had failed jobs.
-    pub(super) failed: Vec<Vec<Vec<bool>>>,
+    /// Per policy, per cell: `None` when no job failed there (and no guard stopped a run).
+    pub(super) failed: Vec<Vec<Vec<Option<Failure>>>>,
+    /// The colour scale's range, over the cells where no job failed.
     pub(super) lo: f64,
     pub(super) hi: f64,
     /// A log colour scale, for values spanning more than a factor of 20.
     pub(super) log: bool,
+}
+
+/// Cell text sizes: the usual one, and the smallest a value is shrunk to before the figure grows.
+const CELL_TEXT: f64 = 13.0;
+const CELL_TEXT_MIN: f64 = 10.0;
+/// Room around a cell's text, per side.
+const CELL_PAD: u32 = 3;
+/// The usual size of one panel.
+const PANEL_W_MIN: u32 = 316;
+const PANEL_H: u32 = 380;
+/// A panel's frame around its cells: the y axis' labels and title, margins; the caption, the x
+/// axis' labels and title.
+const PANEL_FRAME_W: u32 = 86 + 6 + 18 + 8;
+const PANEL_FRAME_H: u32 = 8 + 30 + 52 + 4 + 8;
+/// The colour bar's column.
+const BAR_W: u32 = 170;
+
+/// `v` rounded to three significant digits, and the decimals that show them (at most 5).
+fn sig3(v: f64) -> (f64, usize) {
+    if v == 0.0 || !v.is_finite() {
+        return (v, 0);
+    }
+    let step = 10f64.powi(v.abs().log10().floor() as i32 - 2);
+    let r = (v / step).round() * step;
+    let e = r.abs().log10().floor() as i32;
+    (r, (2 - e).clamp(0, 5) as usize)
+}
+
+/// A value in three significant digits, with its unit: `$10.6`, `1.27k s`, `34.2 s`, `5.60k`.
+pub(super) fn cell_value(metric: &str, v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    let (mut r, mut digits) = sig3(v);
+    let mut suffix = "";
+    for s in ["k", "M", "G"] {
+        if r.abs() < 1000.0 {
+            break;
+        }
+        (r, digits) = sig3(r / 1000.0);
+        suffix = s;
+    }
+    if metric.ends_with("_usd") && suffix.is_empty() && r.abs() >= 0.1 {
+        // Money in cents: $0.49, not $0.490.
+        digits = digits.min(2);
+    }
+    let n = format!("{r:.digits$}");
+    if metric.ends_with("_usd") {
+        format!("${n}{suffix}")
+    } else if metric.ends_with("_s") {
+        format!("{n}{suffix} s")
+    } else {
+        format!("{n}{suffix}")
+    }
+}
+
+/// Why a cell is marked failed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Failure {
+    /// This share of the jobs failed (mean `jobs_failed` over mean `jobs`).
+    Share(f64),
+    /// Jobs failed; the sweep does not say how many there were.
+    Jobs,
+    /// No job failed, but a guard stopped some runs.
+    Stopped,
+}
+
+/// The failure mark of a cell: `✗ 50%` (half of the jobs failed), `✗ failed`, `✗ stopped`.
+pub(super) fn failure_mark(f: Failure) -> String {
+    match f {
+        Failure::Share(share) => {
+            let pct = share * 100.0;
+            // Never "0%" for some failures nor "100%" for not quite all.
+            let pct = if pct < 1.0 {
+                1.0
+            } else if pct > 99.0 && pct < 100.0 {
+                99.0
+            } else {
+                pct.round()
+            };
+            format!("\u{2717} {pct:.0}%")
+        }
+        Failure::Jobs => "\u{2717} failed".into(),
+        Failure::Stopped => "\u{2717} stopped".into(),
+    }
 }
 
 impl HeatmapFigure {
@@ -59,15 +145,28 @@ impl HeatmapFigure {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (pi, name) in sweep.policies.iter().enumerate() {
             let mut grid = vec![vec![f64::NAN; x.values.len()]; y.values.len()];
-            let mut fails = vec![vec![false; x.values.len()]; y.values.len()];
+            let mut fails = vec![vec![None; x.values.len()]; y.values.len()];
             for p in sweep.points.iter().filter(|p| p.policy == pi) {
                 if let (Some(xi), Some(yi)) = (x.index(&p.params[a]), y.index(&p.params[b])) {
-                    let v = p.mean.get(metric).copied().unwrap_or(f64::NAN);
-                    if grid[yi][xi].is_nan() {
-                        grid[yi][xi] = v;
-                        fails[yi][xi] = p.mean.get("jobs_failed").is_some_and(|f| *f > 0.0);
+                    if !grid[yi][xi].is_nan() {
+                        continue;
                     }
-                    if v.is_finite() {
+                    let v = p.mean.get(metric).copied().unwrap_or(f64::NAN);
+                    grid[yi][xi] = v;
+                    let jobs_failed = p.mean.get("jobs_failed").copied().unwrap_or(0.0);
+                    let tripped = p.mean.get("guard_tripped").copied().unwrap_or(0.0);
+                    let jobs = p.mean.get("jobs").copied().unwrap_or(f64::NAN);
+                    if jobs_failed > 0.0 {
+                        fails[yi][xi] = Some(if jobs > 0.0 {
+                            Failure::Share((jobs_failed / jobs).min(1.0))
+                        } else {
+                            Failure::Jobs
+                        });
+                    } else if tripped > 0.0 {
+                        fails[yi][xi] = Some(Failure::Stopped);
+                    } else if v.is_finite() {
+                        // Failed cells stay off the scale: a run that fails stops early, cheap
+                        // and fast, and would take the best colour.
                         lo = lo.min(v);
                         hi = hi.max(v);
                     }
@@ -114,11 +213,88 @@ impl HeatmapFigure {
     pub(super) fn rows(&self) -> usize {
         self.panels.len().max(1).div_ceil(self.columns())
     }
+
+    /// The lines written in a cell: its value, and under it the failure mark.
+    fn cell_lines(&self, p: usize, yi: usize, xi: usize) -> Vec<String> {
+        let mut lines = vec![cell_value(&self.metric, self.panels[p].1[yi][xi])];
+        if let Some(f) = self.failed[p][yi][xi] {
+            lines.push(failure_mark(f));
+        }
+        lines
+    }
+
+    /// The widest and tallest text block of any cell at `size`, in pixels. Only the longest
+    /// lines (by characters) are measured: a sweep may have a million cells.
+    fn widest_cell(&self, size: f64) -> (u32, u32) {
+        let font = (FONT, size).into_font();
+        let mut longest: Vec<String> = Vec::new();
+        let mut most_lines = 1;
+        for (p, (_, grid)) in self.panels.iter().enumerate() {
+            for (yi, row) in grid.iter().enumerate() {
+                for xi in 0..row.len() {
+                    let lines = self.cell_lines(p, yi, xi);
+                    most_lines = most_lines.max(lines.len());
+                    for l in lines {
+                        let long =
+                            longest.len() < 16 || l.chars().count() > longest[15].chars().count();
+                        if long && !longest.contains(&l) {
+                            longest.push(l);
+                            longest.sort_by_key(|s| std::cmp::Reverse(s.chars().count()));
+                            longest.truncate(16);
+                        }
+                    }
+                }
+            }
+        }
+        let w = longest
+            .iter()
+            .map(|l| font.box_size(l).map_or(0, |b| b.0))
+            .max()
+            .unwrap_or(0);
+        (w, block_height(size, most_lines))
+    }
+
+    /// The figure's size with cells big enough for every value at text `size`.
+    fn size_at(&self, size: f64) -> (u32, u32) {
+        let nx = self.x.values.len().max(1) as u32;
+        let ny = self.y.values.len().max(1) as u32;
+        let (w, h) = self.widest_cell(size);
+        let panel_w = ((w + 2 * CELL_PAD) * nx + PANEL_FRAME_W).max(PANEL_W_MIN);
+        let panel_h = ((h + 2 * CELL_PAD) * ny + PANEL_FRAME_H).max(PANEL_H);
+        (
+            (panel_w * self.columns() as u32 + BAR_W).max(1100),
+            TITLE_BAND + panel_h * self.rows() as u32 + 20,
+        )
+    }
+
+    /// Whether the grid is too large for a figure whose every cell holds its value at the
+    /// smallest text size: then the figure stops at [`MAX_SIDE`] and cells too small for their
+    /// text are left without it, which a footnote says.
+    fn too_large(&self) -> bool {
+        let (w, h) = self.size_at(CELL_TEXT_MIN);
+        w > MAX_SIDE || h > MAX_SIDE
+    }
+}
+
+/// The largest side of a heatmap, in pixels (a 4000x4000 figure is 48 MB of pixels).
+const MAX_SIDE: u32 = 4000;
+
+/// The height of `n` lines of text at `size`.
+fn block_height(size: f64, n: usize) -> u32 {
+    (size * 1.2 * n as f64).ceil() as u32
 }
 
 impl Figure for HeatmapFigure {
     fn size(&self) -> (u32, u32) {
-        (1100, TITLE_BAND + 380 * self.rows() as u32 + 20)
+        // Cells big enough for every value at the largest text size that keeps the figure
+        // within 1500 pixels, or at the smallest size whatever the width (up to MAX_SIDE):
+        // values are not dropped.
+        let mut size = CELL_TEXT;
+        while size > CELL_TEXT_MIN && self.size_at(size).0 > 1500 {
+            size -= 0.5;
+        }
+        let (w, h) = self.size_at(size);
+        (w.min(MAX_SIDE), h.min(MAX_SIDE))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
@@ -126,13 +302,14 @@ impl Figure for HeatmapFigure {
         let (w, h) = body.dim_in_pixel();
         let h = h - 20;
         let (body, _) = body.split_vertically(h);
-        let (grid_area, bar_area) = body.split_horizontally(w - 150);
+        let (grid_area, bar_area) = body.split_horizontally(w - BAR_W);
         let areas = grid_area.split_evenly((self.rows(), self.columns()));
         let xa = Axis::categories(self.x.values.clone());
         let ya = Axis::categories(self.y.values.clone());
-        let cell_style = font(13.0).pos(Pos::new(HPos::Center, VPos::Center));
         let mut any_failed = false;
-        for (((name, grid), fails), area) in self.panels.iter().zip(&self.failed).zip(&areas) {
+        let too_large = self.too_large();
+        let mut omitted = 0usize;
+        for (p, ((name, grid), area)) in self.panels.iter().zip(&areas).enumerate() {
             let mut chart = frame(
                 area,
                 &Frame {
@@ -146,11 +323,15 @@ impl Figure for HeatmapFigure {
             )?;
             for (yi, row) in grid.iter().enumerate() {
                 for (xi, v) in row.iter().enumerate() {
-                    let color = if v.is_finite() {
+                    let fail = self.failed[p][yi][xi];
+                    let color = if fail.is_some() {
+                        FAILURE
+                    } else if v.is_finite() {
                         viridis(self.fraction(*v))
                     } else {
                         RGBColor(200, 200, 200)
                     };
+                    any_failed |= fail.is_some();
                     let (x, y) = (xi as f64, yi as f64);
                     chart
                         .draw_series(std::iter::once(Rectangle::new(
@@ -158,35 +339,48 @@ impl Figure for HeatmapFigure {
                             color.filled(),
                         )))
                         .msg()?;
-                    let text = format_value(&self.metric, *v);
                     let (l, t) = chart.backend_coord(&(x - 0.5, y + 0.5));
                     let (r, b) = chart.backend_coord(&(x + 0.5, y - 0.5));
-                    if fails[yi][xi] {
-                        any_failed = true;
-                        let k = ((r - l).min(b - t) / 4).clamp(5, 12);
-                        root.draw(&Polygon::new(
-                            vec![(r - k, t), (r, t), (r, t + k)],
-                            RGBColor(214, 39, 40).filled(),
-                        ))
-                        .msg()?;
+                    let lines = self.cell_lines(p, yi, xi);
+                    // The largest size, in half pixels, at which the text fits; never none.
+                    let room_w = (r - l).max(0) as u32;
+                    let room_h = (b - t).max(0) as u32;
+                    let fits = |size: f64| {
+                        let style = font(size);
+                        let widest = lines
+                            .iter()
+                            .map(|s| root.estimate_text_size(s, &style).map_or(0, |b| b.0))
+                            .max()
+                            .unwrap_or(0);
+                        widest + 2 * CELL_PAD <= room_w
+                            && block_height(size, lines.len()) + 2 * CELL_PAD <= room_h
+                    };
+                    if too_large && !fits(CELL_TEXT_MIN) {
+                        omitted += 1;
+                        continue;
                     }
-                    let (tw, th) = root.estimate_text_size(&text, &cell_style).msg()?;
-                    if (r - l) as u32 > tw + 4 && (b - t) as u32 > th + 2 {
-                        let lum = 0.299 * color.0 as f64
-                            + 0.587 * color.1 as f64
-                            + 0.114 * color.2 as f64;
-                        let ink = if lum < 140.0 { WHITE } else { BLACK };
-                        root.draw_text(&text, &cell_style.color(&ink), ((l + r) / 2, (t + b) / 2))
-                            .msg()?;
+                    let mut size = CELL_TEXT;
+                    while size > CELL_TEXT_MIN && !fits(size) {
+                        size -= 0.5;
+                    }
+                    let lum =
+                        0.299 * color.0 as f64 + 0.587 * color.1 as f64 + 0.114 * color.2 as f64;
+                    let ink = if lum < 140.0 { WHITE } else { BLACK };
+                    let style = font(size)
+                        .pos(Pos::new(HPos::Center, VPos::Center))
+                        .color(&ink);
+                    let line_h = size * 1.2;
+                    let top = (t + b) as f64 / 2.0 - line_h * (lines.len() as f64 - 1.0) / 2.0;
+                    for (k, line) in lines.iter().enumerate() {
+                        let cy = (top + line_h * k as f64).round() as i32;
+                        root.draw_text(line, &style, ((l + r) / 2, cy)).msg()?;
                     }
                 }
             }
         }
         // The colour bar.
-        let (bw, _) = bar_area.dim_in_pixel();
-        let _ = bw;
         let top = 40;
-        let bottom = h as i32 - 70;
+        let bottom = h as i32 - 150;
         let x0 = 20;
         let steps = 100;
         for i in 0..steps {
@@ -226,20 +420,93 @@ impl Figure for HeatmapFigure {
             bar_area.draw_text(&text, &label, (x0 + 30, y)).msg()?;
         }
         let caption = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
+        let mut y = bottom + 12;
         bar_area
-            .draw_text(&metric_label(&self.metric), &caption, (4, bottom + 12))
+            .draw_text(&metric_label(&self.metric), &caption, (4, y))
             .msg()?;
+        y += 20;
         if self.log {
-            bar_area
-                .draw_text("(log scale)", &caption, (4, bottom + 32))
-                .msg()?;
+            bar_area.draw_text("(log scale)", &caption, (4, y)).msg()?;
+            y += 20;
         }
         if any_failed {
-            draw_footnote(
-                root,
-                "red corner: some runs at that point had failed jobs (mean jobs_failed > 0)",
-            )?;
+            // The failure key, off the scale.
+            y += 10;
+            bar_area
+                .draw(&Rectangle::new(
+                    [(x0, y), (x0 + 22, y + 22)],
+                    FAILURE.filled(),
+                ))
+                .msg()?;
+            bar_area
+                .draw_text(
+                    "\u{2717}",
+                    &font(TICK_SIZE)
+                        .pos(Pos::new(HPos::Center, VPos::Center))
+                        .color(&WHITE),
+                    (x0 + 11, y + 11),
+                )
+                .msg()?;
+            let key = font(TICK_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+            bar_area
+                .draw_text("jobs failed", &key, (x0 + 30, y + 5))
+                .msg()?;
+            bar_area
+                .draw_text("(off the scale)", &key, (x0 + 30, y + 21))
+                .msg()?;
+        }
+        let mut notes = Vec::new();
+        if any_failed {
+            notes.push(
+                "red cells: some runs there had failed jobs (\u{2717} 50%: half of the jobs failed); they are off \
+                 the colour scale, as a failing run stops early, cheap and fast"
+                    .to_string(),
+            );
+        }
+        if omitted > 0 {
+            notes.push(format!(
+                "{omitted} cells too small for their values at this grid size: see sweep_summary.csv"
+            ));
+        }
+        if !notes.is_empty() {
+            draw_footnote(root, &notes.join("; "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_values_have_three_significant_digits_and_their_unit() {
+        let cases = [
+            ("cost_usd", 10.55, "$10.6"),
+            ("cost_usd", 0.49, "$0.49"),
+            ("cost_usd", 24.11, "$24.1"),
+            ("job_latency_p99_s", 1273.0, "1.27k s"),
+            ("job_latency_p99_s", 34.24, "34.2 s"),
+            ("job_latency_p99_s", 999.96, "1.00k s"),
+            ("job_latency_p99_s", 9.996, "10.0 s"),
+            ("job_latency_p99_s", 0.004, "0.00400 s"),
+            ("rate_limited", 5600.0, "5.60k"),
+            ("rate_limited", 21_756.0, "21.8k"),
+            ("rate_limited", 2_500_000.0, "2.50M"),
+            ("rate_limited", 0.0, "0"),
+            ("rate_limited", f64::NAN, "n/a"),
+        ];
+        for (metric, v, text) in cases {
+            assert_eq!(cell_value(metric, v), text, "{metric} = {v}");
+        }
+    }
+
+    #[test]
+    fn failure_marks_never_round_to_none_or_all() {
+        assert_eq!(failure_mark(Failure::Share(0.5)), "\u{2717} 50%");
+        assert_eq!(failure_mark(Failure::Share(1.0)), "\u{2717} 100%");
+        assert_eq!(failure_mark(Failure::Share(0.001)), "\u{2717} 1%");
+        assert_eq!(failure_mark(Failure::Share(0.996)), "\u{2717} 99%");
+        assert_eq!(failure_mark(Failure::Stopped), "\u{2717} stopped");
     }
 }

@@ -309,7 +309,15 @@ impl Inputs {
         }
         if let Some(series) = &self.series {
             let title = titled("over time (replication 0)");
-            let fig = SeriesFigure::new(series, &palette, &title);
+            // Replication 0 was stopped by a guard when every replication was.
+            let stopped: Vec<String> = self
+                .summary
+                .iter()
+                .flat_map(|s| &s.policies)
+                .filter(|p| p.get("guard_tripped") >= 1.0)
+                .map(|p| p.name.clone())
+                .collect();
+            let fig = SeriesFigure::new(series, &palette, &title, &stopped);
             if fig.panels.is_empty() {
                 out.notes
                     .push("timeseries.csv has no rows: no time series chart".into());
@@ -317,9 +325,11 @@ impl Inputs {
                 out.charts.push(render(
                     "timeseries",
                     &title,
-                    "Per interval of replication 0: tokens the provider admitted per second against \
-                     its limit (dashed), 429s per second, completed calls per second (goodput) and \
-                     attempts in flight at the provider.",
+                    "Per interval of replication 0: money spent so far (when calls cost \
+                     anything), tokens the provider admitted per second against its limit \
+                     (dashed), 429s per second, completed calls per second (goodput) and attempts \
+                     in flight at the provider. Each line ends where its run ended; a dashed \
+                     vertical line marks a run a guard stopped.",
                     &fig,
                 )?);
             }
@@ -362,7 +372,9 @@ impl Inputs {
                 out.charts.push(render(
                     "tenants",
                     &title,
-                    "Each tenant's metrics under each policy: who pays for whose burst.",
+                    "Each tenant's metrics under each policy: who pays for whose burst. A panel \
+                     whose values span more than 1.5 decades is on a log scale, where a 0 on the \
+                     axis floor marks a policy with none.",
                     &fig,
                 )?);
             }
@@ -424,8 +436,10 @@ impl Inputs {
                         &title,
                         &format!(
                             "{} at each grid point, one panel per policy, on one colour scale: \
-                             compare panels cell by cell. A red corner marks a point where some \
-                             runs had failed jobs.",
+                             compare panels cell by cell; every cell carries its value. A red cell \
+                             marked ✗ is a point where some runs had failed jobs (✗ 50%: \
+                             half of the jobs failed): it is left off the colour scale, since a run \
+                             that fails stops early and would look cheap and fast.",
                             metric_label(m)
                         ),
                         &HeatmapFigure::new(sweep, (a, b), m, &title),

@@ -8,6 +8,8 @@ pub(super) struct SeriesPanel {
     pub(super) y_desc: String,
     pub(super) y: Axis,
     pub(super) lines: Vec<Line>,
+    /// Whether each line's last value is written at its end (the spend panel: the total).
+    pub(super) end_labels: Option<String>,
 }
 
 pub(super) struct SeriesFigure {
@@ -15,17 +17,27 @@ pub(super) struct SeriesFigure {
     pub(super) x: Axis,
     pub(super) panels: Vec<SeriesPanel>,
     pub(super) legend: Vec<LegendEntry>,
+    /// Policies a guard stopped: the time their series ends, their colour, their name.
+    pub(super) stops: Vec<(f64, RGBColor, String)>,
 }
 
 impl SeriesFigure {
-    pub(super) fn new(series: &Series, palette: &PolicyColors, title: &str) -> SeriesFigure {
+    /// `stopped`: the policies whose run (replication 0) a guard stopped; their lines end there,
+    /// marked.
+    pub(super) fn new(
+        series: &Series,
+        palette: &PolicyColors,
+        title: &str,
+        stopped: &[String],
+    ) -> SeriesFigure {
         let t_max = series
             .policies
             .iter()
             .flat_map(|p| p.columns.get("t_s").into_iter().flatten())
             .fold(0.0f64, |m, t| if t.is_finite() { m.max(*t) } else { m });
         let mut panels = Vec::new();
-        let quantities: [(&str, &str, &str); 5] = [
+        let quantities: [(&str, &str, &str); 6] = [
+            ("spend_usd", "money spent so far (cumulative)", "USD"),
             (
                 "admitted_tokens_per_s",
                 "tokens admitted per second",
@@ -49,12 +61,19 @@ impl SeriesFigure {
             let mut lines: Vec<Line> = series
                 .policies
                 .iter()
-                .map(|p| Line::new(&p.name, palette.color(&p.name), p.points(column)))
+                .map(|p| {
+                    let mut points = p.points(column);
+                    // Spend is cumulative: nothing is spent at the start.
+                    if column == "spend_usd" && points.first().is_some_and(|f| f.0 > 0.0) {
+                        points.insert(0, (0.0, 0.0));
+                    }
+                    Line::new(&p.name, palette.color(&p.name), points)
+                })
                 .collect();
             let any = lines.iter().any(|l| !l.points.is_empty());
             let nonzero = lines.iter().any(|l| l.points.iter().any(|p| p.1 != 0.0));
-            // The client queue is shown only when some policy queues.
-            if !any || (column == "client_queue" && !nonzero) {
+            // The client queue is shown only when some policy queues, spend when calls cost.
+            if !any || (matches!(column, "client_queue" | "spend_usd") && !nonzero) {
                 continue;
             }
             mark_duplicates(&mut lines);
@@ -63,7 +82,9 @@ impl SeriesFigure {
                     .policies
                     .iter()
                     .map(|p| p.points("limit_tokens_per_s"))
-                    .find(|pts| !pts.is_empty())
+                    // The longest run's: a run stopped early would end the limit with it.
+                    .reduce(|a, b| if b.len() > a.len() { b } else { a })
+                    .filter(|pts| !pts.is_empty())
             {
                 let mut l = Line::new("provider limit", INK, limit);
                 l.dashed = true;
@@ -79,6 +100,7 @@ impl SeriesFigure {
                 y_desc: unit.to_string(),
                 y: Axis::from_zero(max, 4),
                 lines,
+                end_labels: (column == "spend_usd").then(|| column.to_string()),
             });
         }
         let mut legend: Vec<LegendEntry> = panels
@@ -98,7 +120,24 @@ impl SeriesFigure {
                 mark: Mark::Dashed,
             });
         }
+        let stops = series
+            .policies
+            .iter()
+            .filter(|p| stopped.contains(&p.name))
+            .filter_map(|p| {
+                let t = p
+                    .columns
+                    .get("t_s")?
+                    .iter()
+                    .copied()
+                    .filter(|t| t.is_finite());
+                let end = t.fold(f64::NAN, f64::max);
+                end.is_finite()
+                    .then(|| (end, palette.color(&p.name), p.name.clone()))
+            })
+            .collect();
         SeriesFigure {
+            stops,
             title: title.to_string(),
             x: Axis::linear(0.0, t_max.max(1.0), 12),
             panels,
@@ -136,6 +175,53 @@ impl Figure for SeriesFigure {
                 },
             )?;
             draw_lines(&mut chart, &self.x, &panel.y, &panel.lines)?;
+            let note = font(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom));
+            if let Some(metric) = &panel.end_labels {
+                for l in &panel.lines {
+                    if let Some(&(t, v)) = l.points.last() {
+                        let (px, py) = chart.backend_coord(&(self.x.map(t), panel.y.map(v)));
+                        area.draw_text(
+                            &format_value(metric, v),
+                            &note.color(&l.color),
+                            (
+                                px - 4 - area.get_base_pixel().0,
+                                py - 4 - area.get_base_pixel().1,
+                            ),
+                        )
+                        .msg()?;
+                    }
+                }
+            }
+            for (k, (t, color, name)) in self.stops.iter().enumerate() {
+                let x = self.x.map(*t);
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(x, panel.y.lo), (x, panel.y.hi)],
+                        5,
+                        4,
+                        color.stroke_width(1),
+                    ))
+                    .msg()?;
+                if i == 0 {
+                    let (px, py) = chart.backend_coord(&(x, panel.y.hi));
+                    let (bx, by) = area.get_base_pixel();
+                    let text = format!("a guard stopped {name} at {} s", format_plain(t.round()));
+                    // Left of the line, unless that runs out of the plot.
+                    let (tw, _) = area.estimate_text_size(&text, &font(TICK_SIZE)).msg()?;
+                    let left_edge = chart.plotting_area().get_pixel_range().0.start;
+                    let (hpos, tx) = if px - 6 - tw as i32 >= left_edge {
+                        (HPos::Right, px - 6)
+                    } else {
+                        (HPos::Left, px + 6)
+                    };
+                    area.draw_text(
+                        &text,
+                        &font(TICK_SIZE).pos(Pos::new(hpos, VPos::Top)).color(color),
+                        (tx - bx, py + 4 + 18 * k as i32 - by),
+                    )
+                    .msg()?;
+                }
+            }
         }
         draw_legend(&side, &self.legend, 40)
     }

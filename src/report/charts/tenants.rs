@@ -15,7 +15,32 @@ pub(super) struct TenantFigure {
     pub(super) categories: Vec<String>,
     /// `values[metric][policy][category]`.
     pub(super) values: Vec<Vec<Vec<f64>>>,
+    /// Per metric: its value axis, log when the positive values span more than 1.5 decades.
+    pub(super) axes: Vec<Axis>,
     pub(super) footnote: Option<String>,
+}
+
+/// More than this many decades between the smallest and largest positive value: a log axis, so
+/// that the light tenants' 62 429s are not flattened by the heavy tenant's 3,500.
+pub(super) const LOG_DECADES: f64 = 1.5;
+
+/// The value axis of one panel: linear from zero, or log from a round decade below the smallest
+/// positive value (zeros are drawn as a "0" at that floor) to a round decade above the largest.
+pub(super) fn value_axis(values: &[Vec<f64>]) -> Axis {
+    let finite = || values.iter().flatten().copied().filter(|v| v.is_finite());
+    let max = finite().fold(0.0f64, f64::max);
+    let min_pos = finite().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+    if min_pos.is_finite() && max / min_pos > 10f64.powf(LOG_DECADES) {
+        let mut lo = 10f64.powf(min_pos.log10().floor());
+        // A bar at the floor would have no height.
+        if min_pos < 1.5 * lo {
+            lo /= 10.0;
+        }
+        let hi = 10f64.powf((max * 1.0001).log10().ceil());
+        Axis::log(lo, hi)
+    } else {
+        Axis::from_zero(max, 5)
+    }
 }
 
 impl TenantFigure {
@@ -57,7 +82,7 @@ impl TenantFigure {
                 metric_label(first)
             ));
         }
-        let values = metrics
+        let values: Vec<Vec<Vec<f64>>> = metrics
             .iter()
             .map(|m| {
                 (0..np)
@@ -87,6 +112,7 @@ impl TenantFigure {
             policies: tenants.policies.clone(),
             colors: tenants.policies.iter().map(|p| palette.color(p)).collect(),
             categories: groups.into_iter().map(|(name, _)| name).collect(),
+            axes: values.iter().map(|v| value_axis(v)).collect(),
             values,
             footnote,
         }
@@ -118,33 +144,49 @@ impl Figure for TenantFigure {
         let x = Axis::categories(self.categories.clone());
         let np = self.policies.len().max(1);
         let width = 0.8 / np as f64;
-        for ((metric, values), area) in self.metrics.iter().zip(&self.values).zip(&areas) {
-            let max = values
-                .iter()
-                .flatten()
-                .filter(|v| v.is_finite())
-                .fold(0.0f64, |m, v| m.max(*v));
-            let y = Axis::from_zero(max, 5);
+        let zero_style = font(12.0).pos(Pos::new(HPos::Center, VPos::Bottom));
+        for (((metric, values), y), area) in self
+            .metrics
+            .iter()
+            .zip(&self.values)
+            .zip(&self.axes)
+            .zip(&areas)
+        {
+            let log = matches!(y.kind, AxisKind::Log);
+            let caption = if log {
+                format!("{}, log scale (0: none)", metric_label(metric))
+            } else {
+                metric_label(metric)
+            };
             let mut chart = frame(
                 area,
                 &Frame {
-                    caption: Some(&metric_label(metric)),
+                    caption: Some(&caption),
                     x: &x,
-                    y: &y,
+                    y,
                     x_desc: "tenant",
                     y_desc: &metric_label(metric),
                     x_title: true,
                 },
             )?;
+            let base = if log { y.lo } else { 0.0 };
             for (p, color) in self.colors.iter().enumerate() {
                 for (t, v) in values[p].iter().enumerate() {
                     if !v.is_finite() {
                         continue;
                     }
                     let x0 = t as f64 - 0.4 + p as f64 * width;
+                    if log && *v <= 0.0 {
+                        // Nothing to draw on a log axis: a "0" on its floor says so.
+                        let (px, py) = chart.backend_coord(&(x0 + width * 0.5, base));
+                        let (bx, by) = area.get_base_pixel();
+                        area.draw_text("0", &zero_style.color(color), (px - bx, py - 2 - by))
+                            .msg()?;
+                        continue;
+                    }
                     chart
                         .draw_series(std::iter::once(Rectangle::new(
-                            [(x0 + width * 0.06, 0.0), (x0 + width * 0.94, *v)],
+                            [(x0 + width * 0.06, base), (x0 + width * 0.94, y.map(*v))],
                             color.filled(),
                         )))
                         .msg()?;
