@@ -2,6 +2,8 @@
 //! tables, a sweep's report with its findings, and both pages rendered by a real browser with
 //! every chart on screen (screenshots kept under target/report-screenshots/ for CI artifacts).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -145,6 +147,49 @@ fn a_sweep_report_says_what_was_swept_where_each_policy_breaks_and_the_best_sett
     let md = read(dir.path(), "report.md");
     assert!(md.starts_with("# cascade_sweep\n"));
     assert!(md.contains("## Where each policy breaks"));
+}
+
+/// Every chart of a run where a policy failed names that policy with its failure in red, so a
+/// line or bar cut short by the failure is never read as a fast, cheap result.
+#[test]
+fn every_chart_of_a_run_names_a_failed_policy_in_red() {
+    for (file, failed, charts) in [
+        (
+            "cascade_12_agents.toml",
+            "naive",
+            &["latency_cdf", "tradeoff"][..],
+        ),
+        (
+            "runaway_loop.toml",
+            "uncapped",
+            &["latency_cdf", "timeseries", "tradeoff", "tenants"][..],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        ok(
+            stampede()
+                .arg("run")
+                .arg(scenario(file))
+                .arg("--out")
+                .arg(dir.path())
+                .output()
+                .unwrap(),
+            "stampede run",
+        );
+        for chart in charts {
+            let svg = support::svg::parse(&read(dir.path(), &format!("charts/{chart}.svg")));
+            let marked = svg.texts.iter().any(|t| {
+                t.content.starts_with(failed)
+                    && t.content.contains("FAILED")
+                    && t.fill.eq_ignore_ascii_case("#C81E1E")
+            });
+            assert!(
+                marked,
+                "{file} {chart}: no red \"{failed} ... FAILED\" label among {:?}",
+                svg.texts.iter().map(|t| &t.content).collect::<Vec<_>>()
+            );
+        }
+    }
 }
 
 /// A browser on this machine, or `None` (a failure in CI, where .ci/run installs one).

@@ -168,10 +168,7 @@ pub fn table(report: &Report) -> String {
         "metric".to_string()
     }];
     let failed = |p: &&crate::run::PolicyResult| {
-        p.aggregate
-            .mean
-            .get("jobs_failed")
-            .is_some_and(|f| f > 0.0)
+        p.aggregate.mean.get("jobs_failed").is_some_and(|f| f > 0.0)
     };
     // A failed policy's cost and latency measure a run that stopped early: its column says so
     // before any number is read.

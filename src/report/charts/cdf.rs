@@ -23,7 +23,8 @@ impl CdfFigure {
                     .map(|(x, q)| (*x, *q))
                     .collect();
                 pts.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.total_cmp(&b.0)));
-                let mut l = Line::new(&p.name, palette.color(&p.name), pts);
+                let mut l = Line::new(&palette.label(&p.name), palette.color(&p.name), pts);
+                l.failed = palette.failed(&p.name);
                 if l.points.is_empty() {
                     l.label = format!("{} (no calls)", p.name);
                 }

@@ -17,6 +17,8 @@ pub(super) struct LegendEntry {
     pub(super) label: String,
     pub(super) color: RGBColor,
     pub(super) mark: Mark,
+    /// Whether the label is a failed policy's: written in the failure red.
+    pub(super) failed: bool,
 }
 
 /// The width a legend column needs.
@@ -70,7 +72,7 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
             }
             Mark::Failure => draw_failure_mark(area, (x + 15, y))?,
         }
-        let style = if e.mark == Mark::Failure {
+        let style = if e.mark == Mark::Failure || e.failed {
             style.color(&FAILURE)
         } else {
             style.clone()
@@ -141,6 +143,8 @@ pub(super) struct Line {
     pub(super) crosses: Vec<bool>,
     /// `(x, low, high)`: a confidence band drawn beneath the line.
     pub(super) band: Vec<(f64, f64, f64)>,
+    /// Whether the policy's jobs failed: its legend label is written in red.
+    pub(super) failed: bool,
 }
 
 impl Line {
@@ -153,6 +157,7 @@ impl Line {
             markers: false,
             crosses: Vec::new(),
             band: Vec::new(),
+            failed: false,
         }
     }
 
@@ -165,6 +170,7 @@ impl Line {
             } else {
                 Mark::Line
             },
+            failed: self.failed,
         }
     }
 }

@@ -280,7 +280,19 @@ impl Inputs {
         for p in self.tenants.iter().flat_map(|t| &t.policies) {
             add(p);
         }
-        let palette = PolicyColors { names };
+        let failed = self
+            .summary
+            .iter()
+            .flat_map(|s| &s.policies)
+            .filter(|p| p.get("jobs_failed") > 0.0)
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    failed_note(p.get("jobs_failed"), p.get("jobs")),
+                )
+            })
+            .collect();
+        let palette = PolicyColors { names, failed };
         let scenario = self
             .scenario
             .clone()

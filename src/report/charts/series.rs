@@ -67,7 +67,9 @@ impl SeriesFigure {
                     if column == "spend_usd" && points.first().is_some_and(|f| f.0 > 0.0) {
                         points.insert(0, (0.0, 0.0));
                     }
-                    Line::new(&p.name, palette.color(&p.name), points)
+                    let mut l = Line::new(&palette.label(&p.name), palette.color(&p.name), points);
+                    l.failed = palette.failed(&p.name);
+                    l
                 })
                 .collect();
             let any = lines.iter().any(|l| !l.points.is_empty());
@@ -118,6 +120,7 @@ impl SeriesFigure {
                 label: "provider limit".into(),
                 color: INK,
                 mark: Mark::Dashed,
+                failed: false,
             });
         }
         let stops = series

@@ -56,12 +56,28 @@ pub(super) fn font(size: f64) -> TextStyle<'static> {
 /// Policy colours by first appearance across the files.
 pub(super) struct PolicyColors {
     pub(super) names: Vec<String>,
+    /// Policies whose jobs failed in the run (from `summary.csv`), with their note
+    /// ("FAILED 1/1 jobs"): every chart of the run names them so in its legend, in red.
+    pub(super) failed: std::collections::BTreeMap<String, String>,
 }
 
 impl PolicyColors {
     pub(super) fn color(&self, name: &str) -> RGBColor {
         let i = self.names.iter().position(|n| n == name).unwrap_or(0);
         PALETTE[i % PALETTE.len()]
+    }
+
+    /// Whether the policy's jobs failed in the run.
+    pub(super) fn failed(&self, name: &str) -> bool {
+        self.failed.contains_key(name)
+    }
+
+    /// The policy's name for a legend: with its failure note when its jobs failed.
+    pub(super) fn label(&self, name: &str) -> String {
+        match self.failed.get(name) {
+            Some(note) => format!("{name} \u{2014} {note}"),
+            None => name.to_string(),
+        }
     }
 }
 

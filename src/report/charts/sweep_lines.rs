@@ -153,6 +153,7 @@ impl Figure for SweepFigure {
                 label: "some runs FAILED jobs".into(),
                 color: FAILURE,
                 mark: Mark::Failure,
+                failed: false,
             });
         }
         let lw = legend_width(root, &legend);

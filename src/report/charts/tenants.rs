@@ -18,6 +18,8 @@ pub(super) struct TenantFigure {
     /// Per metric: its value axis, log when the positive values span more than 1.5 decades.
     pub(super) axes: Vec<Axis>,
     pub(super) footnote: Option<String>,
+    /// Each policy's legend label: its name, with its failure note when its jobs failed.
+    pub(super) labels: std::collections::BTreeMap<String, String>,
 }
 
 /// More than this many decades between the smallest and largest positive value: a log axis, so
@@ -115,13 +117,24 @@ impl TenantFigure {
             axes: values.iter().map(|v| value_axis(v)).collect(),
             values,
             footnote,
+            labels: tenants
+                .policies
+                .iter()
+                .map(|p| (p.clone(), palette.label(p)))
+                .collect(),
         }
     }
 }
 
 impl Figure for TenantFigure {
     fn size(&self) -> (u32, u32) {
-        (1000, TITLE_BAND + 26 + 290 * self.metrics.len() as u32)
+        // 90 pixels a group, so that tenant names (up to ~12 characters) sit apart under their
+        // bars, beside the axis (~100) and a legend that may carry a failure note (~330).
+        let groups = self.categories.len() as u32;
+        (
+            1000.max(430 + 90 * groups),
+            TITLE_BAND + 26 + 290 * self.metrics.len() as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
@@ -131,9 +144,10 @@ impl Figure for TenantFigure {
             .iter()
             .zip(&self.colors)
             .map(|(p, c)| LegendEntry {
-                label: p.clone(),
+                label: self.labels.get(p).cloned().unwrap_or_else(|| p.clone()),
                 color: *c,
                 mark: Mark::Bar,
+                failed: self.labels.get(p).is_some_and(|l| l != p),
             })
             .collect();
         let lw = legend_width(root, &legend);
