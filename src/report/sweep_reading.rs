@@ -31,8 +31,9 @@ fn ci(p: &SweepPoint, metric: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `value ± ci` in one unit (the table's, chosen from the value); no ± when the interval is zero.
-pub(super) fn with_ci(p: &SweepPoint, metric: &str) -> String {
+/// One unit for a metric across the whole sweep (a column of its tables), chosen from every
+/// point's mean, as the terminal table chooses one per row.
+pub(super) fn unit(sweep: &Sweep, metric: &str) -> RowStyle {
     let kind = if metric.ends_with("_usd") {
         Format::Usd
     } else if metric.ends_with("_s") {
@@ -40,8 +41,14 @@ pub(super) fn with_ci(p: &SweepPoint, metric: &str) -> String {
     } else {
         Format::Count
     };
+    let means: Vec<f64> = sweep.points.iter().map(|p| mean(p, metric)).collect();
+    RowStyle::for_row(&means, kind)
+}
+
+/// `value ± ci` in `unit`; no ± when the interval is zero.
+pub(super) fn with_ci(p: &SweepPoint, metric: &str, unit: &RowStyle) -> String {
     let (m, c) = (mean(p, metric), ci(p, metric));
-    RowStyle::for_row(&[m], kind).show(m, (c > 0.0).then_some(c))
+    unit.show(m, (c > 0.0).then_some(c))
 }
 
 /// Each parameter's values in the order the grid lists them.
@@ -104,6 +111,7 @@ fn concerns(path: &str, policy: &str, index: usize) -> bool {
 /// settings do not, and would only repeat its walk).
 pub(super) fn breaking_points(sweep: &Sweep) -> Vec<(String, Vec<Walk>)> {
     let values = values(sweep);
+    let latency = unit(sweep, LATENCY);
     let walked = walked(sweep);
     let mut out = Vec::new();
     for (pi, name) in sweep.policies.iter().enumerate() {
@@ -145,7 +153,8 @@ pub(super) fn breaking_points(sweep: &Sweep) -> Vec<(String, Vec<Walk>)> {
             walks.push(Walk {
                 at,
                 breaks_at: broken.map(|k| line[k].params[walked].clone()),
-                holds_to: last_ok.map(|p| (p.params[walked].clone(), with_ci(p, LATENCY))),
+                holds_to: last_ok
+                    .map(|p| (p.params[walked].clone(), with_ci(p, LATENCY, &latency))),
             });
         }
         out.push((name.clone(), walks));
@@ -171,6 +180,7 @@ pub(super) struct Best {
 
 /// The best setting per combination of the swept conditions.
 pub(super) fn best_settings(sweep: &Sweep) -> Vec<Best> {
+    let units = (unit(sweep, LATENCY), unit(sweep, COST));
     let (settings, conditions): (Vec<usize>, Vec<usize>) =
         (0..sweep.params.len()).partition(|&i| sweep.params[i].starts_with("policy."));
     let mut combos: Vec<Vec<String>> = Vec::new();
@@ -234,8 +244,8 @@ pub(super) fn best_settings(sweep: &Sweep) -> Vec<Best> {
         out.push(Best {
             at,
             choice,
-            latency: with_ci(best, LATENCY),
-            cost: with_ci(best, COST),
+            latency: with_ci(best, LATENCY, &units.0),
+            cost: with_ci(best, COST, &units.1),
             close,
         });
     }

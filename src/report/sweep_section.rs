@@ -3,7 +3,7 @@
 
 use super::data::Sweep;
 use super::sweep_reading::{
-    Walk, best_settings, breaking_points, close_note, point_failed, reading, walked, with_ci,
+    Walk, best_settings, breaking_points, close_note, point_failed, reading, unit, walked, with_ci,
 };
 use super::text::{escape, spans_html, spans_md};
 use std::fmt::Write as _;
@@ -89,6 +89,11 @@ pub(super) fn html(sweep: &Sweep, replications: Option<u32>) -> String {
         let _ = write!(h, "<th>{}</th>", escape(p));
     }
     h.push_str("<th>policy</th><th>job latency p99</th><th>cost</th><th>jobs failed</th></tr></thead>\n<tbody>\n");
+    let units = [
+        unit(sweep, "job_latency_p99_s"),
+        unit(sweep, "cost_usd"),
+        unit(sweep, "jobs_failed"),
+    ];
     for p in &sweep.points {
         let failed = point_failed(p);
         let _ = write!(h, "<tr{}>", if failed { " class=\"failed\"" } else { "" });
@@ -99,10 +104,10 @@ pub(super) fn html(sweep: &Sweep, replications: Option<u32>) -> String {
             h,
             "<td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
             escape(&sweep.policies[p.policy]),
-            escape(&with_ci(p, "job_latency_p99_s")),
-            escape(&with_ci(p, "cost_usd")),
+            escape(&with_ci(p, "job_latency_p99_s", &units[0])),
+            escape(&with_ci(p, "cost_usd", &units[1])),
             if failed { "✗ " } else { "" },
-            escape(&with_ci(p, "jobs_failed"))
+            escape(&with_ci(p, "jobs_failed", &units[2]))
         );
     }
     h.push_str("</tbody>\n</table></div>\n</details>\n");
