@@ -11,33 +11,12 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use support::cli::{ok, scenario, stampede};
 use support::svg::{self, BBox, Svg, Text};
 
 /// The failure fill (`FAILURE` in the chart code).
 const FAILURE: &str = "#C81E1E";
-
-fn stampede() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-}
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// A CSV without quoted fields, as rows of column name to cell.
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {

@@ -4,33 +4,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn stampede() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stampede"))
-}
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what} failed: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
+use std::path::Path;
+use std::process::Command;
+use support::cli::{ok, scenario, stampede, text};
 
 /// Runs the cascade (one replication) into a fresh directory and writes its report.
 fn run_report() -> tempfile::TempDir {
