@@ -43,6 +43,10 @@ pub enum Jitter {
     Decorrelated,
     /// The OpenAI/Anthropic Python SDKs' `b * (1 - fraction * u)` (fraction 0.25 there).
     Proportional { fraction: f64 },
+    /// tenacity `wait_exponential_jitter(initial, max, exp_base, jitter)`:
+    /// `min(max, b + u * jitter)`, with `b = initial * exp_base^(n-1)` (the exponential base
+    /// wait, `min` 0): the jitter is added, not multiplied, and the sum is capped.
+    Additive { jitter_s: f64, max_s: f64 },
 }
 
 /// Why an attempt failed, as far as retrying is concerned.
@@ -154,6 +158,7 @@ impl RetryLayer {
             Jitter::Full => u * base,
             Jitter::Equal => base / 2.0 + u * base / 2.0,
             Jitter::Proportional { fraction } => base * (1.0 - fraction * u),
+            Jitter::Additive { jitter_s, max_s } => (base + u * jitter_s).min(*max_s),
             Jitter::Decorrelated => match &self.backoff {
                 Backoff::Exponential {
                     multiplier_s,
@@ -256,5 +261,25 @@ mod tests {
     fn waits_convert_to_whole_nanoseconds() {
         let l = layer(Backoff::Fixed { wait_s: 0.25 }, Jitter::None);
         assert_eq!(l.wait_nanos(1, None, None, 0.0), 250_000_000);
+    }
+
+    #[test]
+    fn tenacity_exponential_jitter_adds_up_to_jitter_seconds_and_caps_the_sum() {
+        // wait_exponential_jitter(initial=1, max=5, exp_base=2, jitter=1)
+        let l = layer(
+            exp(1.0, 5.0),
+            Jitter::Additive {
+                jitter_s: 1.0,
+                max_s: 5.0,
+            },
+        );
+        let w = |n: u32, u: f64| l.wait_secs(n, None, None, u);
+        assert_eq!(w(1, 0.0), 1.0);
+        assert_eq!(w(1, 0.5), 1.5);
+        assert_eq!(w(2, 0.25), 2.25);
+        assert_eq!(w(3, 0.75), 4.75);
+        // 8 s + jitter capped at 5 s, and 4 s + 0.9 s just under it.
+        assert_eq!(w(4, 0.1), 5.0);
+        assert_eq!(w(3, 0.9), 4.9);
     }
 }

@@ -420,6 +420,49 @@ name = "p"
     }
 
     #[test]
+    fn tenacity_wait_exponential_jitter_reads_with_its_defaults_and_overrides() {
+        use crate::model::retry::{Backoff, Jitter};
+        let layer = |extra: &str| {
+            let s = parse(
+                &format!("{BASE}retry = {{ max_attempts = 3, wait = {extra} }}\n"),
+                "t.toml",
+            )
+            .unwrap();
+            s.policies[0]
+                .layers
+                .last()
+                .cloned()
+                .expect("an application layer")
+        };
+        let d = layer("{ kind = \"exponential_jitter\" }");
+        assert_eq!(
+            d.backoff,
+            Backoff::Exponential {
+                multiplier_s: 1.0,
+                max_s: f64::INFINITY,
+                min_s: 0.0,
+                exp_base: 2.0
+            }
+        );
+        assert_eq!(
+            d.jitter,
+            Jitter::Additive {
+                jitter_s: 1.0,
+                max_s: f64::INFINITY
+            }
+        );
+        let o = layer(
+            "{ kind = \"exponential_jitter\", initial = \"0.5s\", max = \"30s\", jitter = \"2s\", exp_base = 3 }",
+        );
+        assert_eq!(o.wait_secs(2, None, None, 0.5), 0.5 * 3.0 + 1.0);
+        assert_eq!(o.wait_secs(9, None, None, 0.5), 30.0);
+        let e = error(
+            "retry = { max_attempts = 2, jitter = \"full\", wait = { kind = \"exponential_jitter\" } }",
+        );
+        assert!(e.contains("exponential_jitter adds its own jitter"), "{e}");
+    }
+
+    #[test]
     fn a_wait_kind_missing_its_parameter_is_refused() {
         let e = error("retry = { max_attempts = 2, wait = { kind = \"exponential\" } }");
         assert!(

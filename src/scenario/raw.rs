@@ -442,6 +442,8 @@ struct RawWait {
     max: Option<Spanned<Secs>>,
     min: Option<Spanned<Secs>>,
     exp_base: Option<Spanned<Positive>>,
+    initial: Option<Spanned<Secs>>,
+    jitter: Option<Spanned<Secs>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -451,6 +453,7 @@ enum WaitKind {
     Fixed,
     Exponential,
     RandomExponential,
+    ExponentialJitter,
 }
 
 #[derive(Deserialize, Default, PartialEq, Clone, Copy)]
@@ -1620,6 +1623,7 @@ fn retry_layer(r: RawRetry, i: usize) -> Result<RetryLayer, Invalid> {
     }
     let jitter_span = r.jitter.span();
     let mut jitter = *r.jitter.get_ref();
+    let mut additive = None;
     let backoff = match r.wait {
         None => Backoff::None,
         Some(w) => {
@@ -1630,6 +1634,8 @@ fn retry_layer(r: RawRetry, i: usize) -> Result<RetryLayer, Invalid> {
                 ("max", span_of(&w.max)),
                 ("min", span_of(&w.min)),
                 ("exp_base", span_of(&w.exp_base)),
+                ("initial", span_of(&w.initial)),
+                ("jitter", span_of(&w.jitter)),
             ];
             let kind = w.kind.span();
             let max_s = secs(&w.max).unwrap_or(f64::INFINITY);
@@ -1683,6 +1689,33 @@ fn retry_layer(r: RawRetry, i: usize) -> Result<RetryLayer, Invalid> {
                         exp_base: 2.0,
                     }
                 }
+                WaitKind::ExponentialJitter => {
+                    kind_fields(
+                        &wait_path,
+                        ("exponential_jitter", kind),
+                        &fields,
+                        &[],
+                        &["initial", "max", "exp_base", "jitter"],
+                    )?;
+                    if jitter != RawJitter::None {
+                        return invalid(
+                            Some(jitter_span),
+                            format!("{path}.jitter"),
+                            "exponential_jitter adds its own jitter (tenacity wait_exponential_jitter, `wait.jitter`); remove the layer's `jitter`",
+                        );
+                    }
+                    // tenacity's defaults: initial 1 s, jitter 1 s, exp_base 2, no cap.
+                    additive = Some(Jitter::Additive {
+                        jitter_s: secs(&w.jitter).unwrap_or(1.0),
+                        max_s,
+                    });
+                    Backoff::Exponential {
+                        multiplier_s: secs(&w.initial).unwrap_or(1.0),
+                        max_s,
+                        min_s: 0.0,
+                        exp_base: w.exp_base.as_ref().map_or(2.0, |b| b.get_ref().0),
+                    }
+                }
             }
         }
     };
@@ -1698,7 +1731,7 @@ fn retry_layer(r: RawRetry, i: usize) -> Result<RetryLayer, Invalid> {
         max_attempts: r.max_attempts.into_inner(),
         backoff,
         jitter: match jitter {
-            RawJitter::None => Jitter::None,
+            RawJitter::None => additive.unwrap_or(Jitter::None),
             RawJitter::Full => Jitter::Full,
             RawJitter::Equal => Jitter::Equal,
             RawJitter::Decorrelated => Jitter::Decorrelated,
