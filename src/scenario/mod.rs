@@ -8,6 +8,7 @@
 mod error;
 mod expect;
 mod overrides;
+pub mod presets;
 mod raw;
 mod templates;
 mod trace;
@@ -104,8 +105,52 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
     parse_all(text, file).map(|(s, sweep)| (s.scenario, sweep))
 }
 
-/// Everything a scenario file holds, validated.
+/// Everything a scenario file holds, validated, its provider preset applied first (positions in
+/// errors are the user's, whatever lines the preset added).
 fn parse_all(
+    text: &str,
+    file: &str,
+) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {
+    match presets::expand_text(text) {
+        Ok(None) => parse_expanded(text, file),
+        Ok(Some(presets::Expansion::Text(x))) => parse_expanded(&x.text, file).map_err(|e| {
+            let Some(position) = e.position else {
+                return e;
+            };
+            let (position, from_preset) = x.map(position);
+            ScenarioError {
+                position: Some(position),
+                field: if from_preset {
+                    Some(format!(
+                        "provider.preset{}",
+                        e.field
+                            .as_ref()
+                            .map_or(String::new(), |f| format!(" ({f})"))
+                    ))
+                } else {
+                    e.field
+                },
+                ..e
+            }
+        }),
+        // The document was rewritten: its positions are not the user's.
+        Ok(Some(presets::Expansion::Document(t))) => {
+            parse_expanded(&t, file).map_err(|e| ScenarioError {
+                position: None,
+                ..e
+            })
+        }
+        Err(e) => Err(ScenarioError {
+            file: file.to_string(),
+            position: e.span.map(|s| line_col(text, s.start)),
+            field: Some("provider.preset".into()),
+            message: e.message,
+        }),
+    }
+}
+
+/// [`parse_all`] of a text whose preset, if any, has been applied.
+fn parse_expanded(
     text: &str,
     file: &str,
 ) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {

@@ -146,10 +146,13 @@ pub fn read_spec(text: &str) -> Result<Option<SweepSpec>, SweepInvalid> {
     only.sweep.map(|s| s.validate(text)).transpose()
 }
 
-/// The scenario document `text` as a tree, without its `[sweep]` table.
+/// The scenario document `text` as a tree, without its `[sweep]` table, its provider preset
+/// applied (`docs/presets.md`).
 pub fn document(text: &str) -> Result<Value, String> {
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
     table.remove("sweep");
+    // A sweep's values override the preset's, as a field written beside it does.
+    super::presets::expand_document(&mut table)?;
     Ok(Value::Table(table))
 }
 
