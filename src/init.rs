@@ -161,13 +161,15 @@ fn render(o: &InitOptions, p: &Preset, max_tokens: u64) -> String {
 #
 # The story: {jobs_line} of an orchestrator that fans out to {agents} agents, each making
 # {calls_per_agent} LLM calls one after another ({calls} calls in all), against the provider preset
-# "{preset}" ({limits}). Four client policies are compared on the same draws.
+#   {preset}: {limits}.
+# Four client policies are compared on the same random draws.
 #
 # Assumptions (change them to match your system):
-# - Calls of ~{prompt_tokens} input tokens (normal, sd {prompt_sd}) asking max_tokens = {max_tokens} and
-#   generating ~{output_tokens} (normal, sd {output_sd}, at most max_tokens).
-# - The preset's limits, prices and speeds were transcribed from the provider's pages as of
-#   {as_of} ({source}); speeds are typical figures, not published ones. Check them before
+# - Calls of ~{prompt_tokens} input tokens (normal, sd {prompt_sd}), asking max_tokens = {max_tokens}
+#   and generating ~{output_tokens} tokens (normal, sd {output_sd}, at most max_tokens).
+# - The preset's limits and prices were transcribed from the provider's pages as of {as_of}:
+#   {source}
+#   Its speeds (ttft, decode_rate) are typical figures, not published ones. Check them before
 #   deciding on them (docs/presets.md); `stampede presets` lists them.
 # - Every policy runs beneath the provider SDK's own retries (`sdk = {{}}`: two retries, 0.5-8 s
 #   backoff, honouring Retry-After up to 60 s), as the OpenAI and Anthropic Python SDKs do.
@@ -193,9 +195,9 @@ arrival = {{ process = "burst", count = {jobs} }}    # or {{ process = "poisson"
 [source.job]
 agents = {agents}
 calls_per_agent = {calls_per_agent}
-prompt_tokens = {{ dist = "normal", mean = {prompt_tokens}, sd = {prompt_sd} }}
+prompt_tokens = {{ dist = "normal", mean = {prompt_mean}, sd = {prompt_sd} }}
 max_tokens = {max_tokens}
-output_tokens = {{ dist = "normal", mean = {output_tokens}, sd = {output_sd} }}
+output_tokens = {{ dist = "normal", mean = {output_mean}, sd = {output_sd} }}
 
 # 1. What many codebases do today: tenacity's @retry(stop=stop_after_attempt(3), wait=wait_fixed(1)).
 #    Every agent retries in lockstep after a 429, so the retries arrive together again.
@@ -213,9 +215,10 @@ sdk = {{}}
 
 # 3. Backoff plus a token bucket shared by all the client's calls, paced at {share}% of what the
 #    provider admits for calls of this size: {binding} binds at ~{calls_per_min:.1} calls/minute. The bucket
-#    counts each call's estimate prompt_tokens + max_tokens (~{per_call:.0} tokens), so its rate is
-#    {share}% x {calls_per_min:.1} calls/minute x {per_call:.0} tokens / 60 s, and it holds a minute's worth.
-#    A call waits for the bucket instead of meeting a 429.
+#    counts each call's estimate prompt_tokens + max_tokens (~{per_call} tokens), so its rate
+#    is {share}% x {calls_per_min:.1} calls/minute x {per_call} tokens / 60 s, and it holds a
+#    minute's worth. A call waits for the bucket instead of meeting a 429. (The provider counts
+#    each resource on its own; one bucket of the estimate paces them all for calls of this size.)
 [[policy]]
 name = "bucket"
 retry = {{ max_attempts = 6, wait = {{ kind = "exponential", multiplier = "1s", max = "60s" }}, jitter = "full", honor_retry_after = true }}
@@ -251,11 +254,14 @@ relative_to = "current"
         preset = p.name,
         as_of = p.as_of,
         source = p.source,
-        prompt_tokens = o.prompt_tokens,
-        output_tokens = o.output_tokens,
+        prompt_tokens = group(prompt),
+        output_tokens = group(o.output_tokens as f64),
         jobs = o.jobs,
+        prompt_mean = o.prompt_tokens,
+        output_mean = o.output_tokens,
         share = (BUCKET_SHARE * 100.0).round(),
         calls_per_min = calls_per_s * 60.0,
+        per_call = group(per_call),
     )
 }
 

@@ -238,6 +238,17 @@ fn init_round_trip(args: &[&str]) {
         ["current", "backoff", "bucket", "budget"],
         "{args:?}"
     );
+    // Its expectations hold: paced under the limits, the bucket loses no job.
+    ok(
+        stampede()
+            .arg("check")
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.path().join("check"))
+            .output()
+            .unwrap(),
+        &format!("check of init {args:?}"),
+    );
     // The commented file explains itself.
     let written = std::fs::read_to_string(&file).unwrap();
     for needle in [
