@@ -165,6 +165,9 @@ pub fn check_axis(doc: &Value, axis: &Axis) -> Result<(), String> {
             axis.path
         ));
     }
+    if axis.path == "provider.preset" {
+        return Err("a preset cannot be swept (its fields are applied before the sweep's values): sweep its fields, e.g. `provider.limit.1.rate`, or run one file per preset".into());
+    }
     let mut doc = doc.clone();
     slot(&mut doc, &axis.path)?;
     if axis.values.is_empty() {

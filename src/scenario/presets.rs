@@ -641,6 +641,50 @@ mod tests {
     }
 
     #[test]
+    fn a_preset_in_an_inline_provider_table_applies_too() {
+        let text = with("openai/tier-2/gpt-4o")
+            .replace("[provider]\npreset = \"openai/tier-2/gpt-4o\"\n", "")
+            .replace(
+                "[scenario]",
+                "provider = { preset = \"openai/tier-2/gpt-4o\", price_input_per_mtok = 1 }\n[scenario]",
+            );
+        let s = crate::scenario::parse(&text, "t.toml").unwrap();
+        assert_eq!(s.provider.price_input_per_mtok, 1.0);
+        assert_eq!(s.provider.price_output_per_mtok, 10.0);
+        assert_eq!(s.provider.limits.len(), 2);
+        // Its errors have no position: the document was rewritten.
+        let e = crate::scenario::parse(
+            &text.replace("max_tokens = 500", "max_tokens = -5"),
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.position, None, "{e}");
+        assert!(e.to_string().contains("max_tokens"), "{e}");
+    }
+
+    #[test]
+    fn a_preset_that_is_not_a_name_is_refused_at_its_position() {
+        let e = crate::scenario::parse(&BASE.replace("\"P\"", "3"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.toml:5:10: field `provider.preset`: expected a preset name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_preset_cannot_be_swept() {
+        let text = format!(
+            "{}\n[sweep.parameters]\n\"provider.preset\" = [\"openai/tier-1/gpt-4o\"]\n",
+            with("openai/tier-2/gpt-4o")
+        );
+        let e = crate::scenario::parse_sweep(&text, "t.toml").unwrap_err();
+        assert!(e.message.contains("a preset cannot be swept"), "{e}");
+        assert_eq!(e.position, Some((19, 1)), "{e}");
+    }
+
+    #[test]
     fn thousands_are_grouped() {
         assert_eq!(thousands(150_000_000.0), "150,000,000");
         assert_eq!(thousands(50.0), "50");
