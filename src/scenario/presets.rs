@@ -685,6 +685,24 @@ mod tests {
     }
 
     #[test]
+    fn truncated_or_edited_preset_scenarios_never_panic() {
+        let text = with("anthropic/tier-1/claude-haiku-3-5").replace(
+            "preset = \"anthropic/tier-1/claude-haiku-3-5\"",
+            "preset = \"anthropic/tier-1/claude-haiku-3-5\" # c\nttft = \"1s\"\n[[provider.limit]]\nresource = \"requests\"\nrate = 1\nburst = 5",
+        );
+        for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let _ = crate::scenario::parse(&text[..end], "t.toml");
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for skip in 0..lines.len() {
+            let mut edited: Vec<&str> = lines.clone();
+            edited.remove(skip);
+            let _ = crate::scenario::parse(&edited.join("\n"), "t.toml");
+            let _ = crate::scenario::parse(&edited.join("\r\n"), "t.toml");
+        }
+    }
+
+    #[test]
     fn thousands_are_grouped() {
         assert_eq!(thousands(150_000_000.0), "150,000,000");
         assert_eq!(thousands(50.0), "50");
