@@ -51,6 +51,9 @@ pub struct Preset {
     pub source: String,
     /// Where the prices were read.
     pub price_source: String,
+    /// The data file's pages: the provider's rate-limits page and its pricing page.
+    pub limits_page: String,
+    pub pricing_page: String,
     /// The date the data file's numbers were published, as its transcriber knew them.
     pub as_of: String,
     /// The data file's version.
@@ -283,13 +286,14 @@ fn read_file(file: &'static str, text: &str) -> Result<Vec<Preset>, String> {
             price_output_per_mtok: model.price_output_per_mtok,
             source: e.source.clone(),
             price_source: model.price_source.clone(),
+            limits_page: raw.limits_source.clone(),
+            pricing_page: raw.pricing_source.clone(),
             as_of: raw.as_of.clone(),
             version: raw.version,
             file,
             fields,
         });
     }
-    let _ = (&raw.limits_source, &raw.pricing_source);
     Ok(out)
 }
 
@@ -527,8 +531,8 @@ pub fn listing(prefix: &str) -> Result<String, String> {
     out.push('\n');
     for p in files {
         out.push_str(&format!(
-            "{}: version {}, as of {}, prices from {}\n",
-            p.file, p.version, p.as_of, p.price_source
+            "{}: version {}, as of {}; limits from {}, prices from {}\n",
+            p.file, p.version, p.as_of, p.limits_page, p.pricing_page
         ));
     }
     out.push_str(
