@@ -191,6 +191,65 @@ fn a_sweep_overrides_the_presets_values() {
     assert!((costs[1] - costs[0] - input).abs() < 1e-9, "{costs:?}");
 }
 
+#[test]
+fn a_sweep_over_presets_runs_each_with_the_fields_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "anthropic/tier-2/claude-sonnet-4",
+        "price_input_per_mtok = 1",
+    );
+    let out = dir.path().join("sweep");
+    ok(
+        stampede()
+            .arg("sweep")
+            .arg(&file)
+            .args([
+                "--set",
+                "provider.preset=openai/tier-1/gpt-4o,openai/tier-4/gpt-4o",
+                "--no-charts",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "sweep over presets",
+    );
+    let mut rows = csv::Reader::from_path(out.join("sweep.csv")).unwrap();
+    let header = rows.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][col("provider.preset")], "openai/tier-1/gpt-4o");
+    let num = |r: &csv::StringRecord, c: &str| r[col(c)].parse::<f64>().unwrap();
+    // Tier 1's 30k TPM cannot take two rounds of 8 calls of 2,600 tokens at once; tier 4 can.
+    assert!(num(&rows[0], "rate_limited") > 0.0);
+    assert_eq!(num(&rows[1], "rate_limited"), 0.0);
+    // Tier 4 served all 16 calls at the input price written beside the file's preset and
+    // gpt-4o's output price.
+    let cost = num(&rows[1], "cost_usd");
+    let output = num(&rows[1], "tokens_output");
+    assert!((cost - (16.0 * 2_000.0 * 1.0 + output * 10.0) / 1e6).abs() < 1e-9);
+    // An unknown name is bad input.
+    let o = stampede()
+        .arg("sweep")
+        .arg(&file)
+        .args([
+            "--set",
+            "provider.preset=anthropic/tier-1/claude-sonnet-5",
+            "--out",
+        ])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("did you mean"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 /// `stampede init ARGS --out FILE`, then validate and run it: every policy is in summary.json.
 fn init_round_trip(args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();

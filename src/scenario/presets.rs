@@ -682,13 +682,41 @@ mod tests {
     }
 
     #[test]
-    fn a_preset_cannot_be_swept() {
+    fn a_swept_preset_replaces_the_files_and_the_fields_beside_it_still_win() {
+        let name = "anthropic/tier-2/claude-sonnet-4";
+        let text = with(name).replace(
+            &format!("preset = \"{name}\"\n"),
+            &format!("preset = \"{name}\"\nprice_input_per_mtok = 1\n"),
+        );
+        let swept = |preset: &str, more: &[(&str, Value)]| {
+            let mut overrides = vec![("provider.preset".to_string(), Value::String(preset.into()))];
+            overrides.extend(more.iter().map(|(p, v)| (p.to_string(), v.clone())));
+            crate::scenario::parse_with_overrides(&text, "t.toml", &overrides)
+        };
+        let s = swept("openai/tier-2/gpt-4o", &[]).unwrap();
+        assert_eq!(s.provider.limits.len(), 2);
+        assert_eq!(s.provider.price_input_per_mtok, 1.0);
+        assert_eq!(s.provider.price_output_per_mtok, 10.0);
+        assert!(s.provider.count_rejected);
+        // The other values apply after the swept preset, whichever order they come in.
+        let s = swept(
+            "openai/tier-1/gpt-4o",
+            &[("provider.price_output_per_mtok", Value::Float(2.0))],
+        )
+        .unwrap();
+        assert_eq!(s.provider.price_output_per_mtok, 2.0);
+        let e = swept("openai/tier-9/gpt-4o", &[]).unwrap_err();
+        assert!(e.message.contains("unknown preset"), "{e}");
+        // In the [sweep] table, an unknown name is an error at the axis.
         let text = format!(
-            "{}\n[sweep.parameters]\n\"provider.preset\" = [\"openai/tier-1/gpt-4o\"]\n",
+            "{}\n[sweep.parameters]\n\"provider.preset\" = [\"openai/tier-1/gpt-4o\", \"openai/tier-1/gpt-5\"]\n",
             with("openai/tier-2/gpt-4o")
         );
         let e = crate::scenario::parse_sweep(&text, "t.toml").unwrap_err();
-        assert!(e.message.contains("a preset cannot be swept"), "{e}");
+        assert!(
+            e.message.contains("unknown preset \"openai/tier-1/gpt-5\""),
+            "{e}"
+        );
         assert_eq!(e.position, Some((19, 1)), "{e}");
     }
 
