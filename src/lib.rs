@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod engine;
+pub mod init;
 pub mod io;
 pub mod metrics;
 pub mod model;

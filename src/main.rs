@@ -135,6 +135,44 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "output")]
         out: PathBuf,
     },
+    /// List the provider presets (`[provider] preset = NAME`): limits, prices, source, as_of.
+    Presets {
+        /// Only the presets whose name starts with this (e.g. `anthropic/` or `openai/tier-2`).
+        prefix: Option<String>,
+    },
+    /// Print a commented starter scenario comparing the usual retry and rate-limit policies.
+    Init {
+        /// The provider preset (see `stampede presets`).
+        #[arg(long, default_value = stampede::init::DEFAULT_PRESET)]
+        preset: String,
+        /// The scenario's name (names its output directory).
+        #[arg(long, default_value = "starter")]
+        name: String,
+        /// Parallel agents per job (1 to 10,000).
+        #[arg(long, default_value_t = 20)]
+        agents: u32,
+        /// Calls each agent makes one after another (1 to 1,000,000).
+        #[arg(long, default_value_t = 10)]
+        calls_per_agent: u32,
+        /// Input tokens per call, on average.
+        #[arg(long, default_value_t = 8_000)]
+        prompt_tokens: u64,
+        /// Output tokens generated per call, on average.
+        #[arg(long, default_value_t = 500)]
+        output_tokens: u64,
+        /// The max_tokens each call asks for [default: twice --output-tokens].
+        #[arg(long)]
+        max_tokens: Option<u64>,
+        /// Jobs arriving at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+        /// Write the scenario to FILE instead of printing it (an existing FILE is refused).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing --out FILE.
+        #[arg(long, requires = "out")]
+        force: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -231,6 +269,59 @@ fn main() -> ExitCode {
             out,
             no_charts,
         } => merge_command(&dirs, &out, no_charts),
+        Command::Presets { prefix } => {
+            match scenario::presets::listing(prefix.as_deref().unwrap_or("")) {
+                Ok(text) => print_out(&text),
+                Err(e) => fail(EXIT_BAD_INPUT, &e),
+            }
+        }
+        Command::Init {
+            preset,
+            name,
+            agents,
+            calls_per_agent,
+            prompt_tokens,
+            output_tokens,
+            max_tokens,
+            jobs,
+            out,
+            force,
+        } => init_command(
+            &stampede::init::InitOptions {
+                preset,
+                name,
+                agents,
+                calls_per_agent,
+                prompt_tokens,
+                output_tokens,
+                max_tokens,
+                jobs,
+            },
+            out.as_deref(),
+            force,
+        ),
+    }
+}
+
+/// `stampede init`: the starter scenario on stdout, or in a new file.
+fn init_command(
+    options: &stampede::init::InitOptions,
+    out: Option<&Path>,
+    force: bool,
+) -> ExitCode {
+    let text = match stampede::init::scenario_text(options) {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_BAD_INPUT, &e),
+    };
+    match out {
+        None => print_out(&text),
+        Some(path) => match stampede::init::write(path, &text, force) {
+            Ok(()) => print_out(&format!(
+                "wrote {0}; next: stampede validate {0} && stampede run {0}\n",
+                path.display()
+            )),
+            Err(e) => fail(EXIT_BAD_INPUT, &e),
+        },
     }
 }
 

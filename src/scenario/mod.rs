@@ -8,6 +8,7 @@
 mod error;
 mod expect;
 mod overrides;
+pub mod presets;
 mod raw;
 mod templates;
 mod trace;
@@ -104,8 +105,52 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec
     parse_all(text, file).map(|(s, sweep)| (s.scenario, sweep))
 }
 
-/// Everything a scenario file holds, validated.
+/// Everything a scenario file holds, validated, its provider preset applied first (positions in
+/// errors are the user's, whatever lines the preset added).
 fn parse_all(
+    text: &str,
+    file: &str,
+) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {
+    match presets::expand_text(text) {
+        Ok(None) => parse_expanded(text, file),
+        Ok(Some(presets::Expansion::Text(x))) => parse_expanded(&x.text, file).map_err(|e| {
+            let Some(position) = e.position else {
+                return e;
+            };
+            let (position, from_preset) = x.map(position);
+            ScenarioError {
+                position: Some(position),
+                field: if from_preset {
+                    Some(format!(
+                        "provider.preset{}",
+                        e.field
+                            .as_ref()
+                            .map_or(String::new(), |f| format!(" ({f})"))
+                    ))
+                } else {
+                    e.field
+                },
+                ..e
+            }
+        }),
+        // The document was rewritten: its positions are not the user's.
+        Ok(Some(presets::Expansion::Document(t))) => {
+            parse_expanded(&t, file).map_err(|e| ScenarioError {
+                position: None,
+                ..e
+            })
+        }
+        Err(e) => Err(ScenarioError {
+            file: file.to_string(),
+            position: e.span.map(|s| line_col(text, s.start)),
+            field: Some("provider.preset".into()),
+            message: e.message,
+        }),
+    }
+}
+
+/// [`parse_all`] of a text whose preset, if any, has been applied.
+fn parse_expanded(
     text: &str,
     file: &str,
 ) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {
@@ -185,8 +230,10 @@ pub struct Overridable {
 
 impl Overridable {
     /// The document `text` as a tree, without its `[sweep]` table; `file` names it in errors.
+    /// Its provider preset is applied at each [`Overridable::parse`], after a swept preset
+    /// replaced it and before the other values.
     pub fn new(text: &str, file: &str) -> Result<Overridable, ScenarioError> {
-        match overrides::document(text) {
+        match overrides::raw_document(text) {
             Ok(doc) => Ok(Overridable {
                 doc,
                 file: file.to_string(),
@@ -205,7 +252,27 @@ impl Overridable {
     pub fn parse(&self, overrides: &[(String, toml::Value)]) -> Result<Scenario, ScenarioError> {
         let file = self.file.as_str();
         let mut doc = self.doc.clone();
-        for (path, value) in overrides {
+        let swept_preset = overrides
+            .iter()
+            .filter(|(path, _)| path == overrides::PRESET_PATH);
+        let rest = overrides
+            .iter()
+            .filter(|(path, _)| path != overrides::PRESET_PATH);
+        for (path, value) in swept_preset {
+            overrides::set_preset(&mut doc, value.clone()).map_err(|message| ScenarioError {
+                file: file.to_string(),
+                position: None,
+                field: None,
+                message: format!("sweep parameter `{path}`: {message}"),
+            })?;
+        }
+        overrides::expand(&mut doc).map_err(|message| ScenarioError {
+            file: file.to_string(),
+            position: None,
+            field: Some("provider.preset".into()),
+            message,
+        })?;
+        for (path, value) in rest {
             overrides::set(&mut doc, path, value.clone()).map_err(|message| ScenarioError {
                 file: file.to_string(),
                 position: None,
@@ -236,14 +303,24 @@ impl Overridable {
 
 /// The scenario document `text` with its `[sweep]` table replaced by `spec`: the file that
 /// describes a whole sweep, including axes given on the command line. Every axis must resolve
-/// in the document; an error names the one that does not.
+/// in the document; an error names the one that does not. The provider preset is written out
+/// (so that a finished sweep does not change with the preset data), unless the preset is swept.
 pub fn sweep_document(text: &str, file: &str, spec: &SweepSpec) -> Result<String, ScenarioError> {
-    let doc = overrides::document(text).map_err(|message| ScenarioError {
+    let error = |message| ScenarioError {
         file: file.to_string(),
         position: None,
         field: None,
         message,
-    })?;
+    };
+    let raw = overrides::raw_document(text).map_err(error)?;
+    let preset_axis = spec.axes.iter().find(|a| a.path == overrides::PRESET_PATH);
+    // The other axes are checked on the first point's preset.
+    let mut doc = raw.clone();
+    if let Some(first) = preset_axis.and_then(|a| a.values.first()) {
+        overrides::set_preset(&mut doc, first.clone()).map_err(error)?;
+    }
+    overrides::expand(&mut doc).map_err(error)?;
+    let doc_written = if preset_axis.is_some() { &raw } else { &doc };
     for axis in &spec.axes {
         overrides::check_axis(&doc, axis).map_err(|message| ScenarioError {
             file: file.to_string(),
@@ -252,7 +329,7 @@ pub fn sweep_document(text: &str, file: &str, spec: &SweepSpec) -> Result<String
             message: format!("sweep parameter `{}`: {message}", axis.path),
         })?;
     }
-    overrides::with_sweep(&doc, spec).map_err(|message| ScenarioError {
+    overrides::with_sweep(doc_written, spec).map_err(|message| ScenarioError {
         file: file.to_string(),
         position: None,
         field: None,

@@ -146,11 +146,48 @@ pub fn read_spec(text: &str) -> Result<Option<SweepSpec>, SweepInvalid> {
     only.sweep.map(|s| s.validate(text)).transpose()
 }
 
-/// The scenario document `text` as a tree, without its `[sweep]` table.
+/// The scenario document `text` as a tree, without its `[sweep]` table, its provider preset
+/// applied (`docs/presets.md`).
 pub fn document(text: &str) -> Result<Value, String> {
+    let mut doc = raw_document(text)?;
+    // A sweep's values override the preset's, as a field written beside it does.
+    expand(&mut doc)?;
+    Ok(doc)
+}
+
+/// [`document`] with its provider preset, if any, not applied.
+pub fn raw_document(text: &str) -> Result<Value, String> {
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
     table.remove("sweep");
     Ok(Value::Table(table))
+}
+
+/// Applies the provider preset of `doc` (a tree from [`raw_document`]).
+pub fn expand(doc: &mut Value) -> Result<(), String> {
+    match doc {
+        Value::Table(t) => super::presets::expand_document(t),
+        _ => Ok(()),
+    }
+}
+
+/// The path of the one parameter a sweep applies before the preset: the preset itself.
+pub const PRESET_PATH: &str = "provider.preset";
+
+/// Sets the provider preset of `doc` (a tree from [`raw_document`]) to `value`, written or not.
+pub fn set_preset(doc: &mut Value, value: Value) -> Result<(), String> {
+    let Value::Table(t) = doc else {
+        return Err("the scenario is not a table".into());
+    };
+    match t
+        .entry("provider")
+        .or_insert_with(|| Value::Table(Table::new()))
+    {
+        Value::Table(p) => {
+            p.insert("preset".into(), value);
+            Ok(())
+        }
+        other => Err(format!("`provider` is the value {other}, not a table")),
+    }
 }
 
 /// Checks that `axis` can be swept over `doc` (a tree from [`document`]): a dotted path of at
@@ -161,6 +198,26 @@ pub fn check_axis(doc: &Value, axis: &Axis) -> Result<(), String> {
             "expected a dotted path to a value, such as `policy.fixed.bucket.rate`, found `{}`",
             axis.path
         ));
+    }
+    if axis.path == PRESET_PATH {
+        // Applied before the others, to a document that may name no preset: each value must
+        // name one.
+        for value in &axis.values {
+            match value {
+                Value::String(name) => {
+                    super::presets::find(name)?;
+                }
+                other => {
+                    return Err(format!(
+                        "expected preset names such as \"anthropic/tier-2/claude-sonnet-4\", found {other}"
+                    ));
+                }
+            }
+        }
+        if axis.values.is_empty() {
+            return Err("expected at least one value to sweep, found an empty list".into());
+        }
+        return Ok(());
     }
     let mut doc = doc.clone();
     slot(&mut doc, &axis.path)?;
