@@ -11,6 +11,7 @@ mod overrides;
 mod raw;
 mod templates;
 mod trace;
+pub mod units;
 mod values;
 
 pub use crate::model::Scenario;
