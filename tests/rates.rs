@@ -165,3 +165,107 @@ fn the_shipped_scenarios_still_validate() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+fn validate(contents: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "v", contents);
+    let out = ok(
+        stampede().arg("validate").arg(&path).output().unwrap(),
+        "stampede validate",
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn validate_explains_limits_demand_and_utilisation() {
+    let out = validate(PER_SECOND);
+    assert!(
+        out.starts_with("ok: units (1 source(s); policies: naive, paced)\n"),
+        "{out}"
+    );
+    for line in [
+        "provider.limit[0]: input_tokens token bucket: 7,500/s = 450k/min, burst 45k",
+        "provider.limit[1]: requests fixed window: 50 per 60s = 0.8333/s = 50/min, burst 50",
+        "policy \"paced\": global bucket (tokens): 6,000/s = 360k/min, burst 30k",
+        "source \"s\": poisson, 0.5 jobs/s = 30/min",
+        // 3 calls of 4,000 prompt tokens on average and 500 max_tokens, 0.5 jobs/s.
+        "per job: 3 requests, 12,000 input + 1,500 output (max_tokens) = 13,500 tokens",
+        "average: 1.5/s requests, 6,000/s input + 750/s output (max_tokens) = 6,750/s tokens",
+        "provider.limit[0] (input_tokens): 6,000/s = 360k/min of 7,500/s = 450k/min = 80%",
+        "provider.limit[1] (requests): 1.5/s = 90/min of 0.8333/s = 50/min = 180%",
+        "warnings: none",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+}
+
+#[test]
+fn validate_warns_about_a_call_larger_than_the_burst() {
+    let out = validate(&PER_SECOND.replace("burst = 45_000", "burst = \"5k\""));
+    assert!(
+        out.contains("source \"s\": the largest calls charge up to 6,000 input_tokens, above provider.limit[0]'s burst of 5k: they never pass"),
+        "{out}"
+    );
+    let out = validate(&PER_SECOND.replace("burst = 45_000", "burst = 3_000"));
+    assert!(
+        out.contains("source \"s\": a typical call charges 4,000 input_tokens, above provider.limit[0]'s burst of 3k: it never passes: it fails at once with a non-retryable error"),
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_warns_about_a_per_minute_limit_written_per_second() {
+    // The dashboard says 450,000 input tokens per minute; the file says 450_000 (per second).
+    let out = validate(&PER_SECOND.replace("rate = 7_500", "rate = 450_000"));
+    // At 0.5 jobs/s the demand is 1.33% of that: low, but no warning yet.
+    assert!(
+        !out.contains("if the provider's figure is per minute"),
+        "{out}"
+    );
+    let out = validate(
+        &PER_SECOND
+            .replace("rate = 7_500", "rate = 450_000")
+            .replace("rate = 0.5,", "rate = \"3/min\","),
+    );
+    assert!(
+        out.contains("the workload offers 600/s input_tokens on average against provider.limit[0] (input_tokens token bucket: 450,000/s = 27M/min), 0.133% of its rate: if the provider's figure is per minute, write rate = \"450k/min\" (a plain number is per second)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_warns_about_a_client_bucket_faster_than_the_provider() {
+    let out = validate(
+        &PER_SECOND
+            .replace("resource = \"input_tokens\"", "resource = \"tokens\"")
+            .replace(
+                "rate = 6_000, burst = 30_000",
+                "rate = \"500k/min\", burst = \"30k\"",
+            ),
+    );
+    assert!(
+        out.contains("policy \"paced\": its global bucket refills at 8,333/s = 500k/min, faster than provider.limit[0] (tokens token bucket: 7,500/s = 450k/min): it lets through more than the provider accepts"),
+        "{out}"
+    );
+}
+
+#[test]
+fn validate_explains_the_cascade_against_its_4m_per_minute_limit() {
+    let out = ok(
+        stampede()
+            .arg("validate")
+            .arg(scenario("cascade_12_agents.toml"))
+            .output()
+            .unwrap(),
+        "stampede validate",
+    );
+    let out = text(&out.stdout);
+    for line in [
+        "provider.limit[0]: tokens token bucket: 66,667/s = 4M/min, burst 200k",
+        "provider.limit[1]: requests token bucket: 66.67/s = 4k/min, burst 200",
+        "1 job at t = 0s: 60 requests, 1,860,000 input + 245,760 output (max_tokens) = 2,105,760 tokens at once (a burst has no rate)",
+        "provider.limit[0] (tokens): source \"document-pipeline\" releases 2,105,760 at once: 10.5x its burst, 31.6s of its rate",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+}

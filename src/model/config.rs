@@ -223,6 +223,16 @@ impl Limit {
         }
         Ok(Limit { resource, kind })
     }
+
+    /// What it counts.
+    pub fn resource(&self) -> Resource {
+        self.resource
+    }
+
+    /// How it counts.
+    pub fn kind(&self) -> LimitKind {
+        self.kind
+    }
 }
 
 /// A window of time in which the provider answers every attempt with a server error.

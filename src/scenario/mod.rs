@@ -7,6 +7,7 @@
 
 mod error;
 mod expect;
+pub mod explain;
 mod overrides;
 mod raw;
 mod templates;

@@ -212,7 +212,7 @@ impl<'de> Deserialize<'de> for PositiveQuantity {
 }
 
 /// `v` in at most three significant digits with a `k`, `M` or `G` suffix: `450k`, `4M`,
-/// `66.7k`, `1.25G`, `850`, `0.5`; what a rate string would say.
+/// `66.7k`, `1.25G`, `850`, `0.5`; what a rate string would say. From 10^12 on, `3.58e15`.
 pub fn compact(v: f64) -> String {
     if !v.is_finite() {
         return if v > 0.0 {
@@ -222,6 +222,7 @@ pub fn compact(v: f64) -> String {
         };
     }
     let (scaled, suffix) = match v.abs() {
+        a if a >= 999.5e9 => return format!("{v:.2e}"),
         a if a >= 999.5e6 => (v / 1e9, "G"),
         a if a >= 999.5e3 => (v / 1e6, "M"),
         a if a >= 999.5 => (v / 1e3, "k"),
@@ -232,6 +233,9 @@ pub fn compact(v: f64) -> String {
 
 /// `v` rounded to `digits` significant digits, without trailing zeros (`4.00` is `4`).
 pub fn significant(v: f64, digits: i32) -> String {
+    if !v.is_finite() {
+        return compact(v);
+    }
     if v == 0.0 {
         return "0".into();
     }
@@ -246,9 +250,9 @@ pub fn significant(v: f64, digits: i32) -> String {
 }
 
 /// `v` as a whole number with thousands separators (`66,667`) when at least 1,000, otherwise in
-/// four significant digits (`66.67`, `0.8333`).
+/// four significant digits (`66.67`, `0.8333`); from a billion on, [`compact`] (`1.5G`).
 pub fn grouped(v: f64) -> String {
-    if !v.is_finite() {
+    if !v.is_finite() || v.abs() >= 1e9 {
         return compact(v);
     }
     if v.abs() < 999.5 {
@@ -340,6 +344,8 @@ mod tests {
         assert_eq!(compact(999_999.0), "1M");
         assert_eq!(compact(850.0), "850");
         assert_eq!(compact(0.5), "0.5");
+        assert_eq!(compact(3.579e15), "3.58e15");
+        assert_eq!(grouped(1.5e9), "1.5G");
         assert_eq!(grouped(66_667.0), "66,667");
         assert_eq!(grouped(7_500.0), "7,500");
         assert_eq!(grouped(1_234_567.4), "1,234,567");
