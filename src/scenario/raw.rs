@@ -247,9 +247,9 @@ struct RawJob {
     agents: Spanned<Of<f64>>,
     #[serde(default = "one_u32")]
     calls_per_agent: Spanned<u32>,
-    prompt_tokens: Of<f64>,
+    prompt_tokens: Of<Quantity>,
     max_tokens: u32,
-    output_tokens: Of<f64>,
+    output_tokens: Of<Quantity>,
     #[serde(default = "zero_secs")]
     think_time: Of<Secs>,
 }

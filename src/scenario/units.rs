@@ -381,7 +381,7 @@ arrival = { process = "diurnal", rate = 0.05, amplitude = 0.5, until = "600s" }
 [source.job]
 prompt_tokens = 1000
 max_tokens = 200
-output_tokens = 100
+output_tokens = { dist = "uniform", low = 100, high = 200 }
 [[policy]]
 name = "fixed"
 bucket = { rate = 6_000, burst = 60_000 }
@@ -402,8 +402,24 @@ buckets = [{ scope = "tenant", rate = 1_000, burst = 2_000 }]
             .replace(
                 "rate = 1_000, burst = 2_000",
                 "rate = \"3.6M/h\", burst = \"2k\"",
+            )
+            .replace("prompt_tokens = 1000", "prompt_tokens = \"1k\"")
+            .replace(
+                "output_tokens = { dist = \"uniform\", low = 100, high = 200 }",
+                "output_tokens = { dist = \"uniform\", low = \"0.1k\", high = \"0.2k\" }",
             );
-        assert_ne!(with_units, PER_SECOND);
+        for old in [
+            "rate = 7_500",
+            "burst = 450_000",
+            "limit = 50",
+            "rate = 0.05",
+            "rate = 6_000",
+            "rate = 1_000",
+            "prompt_tokens = 1000",
+            "low = 100",
+        ] {
+            assert!(!with_units.contains(old), "{old} not replaced");
+        }
         let plain = parse(PER_SECOND, "t.toml").unwrap();
         let units = parse(&with_units, "t.toml").unwrap();
         assert_eq!(format!("{plain:?}"), format!("{units:?}"));
