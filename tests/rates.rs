@@ -269,3 +269,24 @@ fn validate_explains_the_cascade_against_its_4m_per_minute_limit() {
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
 }
+
+#[test]
+fn the_documented_validate_output_is_what_validate_prints() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenario-format.md"),
+    )
+    .unwrap();
+    let start = doc
+        .find("ok: hedged_tail")
+        .expect("the example in the docs");
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let out = ok(
+        stampede()
+            .arg("validate")
+            .arg(scenario("hedged_tail.toml"))
+            .output()
+            .unwrap(),
+        "stampede validate",
+    );
+    assert_eq!(text(&out.stdout), example);
+}
