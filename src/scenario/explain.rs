@@ -760,7 +760,9 @@ fn limit_rate(l: &LimitInfo) -> String {
 
 /// `2 jobs/s = 120/min`.
 fn jobs_per_s(per_s: f64) -> String {
-    format!("{} jobs/s = {}/min", grouped(per_s), compact(per_s * 60.0))
+    let n = grouped(per_s);
+    let jobs = if n == "1" { "job" } else { "jobs" };
+    format!("{n} {jobs}/s = {}/min", compact(per_s * 60.0))
 }
 
 /// `v` in three significant digits, or with a suffix when it is a million or more.
@@ -782,9 +784,10 @@ fn times(ratio: f64) -> String {
 
 /// `6 requests, 6,000 input + 1,200 output estimate = 7,200 tokens`, each amount through `fmt`.
 fn amounts_words(a: &Amounts, fmt: &dyn Fn(f64) -> String) -> String {
+    let requests = fmt(a.requests);
     format!(
-        "{} requests, {} input + {} output (max_tokens) = {} tokens",
-        fmt(a.requests),
+        "{requests} request{}, {} input + {} output (max_tokens) = {} tokens",
+        if requests == "1" { "" } else { "s" },
         fmt(a.input_tokens),
         fmt(a.output_tokens),
         fmt(a.tokens)
@@ -1153,5 +1156,63 @@ bucket = { rate = "700k/min", burst = "30k" }
             all.contains("against provider.limit[2] (requests token bucket: 600,000/s = 36M/min), 0.001% of its rate: if the provider's figure is per minute, write rate = \"600k/min\""),
             "{all}"
         );
+    }
+    #[test]
+    fn a_trace_offers_its_rows_over_their_span_and_its_busiest_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        // 4 jobs in the first minute, 1 at 119 s: 5 jobs over 119 s; the busiest 60 s holds 4.
+        // The third row's prompt replaces every call's: 3 calls of 2,000 tokens.
+        std::fs::write(
+            dir.path().join("t.csv"),
+            "time_s,tenant,template,prompt_tokens,output_tokens\n0,,,,\n10,,,,\n20,,,2000,\n30,,,,\n119,,,,\n",
+        )
+        .unwrap();
+        let file = dir.path().join("s.toml");
+        let text = r#"
+[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[[provider.limit]]
+resource = "input_tokens"
+rate = "450k/min"
+burst = "450k"
+[[source]]
+name = "s"
+arrival = { process = "trace", file = "t.csv" }
+template = "job"
+[templates.job]
+kind = "agent"
+calls = 3
+prompt_tokens = 1000
+max_tokens = 200
+output_tokens = 100
+[[policy]]
+name = "p"
+"#;
+        let s = parse(text, &file.display().to_string()).unwrap();
+        let e = explain(&s);
+        let d = &e.sources[0];
+        assert_eq!(d.arrival, "trace, 5 jobs over 119s");
+        // 4 jobs of 3,000 input tokens and one of 6,000: 18,000 in all.
+        assert_eq!(d.job.per_job.input_tokens, 3_600.0);
+        assert_eq!(d.jobs_per_s, Some(5.0 / 119.0));
+        assert_eq!(d.average.unwrap().input_tokens, 18_000.0 / 119.0);
+        assert_eq!(d.peak_jobs_per_s, Some(4.0 / 60.0));
+        assert_eq!(d.peak.unwrap().input_tokens, 15_000.0 / 60.0);
+        assert_eq!(d.peak.unwrap().requests, 12.0 / 60.0);
+    }
+
+    #[test]
+    fn the_explanation_is_json() {
+        let e = explain(&scenario(
+            "{ process = \"poisson\", rate = 2, until = \"60s\" }",
+            "",
+        ));
+        let v: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(v["limits"][0]["per_s"], 7_500.0);
+        assert_eq!(v["sources"][0]["average"]["input_tokens"], 6_000.0);
+        assert_eq!(v["utilisation"][0]["average"], 0.8);
     }
 }
