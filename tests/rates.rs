@@ -203,12 +203,12 @@ fn validate_explains_limits_demand_and_utilisation() {
 fn validate_warns_about_a_call_larger_than_the_burst() {
     let out = validate(&PER_SECOND.replace("burst = 45_000", "burst = \"5k\""));
     assert!(
-        out.contains("source \"s\": the largest calls charge up to 6,000 input_tokens, above provider.limit[0]'s burst of 5k: they never pass"),
+        out.contains("source \"s\": the largest calls charge up to 6,000 input_tokens, above provider.limit[0]'s burst of 5k: they can never pass and fail at once with a non-retryable error"),
         "{out}"
     );
     let out = validate(&PER_SECOND.replace("burst = 45_000", "burst = 3_000"));
     assert!(
-        out.contains("source \"s\": a typical call charges 4,000 input_tokens, above provider.limit[0]'s burst of 3k: it never passes: it fails at once with a non-retryable error"),
+        out.contains("source \"s\": a typical call charges 4,000 input_tokens, above provider.limit[0]'s burst of 3k: it can never pass and fails at once with a non-retryable error"),
         "{out}"
     );
 }

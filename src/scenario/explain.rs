@@ -492,7 +492,11 @@ fn source_demand(s: &Scenario, shapes: &[Amounts], truncated: bool) -> Vec<Sourc
             }
             Arrival::Interval { every_ns, .. } => {
                 let every = nanos_to_secs(*every_ns);
-                d.arrival = format!("interval, one job every {}s", significant(every, 4));
+                d.arrival = format!(
+                    "interval, one job every {}s ({})",
+                    significant(every, 4),
+                    jobs_per_s(1.0 / every)
+                );
                 rate(&mut d, 1.0 / every, 1.0 / every);
             }
             Arrival::Diurnal {
@@ -635,7 +639,10 @@ fn warnings(s: &Scenario, e: &Explanation) -> Vec<String> {
                 format!("{}'s burst", l.field),
                 l.res,
                 l.burst,
-                "never passes: it fails at once with a non-retryable error",
+                (
+                    "it can never pass and fails at once with a non-retryable error",
+                    "they can never pass and fail at once with a non-retryable error",
+                ),
             )
         })
         .chain(e.buckets.iter().map(|b| {
@@ -643,7 +650,10 @@ fn warnings(s: &Scenario, e: &Explanation) -> Vec<String> {
                 format!("policy \"{}\"'s {} bucket's burst", b.policy, b.scope),
                 b.res,
                 b.burst,
-                "never passes that bucket",
+                (
+                    "it waits for a full bucket every time and leaves it in debt",
+                    "they wait for a full bucket and leave it in debt",
+                ),
             )
         }));
     for (what, res, burst, fate) in gates {
@@ -651,20 +661,21 @@ fn warnings(s: &Scenario, e: &Explanation) -> Vec<String> {
             let (typical, largest) = (size.typical.of(res), size.largest.of(res));
             if typical > burst {
                 w.push(format!(
-                    "source \"{}\": a typical call charges {} {}, above {what} of {}: it {fate}",
+                    "source \"{}\": a typical call charges {} {}, above {what} of {}: {}",
                     d.name,
                     grouped(typical),
                     resource_name(res),
-                    compact(burst)
+                    compact(burst),
+                    fate.0
                 ));
             } else if largest > burst {
                 w.push(format!(
-                    "source \"{}\": the largest calls charge up to {} {}, above {what} of {}: they {}",
+                    "source \"{}\": the largest calls charge up to {} {}, above {what} of {}: {}",
                     d.name,
                     grouped(largest),
                     resource_name(res),
                     compact(burst),
-                    fate.replace("never passes", "never pass").replace("it fails", "they fail")
+                    fate.1
                 ));
             }
         }
@@ -1141,7 +1152,7 @@ bucket = { rate = "700k/min", burst = "30k" }
         let e = explain(&parse(text, "t.toml").unwrap());
         let all = e.warnings.join("\n");
         assert!(
-            all.contains("a typical call charges 1,000 input_tokens, above provider.limit[0]'s burst of 500: it never passes"),
+            all.contains("a typical call charges 1,000 input_tokens, above provider.limit[0]'s burst of 500: it can never pass and fails at once with a non-retryable error"),
             "{all}"
         );
         assert!(
