@@ -281,7 +281,68 @@ fn buckets(s: &Scenario) -> Vec<BucketInfo> {
     out
 }
 
+/// The children of `node`: `(child, through a spawn)`.
+fn children(node: &Node) -> Vec<(usize, bool)> {
+    match node {
+        Node::Call(_) | Node::Agent { .. } => Vec::new(),
+        Node::Seq { steps: c } | Node::Parallel { branches: c } => {
+            c.iter().map(|&c| (c, false)).collect()
+        }
+        Node::Fanout { child, .. } => vec![(*child, false)],
+        Node::Spawn { child, .. } => vec![(*child, true)],
+    }
+}
+
+/// Every node, each after the children it reaches without passing a spawn (those edges form no
+/// cycle: templates are checked). Iterative: a chain of many thousands of templates must not
+/// overflow the stack.
+fn children_first(nodes: &[Node]) -> Vec<usize> {
+    let mut order = Vec::with_capacity(nodes.len());
+    let mut state = vec![0u8; nodes.len()]; // 0 new, 1 open, 2 done
+    for root in 0..nodes.len() {
+        let mut stack = vec![(root, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if expanded {
+                state[n] = 2;
+                order.push(n);
+                continue;
+            }
+            if state[n] != 0 {
+                continue;
+            }
+            state[n] = 1;
+            stack.push((n, true));
+            for (c, spawn) in children(&nodes[n]) {
+                if !spawn && state[c] == 0 {
+                    stack.push((c, false));
+                }
+            }
+        }
+    }
+    order
+}
+
+/// The nodes a spawn's child leads to (through any edge): the only ones below spawn level 0.
+fn under_spawns(nodes: &[Node]) -> Vec<bool> {
+    let mut seen = vec![false; nodes.len()];
+    let mut stack: Vec<usize> = nodes
+        .iter()
+        .filter_map(|n| match n {
+            Node::Spawn { child, .. } => Some(*child),
+            _ => None,
+        })
+        .collect();
+    while let Some(n) = stack.pop() {
+        if !std::mem::replace(&mut seen[n], true) {
+            stack.extend(children(&nodes[n]).into_iter().map(|(c, _)| c));
+        }
+    }
+    seen
+}
+
 /// The expected amounts of every node at spawn level 0, and whether deeper levels were cut off.
+/// Level by level from the deepest up: a node's amounts at a level are its children's at that
+/// level, and a spawn's are its child's one level deeper (nothing at its `max_depth`).
 fn node_shapes(nodes: &[Node]) -> (Vec<Amounts>, bool) {
     let deepest = nodes
         .iter()
@@ -292,64 +353,42 @@ fn node_shapes(nodes: &[Node]) -> (Vec<Amounts>, bool) {
         .max()
         .unwrap_or(0);
     let top = deepest.min(MAX_LEVELS);
+    let order = children_first(nodes);
+    let deep = under_spawns(nodes);
+    let deep_order: Vec<usize> = order.iter().copied().filter(|&n| deep[n]).collect();
     let mut truncated = false;
-    let mut below: Vec<Amounts> = Vec::new();
+    let mut here = vec![Amounts::default(); nodes.len()];
+    let mut below = here.clone();
     for level in (0..=top).rev() {
-        let mut here: Vec<Option<Amounts>> = vec![None; nodes.len()];
-        for n in 0..nodes.len() {
-            shape_at(nodes, n, level, top, &below, &mut here, &mut truncated);
+        let nodes_here = if level == 0 { &order } else { &deep_order };
+        for &n in nodes_here {
+            here[n] = match &nodes[n] {
+                Node::Call(call) => call_amounts(call),
+                Node::Agent { calls, call, .. } => call_amounts(call).times(calls.mean().max(0.0)),
+                Node::Seq { steps: c } | Node::Parallel { branches: c } => c
+                    .iter()
+                    .fold(Amounts::default(), |acc, &c| acc.plus(here[c])),
+                Node::Fanout { width, child } => here[*child].times(width.mean().max(0.0)),
+                Node::Spawn {
+                    probability,
+                    width,
+                    child,
+                    max_depth,
+                } => {
+                    if level >= *max_depth {
+                        Amounts::default()
+                    } else if level >= top {
+                        truncated = true;
+                        Amounts::default()
+                    } else {
+                        below[*child].times(probability * width.mean().max(0.0))
+                    }
+                }
+            };
         }
-        below = here.into_iter().map(Option::unwrap_or_default).collect();
+        std::mem::swap(&mut here, &mut below);
     }
     (below, truncated)
-}
-
-/// The expected amounts of node `n` at spawn level `level`, given those one level deeper.
-/// Recursion follows only non-spawn children, which form no cycle (templates are checked).
-fn shape_at(
-    nodes: &[Node],
-    n: usize,
-    level: u32,
-    top: u32,
-    below: &[Amounts],
-    memo: &mut Vec<Option<Amounts>>,
-    truncated: &mut bool,
-) -> Amounts {
-    if let Some(a) = memo[n] {
-        return a;
-    }
-    let mut sum = |children: &[usize], memo: &mut Vec<Option<Amounts>>| {
-        children.iter().fold(Amounts::default(), |acc, &c| {
-            acc.plus(shape_at(nodes, c, level, top, below, memo, truncated))
-        })
-    };
-    let a = match &nodes[n] {
-        Node::Call(call) => call_amounts(call),
-        Node::Agent { calls, call, .. } => call_amounts(call).times(calls.mean().max(0.0)),
-        Node::Seq { steps } => sum(steps, memo),
-        Node::Parallel { branches } => sum(branches, memo),
-        Node::Fanout { width, child } => {
-            let w = width.mean().max(0.0);
-            shape_at(nodes, *child, level, top, below, memo, truncated).times(w)
-        }
-        Node::Spawn {
-            probability,
-            width,
-            child,
-            max_depth,
-        } => {
-            if level >= *max_depth {
-                Amounts::default()
-            } else if level >= top {
-                *truncated = true;
-                Amounts::default()
-            } else {
-                below[*child].times(probability * width.mean().max(0.0))
-            }
-        }
-    };
-    memo[n] = Some(a);
-    a
 }
 
 fn call_amounts(call: &CallSpec) -> Amounts {
@@ -369,20 +408,16 @@ fn upper(d: &Dist) -> Option<f64> {
     }
 }
 
-/// Every call spec reachable from `root`.
+/// Every call spec reachable from `root` not yet `seen`.
 fn calls_under<'a>(nodes: &'a [Node], root: usize, seen: &mut [bool], out: &mut Vec<&'a CallSpec>) {
-    if std::mem::replace(&mut seen[root], true) {
-        return;
-    }
-    match &nodes[root] {
-        Node::Call(c) | Node::Agent { call: c, .. } => out.push(c),
-        Node::Seq { steps: children } | Node::Parallel { branches: children } => {
-            for &c in children {
-                calls_under(nodes, c, seen, out);
-            }
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n], true) {
+            continue;
         }
-        Node::Fanout { child, .. } | Node::Spawn { child, .. } => {
-            calls_under(nodes, *child, seen, out)
+        match &nodes[n] {
+            Node::Call(c) | Node::Agent { call: c, .. } => out.push(c),
+            other => stack.extend(children(other).into_iter().map(|(c, _)| c)),
         }
     }
 }
