@@ -268,6 +268,16 @@ impl CapacityStep {
             decode: factor("decode", decode)?,
         })
     }
+
+    /// When it takes effect.
+    pub fn at_ns(&self) -> u64 {
+        self.at_ns
+    }
+
+    /// The scale of every rate limit from then on.
+    pub fn limits(&self) -> f64 {
+        self.limits
+    }
 }
 
 /// `v` if it lies in [`CAPACITY_FACTOR_RANGE`] (with room for the float rounding of a ramp's

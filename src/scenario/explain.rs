@@ -191,6 +191,9 @@ pub struct Utilisation {
     /// Burst sources: what each releases at once, and how many seconds of the limit's rate it
     /// takes.
     pub at_once: Vec<(String, f64, f64)>,
+    /// Average demand over the limit's rate at its lowest capacity (`[[provider.capacity]]`),
+    /// when capacity drops below 1.
+    pub at_lowest_capacity: Option<f64>,
 }
 
 /// What `stampede validate` understood of a scenario.
@@ -210,6 +213,8 @@ pub struct Explanation {
     pub peak: Option<Amounts>,
     /// Demand against each provider limit, in the order of `limits`.
     pub utilisation: Vec<Utilisation>,
+    /// The lowest capacity factor of the limits over time and when it starts, when below 1.
+    pub lowest_capacity: Option<(f64, f64)>,
     /// Likely mistakes.
     pub warnings: Vec<String>,
 }
@@ -568,6 +573,13 @@ pub fn explain(s: &Scenario) -> Explanation {
     };
     let average = sum(|d| d.average);
     let peak = sum(|d| d.peak);
+    let lowest_capacity = s
+        .provider
+        .capacity
+        .iter()
+        .map(|c| (c.limits(), nanos_to_secs(c.at_ns())))
+        .filter(|(f, _)| *f < 1.0)
+        .reduce(|a, b| if b.0 < a.0 { b } else { a });
     let utilisation = limits
         .iter()
         .map(|l| {
@@ -578,6 +590,8 @@ pub fn explain(s: &Scenario) -> Explanation {
                 average_per_s,
                 peak_per_s,
                 average: average_per_s.map(|v| v / l.per_s),
+                at_lowest_capacity: lowest_capacity
+                    .and_then(|(f, _)| average_per_s.map(|v| v / (l.per_s * f))),
                 peak: peak_per_s.map(|v| v / l.per_s),
                 at_once: sources
                     .iter()
@@ -595,6 +609,7 @@ pub fn explain(s: &Scenario) -> Explanation {
         average,
         peak,
         utilisation,
+        lowest_capacity,
         warnings: Vec::new(),
     };
     e.warnings = warnings(s, &e);
@@ -923,6 +938,15 @@ impl Explanation {
                 {
                     let _ = write!(line, "; peak {} = {}", rate_words(peak), percent(pr));
                 }
+                if let (Some((f, at)), Some(low)) = (self.lowest_capacity, u.at_lowest_capacity) {
+                    let _ = write!(
+                        line,
+                        "; {} at its lowest capacity (x{} from {}s)",
+                        percent(low),
+                        significant(f, 3),
+                        significant(at, 4)
+                    );
+                }
                 let _ = writeln!(out, "{line}");
             }
             for (name, amount, secs) in &u.at_once {
@@ -1042,6 +1066,23 @@ name = "p"
         assert_eq!(e.sources[0].average.unwrap().input_tokens, 6_000.0);
         assert_eq!(e.sources[0].peak.unwrap().input_tokens, 9_000.0);
         assert_eq!(e.utilisation[0].peak, Some(1.2));
+        assert_eq!(e.lowest_capacity, None);
+    }
+
+    #[test]
+    fn a_capacity_drop_is_demand_against_the_lowest_capacity() {
+        let e = explain(&scenario(
+            "{ process = \"poisson\", rate = 2, until = \"60s\" }",
+            "[[provider.capacity]]\nat = \"10s\"\nlimits = 0.5\n[[provider.capacity]]\nat = \"20s\"\nlimits = 0.4\nramp = \"4s\"\n[[provider.capacity]]\nat = \"30s\"\nlimits = 1.0",
+        ));
+        // The ramp from 0.5 to 0.4 ends at 24 s.
+        assert_eq!(e.lowest_capacity, Some((0.4, 24.0)));
+        assert_eq!(e.utilisation[0].at_lowest_capacity, Some(6_000.0 / 3_000.0));
+        let text = e.render_text();
+        assert!(
+            text.contains("= 80%; 200% at its lowest capacity (x0.4 from 24s)"),
+            "{text}"
+        );
     }
 
     #[test]
