@@ -330,10 +330,11 @@ fn validate(path: &Path) -> ExitCode {
         Ok(s) => {
             let policies: Vec<&str> = s.policies.iter().map(|p| p.name.as_str()).collect();
             print_out(&format!(
-                "ok: {} ({} source(s); policies: {})\n",
+                "ok: {} ({} source(s); policies: {})\n\n{}",
                 s.name,
                 s.sources.len(),
-                policies.join(", ")
+                policies.join(", "),
+                scenario::explain::explain(&s).render_text()
             ))
         }
         Err(e) => fail(EXIT_BAD_INPUT, &e.to_string()),

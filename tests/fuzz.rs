@@ -295,6 +295,8 @@ fn check(text: &str) -> bool {
     let Ok(mut scenario) = stampede::scenario::parse(text, "fuzz.toml") else {
         return false;
     };
+    // What `validate` prints of it must not panic either.
+    let _ = stampede::scenario::explain::explain(&scenario).render_text();
     scenario.guards.max_events = 20_000;
     scenario.guards.max_live = 2_000;
     scenario.guards.stop_quietly = true;

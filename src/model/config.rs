@@ -223,6 +223,16 @@ impl Limit {
         }
         Ok(Limit { resource, kind })
     }
+
+    /// What it counts.
+    pub fn resource(&self) -> Resource {
+        self.resource
+    }
+
+    /// How it counts.
+    pub fn kind(&self) -> LimitKind {
+        self.kind
+    }
 }
 
 /// A window of time in which the provider answers every attempt with a server error.
@@ -257,6 +267,16 @@ impl CapacityStep {
             limits: factor("limits", limits)?,
             decode: factor("decode", decode)?,
         })
+    }
+
+    /// When it takes effect.
+    pub fn at_ns(&self) -> u64 {
+        self.at_ns
+    }
+
+    /// The scale of every rate limit from then on.
+    pub fn limits(&self) -> f64 {
+        self.limits
     }
 }
 

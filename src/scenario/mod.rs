@@ -7,11 +7,13 @@
 
 mod error;
 mod expect;
+pub mod explain;
 mod overrides;
 pub mod presets;
 mod raw;
 mod templates;
 mod trace;
+pub mod units;
 mod values;
 
 pub use crate::model::Scenario;

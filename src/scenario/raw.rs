@@ -1,6 +1,7 @@
 //! The scenario file as written: serde structs that reject unknown fields, turned into the
 //! validated [`crate::model::Scenario`] by [`RawScenario::validate`].
 
+use super::units::{PositiveQuantity, PositiveRate, Quantity, Rate};
 use super::values::{NonNegative, Of, Positive, Secs, check_count};
 use crate::engine::time::secs_to_nanos;
 use crate::engine::{Guards, SimTime};
@@ -144,9 +145,9 @@ enum RawResource {
 struct RawLimit {
     resource: Spanned<RawResource>,
     kind: Option<Spanned<RawLimitKind>>,
-    rate: Option<Spanned<f64>>,
-    burst: Option<Spanned<f64>>,
-    limit: Option<Spanned<f64>>,
+    rate: Option<Spanned<Rate>>,
+    burst: Option<Spanned<Quantity>>,
+    limit: Option<Spanned<Quantity>>,
     window: Option<Spanned<Secs>>,
 }
 
@@ -220,7 +221,7 @@ struct RawArrival {
     process: Spanned<Process>,
     count: Option<Spanned<u64>>,
     at: Option<Spanned<Secs>>,
-    rate: Option<Spanned<Positive>>,
+    rate: Option<Spanned<PositiveRate>>,
     until: Option<Spanned<Secs>>,
     every: Option<Spanned<Secs>>,
     amplitude: Option<Spanned<f64>>,
@@ -246,9 +247,9 @@ struct RawJob {
     agents: Spanned<Of<f64>>,
     #[serde(default = "one_u32")]
     calls_per_agent: Spanned<u32>,
-    prompt_tokens: Of<f64>,
+    prompt_tokens: Of<Quantity>,
     max_tokens: u32,
-    output_tokens: Of<f64>,
+    output_tokens: Of<Quantity>,
     #[serde(default = "zero_secs")]
     think_time: Of<Secs>,
 }
@@ -501,8 +502,8 @@ fn quarter() -> NonNegative {
 #[serde(deny_unknown_fields)]
 struct RawBucket {
     scope: Option<RawScope>,
-    rate: Positive,
-    burst: Positive,
+    rate: PositiveRate,
+    burst: PositiveQuantity,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -1024,7 +1025,8 @@ fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
     let kind_span = l.kind.as_ref().map_or(resource_span, |k| k.span());
     let kind = l.kind.map_or(RawLimitKind::TokenBucket, |k| k.into_inner());
     // Both are required by the kind (checked first); the defaults are never used.
-    let number = |v: &Option<Spanned<f64>>| v.as_ref().map_or(1.0, |p| *p.get_ref());
+    let rate = |v: &Option<Spanned<Rate>>| v.as_ref().map_or(1.0, |p| p.get_ref().0);
+    let number = |v: &Option<Spanned<Quantity>>| v.as_ref().map_or(1.0, |p| p.get_ref().0);
     let window_ns =
         |w: &Option<Spanned<Secs>>| w.as_ref().map_or(1, |w| secs_to_nanos(w.get_ref().0));
     let kind = match kind {
@@ -1037,7 +1039,7 @@ fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
                 &["rate", "burst"],
             )?;
             LimitKind::TokenBucket {
-                rate_per_s: number(&l.rate),
+                rate_per_s: rate(&l.rate),
                 burst: number(&l.burst),
             }
         }

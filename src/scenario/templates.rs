@@ -2,6 +2,7 @@
 //! into the model's node list with every name resolved and every cycle checked.
 
 use super::raw::{Invalid, invalid};
+use super::units::Quantity;
 use super::values::{Of, Secs, check_count};
 use crate::model::config::{MAX_AGENT_CALLS, MAX_WIDTH};
 use crate::model::dist::Dist;
@@ -27,9 +28,9 @@ pub(super) enum NodeKind {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNode {
     kind: Spanned<NodeKind>,
-    prompt_tokens: Option<Spanned<Of<f64>>>,
+    prompt_tokens: Option<Spanned<Of<Quantity>>>,
     max_tokens: Option<Spanned<u32>>,
-    output_tokens: Option<Spanned<Of<f64>>>,
+    output_tokens: Option<Spanned<Of<Quantity>>>,
     calls: Option<Spanned<Of<f64>>>,
     think_time: Option<Spanned<Of<Secs>>>,
     steps: Option<Spanned<Vec<Spanned<String>>>>,

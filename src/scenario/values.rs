@@ -284,3 +284,9 @@ pub fn check_count(dist: &Dist, min: u32, max: u32) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+impl Scalar for super::units::Quantity {
+    fn base(&self) -> f64 {
+        self.0
+    }
+}
