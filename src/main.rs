@@ -107,6 +107,10 @@ enum Command {
     Validate {
         /// The scenario file (TOML).
         scenario: PathBuf,
+        /// What to print: the explanation as text, or as one JSON document (limits, demand,
+        /// utilisation, warnings)
+        #[arg(long, value_enum, default_value = "text")]
+        format: ValidateFormat,
     },
     /// Run scenarios and check their [[expect]] entries (and a baseline): exit 1 when one fails.
     Check {
@@ -176,6 +180,12 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ValidateFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
     Json,
@@ -198,7 +208,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate { scenario } => validate(&scenario),
+        Command::Validate { scenario, format } => validate(&scenario, format),
         Command::Check {
             scenarios,
             junit,
@@ -325,8 +335,14 @@ fn init_command(
     }
 }
 
-fn validate(path: &Path) -> ExitCode {
+fn validate(path: &Path, format: ValidateFormat) -> ExitCode {
     match scenario::load(path) {
+        Ok(s) if matches!(format, ValidateFormat::Json) => {
+            match serde_json::to_string_pretty(&scenario::explain::explain(&s)) {
+                Ok(json) => print_out(&format!("{json}\n")),
+                Err(e) => fail(1, &format!("cannot write the explanation as JSON: {e}")),
+            }
+        }
         Ok(s) => {
             let policies: Vec<&str> = s.policies.iter().map(|p| p.name.as_str()).collect();
             print_out(&format!(

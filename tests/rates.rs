@@ -290,3 +290,23 @@ fn the_documented_validate_output_is_what_validate_prints() {
     );
     assert_eq!(text(&out.stdout), example);
 }
+
+#[test]
+fn validate_as_json_gives_the_same_limits_and_demand_as_numbers() {
+    let out = ok(
+        stampede()
+            .args(["validate", "--format", "json"])
+            .arg(scenario("cascade_12_agents.toml"))
+            .output()
+            .unwrap(),
+        "validate --format json",
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["scenario"], "cascade_12_agents");
+    let limit = &doc["limits"][0];
+    assert_eq!(limit["resource"], "tokens");
+    assert_eq!(limit["per_s"], 66667.0);
+    assert_eq!(limit["burst"], 200000.0);
+    assert_eq!(doc["buckets"][0]["policy"], "bucket_only");
+    assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(0));
+}
