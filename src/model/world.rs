@@ -297,6 +297,7 @@ impl World<'_> {
             sharing: self.provider.sharing() as u64,
             admission_line: self.client.admission.len() as u64,
             calls_in_line: calls().filter(|c| c.in_line).count() as u64,
+            line: self.client.admission.counts(),
             delayed: self.client.delayed as u64,
             calls_delayed: calls().filter(|c| c.delayed).count() as u64,
             active_retries: self.client.active_retries,
