@@ -2,10 +2,14 @@
 //! waiting calls go.
 //!
 //! Task: hold calls back instead of letting them fail. A call waits until every bucket that
-//! applies to it holds its estimate (`prompt + max_tokens`), then takes from all of them at once.
-//! Buckets are scoped: one for the whole client, one per tenant, one per job; nested, they form a
-//! hierarchy (a call must pass its job's, its tenant's and the global bucket), so that one heavy
-//! tenant or one fanned-out job cannot spend everyone's budget.
+//! applies to it holds what the call costs it, then takes from all of them at once (so that no
+//! bucket pays for a call another holds back). Each bucket counts one [`Resource`], as a
+//! provider's limits do: requests (1 a call), input tokens (the prompt), output tokens
+//! (`max_tokens`) or tokens (`prompt + max_tokens`, the default); the call's wait is the longest
+//! of its buckets' waits. Buckets are scoped: one for the whole client, one per tenant, one per
+//! job (each scope up to one per resource); nested, they form a hierarchy (a call must pass its
+//! job's, its tenant's and the global buckets), so that one heavy tenant or one fanned-out job
+//! cannot spend everyone's budget.
 //!
 //! Waiting calls go in FIFO order, or fairly: deficit round robin (Shreedhar and Varghese, 1995)
 //! over tenants or jobs with a quantum of one call, so that each backlogged tenant (or job) gets

@@ -56,7 +56,8 @@ pub enum Event {
     Hedge { call: CallId, attempt: u64 },
     /// An agent's pause between calls is over.
     NextCall { task: TaskId },
-    /// The client bucket may now hold enough for the head of its line.
+    /// The client's buckets may now all hold enough for the head of its line (the wake is set at
+    /// the longest of their waits).
     AdmissionWake,
     /// The provider's capacity changes to step `step` of its schedule.
     Capacity { step: u32 },
