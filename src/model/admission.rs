@@ -150,6 +150,9 @@ impl Tier {
     #[inline]
     fn wait(&mut self, k: usize, now: SimTime, w: &Waiting) -> u64 {
         let n = self.n;
+        if n == 0 {
+            return 0;
+        }
         let Some(slots) = self.buckets.get_mut(k * n..(k + 1) * n) else {
             return 0;
         };
@@ -164,6 +167,9 @@ impl Tier {
     #[inline]
     fn take(&mut self, k: usize, now: SimTime, w: &Waiting) {
         let n = self.n;
+        if n == 0 {
+            return;
+        }
         let Some(slots) = self.buckets.get_mut(k * n..(k + 1) * n) else {
             return;
         };
