@@ -147,10 +147,16 @@ impl Tier {
     /// Nanoseconds until every bucket of instance `k` holds what `w` costs it (0 when the scope
     /// has no buckets or no such instance): the largest of their waits, since a bucket's level
     /// only grows while nothing takes from it.
-    #[inline]
+    #[inline(always)]
     fn wait(&mut self, k: usize, now: SimTime, w: &Waiting) -> u64 {
         let n = self.n;
-        if n == 0 {
+        if n <= 1 {
+            // No bucket, or one (the common case: as cheap as before buckets had resources).
+            if n == 1
+                && let Some(b) = self.buckets.get_mut(k)
+            {
+                return b.wait_nanos(now, self.resources[0].estimate(w.prompt, w.max_tokens));
+            }
             return 0;
         }
         let Some(slots) = self.buckets.get_mut(k * n..(k + 1) * n) else {
@@ -164,10 +170,16 @@ impl Tier {
     }
 
     /// Charges every bucket of instance `k` what `w` costs it.
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, k: usize, now: SimTime, w: &Waiting) {
         let n = self.n;
-        if n == 0 {
+        if n <= 1 {
+            if n == 1
+                && let Some(b) = self.buckets.get_mut(k)
+            {
+                b.take(now, self.resources[0].estimate(w.prompt, w.max_tokens));
+                self.charges[0] += 1;
+            }
             return;
         }
         let Some(slots) = self.buckets.get_mut(k * n..(k + 1) * n) else {
