@@ -223,6 +223,8 @@ pub struct LineCounts {
 /// The admission state of one client.
 #[derive(Clone, Debug)]
 pub struct Admission {
+    /// Whether any scope has buckets (read for every call sent: kept, not recomputed).
+    any_buckets: bool,
     global: Tier,
     tenants: Tier,
     jobs: Tier,
@@ -250,6 +252,7 @@ impl Admission {
         weights: &[u32],
     ) -> Admission {
         Admission {
+            any_buckets: !buckets.is_empty(),
             global: Tier::new(buckets, Scope::Global, 1),
             tenants: Tier::new(buckets, Scope::Tenant, tenants),
             jobs: Tier::new(buckets, Scope::Job, 0),
@@ -268,8 +271,9 @@ impl Admission {
     }
 
     /// Whether any bucket applies (otherwise calls need not queue at all).
+    #[inline]
     pub fn has_buckets(&self) -> bool {
-        self.global.n + self.tenants.n + self.jobs.n > 0
+        self.any_buckets
     }
 
     /// Calls waiting.
