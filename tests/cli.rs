@@ -1294,3 +1294,65 @@ fn run_help_names_every_file_run_writes() {
         );
     }
 }
+
+#[test]
+fn a_client_bucket_of_an_unknown_resource_is_an_error_at_the_value() {
+    let s = with_policy_line(r#"bucket = { resource = "input_token", rate = 10, burst = 500 }"#);
+    assert_rejected_at("bucket_resource", &s, 24, 23, "policy[0].bucket.resource");
+    let e = validate_stderr(&s);
+    assert!(
+        e.contains("input_token") && e.contains("input_tokens"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_client_bucket_no_call_could_fit_is_an_error_at_the_bucket() {
+    // Every call has 100 prompt tokens: an input_tokens bucket of burst 50 could never hold one.
+    let s = with_policy_line(r#"bucket = { resource = "input_tokens", rate = 10, burst = 50 }"#);
+    assert_rejected_at("bucket_too_small", &s, 24, 10, "policy[0].buckets");
+    let e = validate_stderr(&s);
+    assert!(
+        e.contains("at least 100 input token(s)") && e.contains("burst of 50"),
+        "{e}"
+    );
+    // In a list, the error points at the entry: a requests bucket below one request.
+    let s = with_policy_line(
+        r#"buckets = [{ resource = "requests", rate = 1, burst = 5 }, { resource = "requests", scope = "job", rate = 1, burst = 0.5 }]"#,
+    );
+    assert_rejected_at("requests_below_one", &s, 24, 60, "policy[0].buckets");
+    // max_tokens 10 > burst 5 for an output_tokens bucket.
+    let s = with_policy_line(r#"bucket = { resource = "output_tokens", rate = 10, burst = 5 }"#);
+    assert_rejected_at("output_too_small", &s, 24, 10, "policy[0].buckets");
+    // A tokens bucket smaller than a call stays valid, as it always was: the call passes from a
+    // full bucket and leaves it in debt.
+    for line in [
+        "bucket = { rate = 10, burst = 50 }",
+        r#"bucket = { resource = "tokens", rate = 10, burst = 50 }"#,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(dir.path(), "debt", &with_policy_line(line));
+        let out = stampede().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(code(&out), Some(0), "{line}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn two_client_buckets_of_one_scope_and_resource_are_an_error_at_the_second() {
+    let s = with_policy_line(
+        r#"buckets = [{ resource = "requests", rate = 1, burst = 5 }, { resource = "requests", rate = 2, burst = 5 }]"#,
+    );
+    assert_rejected_at("same_resource", &s, 24, 60, "policy[0].buckets");
+    // One per resource in one scope is fine, and the default resource is `tokens`.
+    let s = with_policy_line(
+        r#"buckets = [{ resource = "requests", rate = 1, burst = 5 }, { resource = "input_tokens", rate = 100, burst = 500 }, { rate = 200, burst = 1000 }]"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "three", &s);
+    let out = stampede().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    let s = with_policy_line(
+        r#"buckets = [{ resource = "tokens", rate = 1, burst = 5000 }, { rate = 2, burst = 5000 }]"#,
+    );
+    assert_rejected_at("tokens_twice", &s, 24, 61, "policy[0].buckets");
+}

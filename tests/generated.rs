@@ -31,7 +31,8 @@
 //!   says when it passes, so that the marker goes (and with it any exclusion of that combination
 //!   from the generator).
 //!
-//! `the_generated_golden_digest_is_unchanged` draws [`GOLDEN_CASES`] scenarios from a fixed seed,
+//! `the_generated_golden_digest_is_unchanged` draws [`GOLDEN_CASES`] scenarios from a fixed seed
+//! (then [`GOLDEN_RESOURCE_CASES`] more, with client buckets by resource, from a second seed),
 //! runs them, and compares one line per case (the hash of the scenario text, the hash of every
 //! output file, a few headline numbers) with `tests/golden/generated.txt`: a refactor of the model
 //! must leave every line as it is. Re-record with `STAMPEDE_BLESS=1 cargo test --test generated`,
@@ -74,25 +75,25 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn generated_runs_end_without_panicking(case in generator::scenario()) {
+    fn generated_runs_end_without_panicking(case in generator::scenario_with_resources()) {
         let s = load(&case)?;
         checks::runs_complete(&s).map_err(TestCaseError::fail)?;
     }
 
     #[test]
-    fn generated_runs_account_for_everything(case in generator::scenario()) {
+    fn generated_runs_account_for_everything(case in generator::scenario_with_resources()) {
         let s = load(&case)?;
         checks::accounting(&s).map_err(TestCaseError::fail)?;
     }
 
     #[test]
-    fn generated_runs_are_deterministic_across_runs_and_threads(case in generator::scenario()) {
+    fn generated_runs_are_deterministic_across_runs_and_threads(case in generator::scenario_with_resources()) {
         let s = load(&case)?;
         checks::determinism(&s).map_err(TestCaseError::fail)?;
     }
 
     #[test]
-    fn generated_policies_see_common_random_numbers(case in generator::scenario()) {
+    fn generated_policies_see_common_random_numbers(case in generator::scenario_with_resources()) {
         let s = load(&case)?;
         checks::common_random_numbers(&s).map_err(TestCaseError::fail)?;
     }
@@ -158,6 +159,13 @@ const GOLDEN_CASES: usize = 300;
 /// The digest's fixed seed (32 bytes for ChaCha).
 const GOLDEN_SEED: &[u8; 32] = b"stampede generated golden digest";
 
+/// Cases appended to the digest from [`generator::scenario_with_resources`] (client buckets by
+/// resource, issue 13), drawn from their own seed so that the first [`GOLDEN_CASES`] keep their
+/// bytes.
+const GOLDEN_RESOURCE_CASES: usize = 60;
+
+const GOLDEN_RESOURCE_SEED: &[u8; 32] = b"stampede golden: bucket resource";
+
 /// 64-bit FNV-1a: a hash fixed by its definition (std's hashers may change between releases).
 fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -172,9 +180,18 @@ fn golden_cases() -> Vec<generator::Case> {
         TestRng::from_seed(RngAlgorithm::ChaCha, GOLDEN_SEED),
     );
     let strategy = generator::scenario();
-    (0..GOLDEN_CASES)
+    let mut cases: Vec<generator::Case> = (0..GOLDEN_CASES)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())
-        .collect()
+        .collect();
+    let mut runner = TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, GOLDEN_RESOURCE_SEED),
+    );
+    let strategy = generator::scenario_with_resources();
+    cases.extend(
+        (0..GOLDEN_RESOURCE_CASES).map(|_| strategy.new_tree(&mut runner).unwrap().current()),
+    );
+    cases
 }
 
 #[test]
@@ -243,10 +260,11 @@ fn the_generated_golden_digest_is_unchanged() {
         // A file that holds nothing (or less) would pass any change.
         assert_eq!(
             recorded.len(),
-            GOLDEN_CASES,
-            "{} holds {} cases, not {GOLDEN_CASES} (re-record with STAMPEDE_BLESS=1)",
+            lines.len(),
+            "{} holds {} cases, not {} (re-record with STAMPEDE_BLESS=1)",
             path.display(),
-            recorded.len()
+            recorded.len(),
+            lines.len()
         );
         let differences: Vec<String> = lines
             .iter()
@@ -256,10 +274,11 @@ fn the_generated_golden_digest_is_unchanged() {
             .collect();
         assert!(
             differences.is_empty(),
-            "{} of {GOLDEN_CASES} generated cases differ from {} (the second column is the \
+            "{} of {} generated cases differ from {} (the second column is the \
              scenario's hash: if it differs, the generator changed; if only the third does, the \
              model's numbers did):\n{}",
             differences.len(),
+            lines.len(),
             path.display(),
             differences
                 .iter()
@@ -269,7 +288,27 @@ fn the_generated_golden_digest_is_unchanged() {
                 .join("\n")
         );
     }
-    // The generator reaches every mechanism (metric counts are over the 300 scenarios).
+    // The appended cases reach client buckets by resource, several to a scope among them.
+    let cases = golden_cases();
+    let by_resource = |needle: &str| {
+        cases[GOLDEN_CASES..]
+            .iter()
+            .filter(|c| c.toml.contains(needle))
+            .count()
+    };
+    for needle in [
+        "{ resource = \"requests\"",
+        "{ resource = \"input_tokens\"",
+        "{ resource = \"output_tokens\"",
+        "}, { resource = ",
+    ] {
+        assert!(
+            by_resource(needle) >= 5,
+            "only {} of the appended cases hold {needle}",
+            by_resource(needle)
+        );
+    }
+    // The generator reaches every mechanism (metric counts are over all the scenarios).
     let rare: Vec<String> = stampede::metrics::Metrics::NAMES
         .iter()
         .filter(|n| !["fairness_index"].contains(n))
@@ -278,6 +317,7 @@ fn the_generated_golden_digest_is_unchanged() {
         .collect();
     assert!(
         rare.is_empty(),
-        "metrics nonzero in fewer than 3 of {GOLDEN_CASES} generated scenarios: {rare:?}"
+        "metrics nonzero in fewer than 3 of {} generated scenarios: {rare:?}",
+        lines.len()
     );
 }

@@ -114,3 +114,35 @@ fn first_difference(old: &[u8], new: &[u8]) -> String {
     }
     unreachable!()
 }
+
+/// Issue 13: `resource = "tokens"` is the default of a client bucket. Written into every bucket
+/// of every shipped scenario that has one, the outputs are the recorded ones, byte for byte.
+#[test]
+fn client_buckets_written_as_tokens_give_the_recorded_outputs() {
+    let mut checked = 0;
+    for scenario in shipped() {
+        let text = std::fs::read_to_string(&scenario).unwrap();
+        let with = text
+            .replace("bucket = { ", "bucket = { resource = \"tokens\", ")
+            .replace("  { scope = ", "  { resource = \"tokens\", scope = ");
+        if with == text {
+            continue;
+        }
+        let name = scenario.file_stem().unwrap().to_string_lossy().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(scenario.file_name().unwrap());
+        std::fs::write(&path, &with).unwrap();
+        let produced = outputs(&path);
+        for file in FILES {
+            let new = std::fs::read(produced.path().join(file)).ok();
+            let old = std::fs::read(root().join("tests/golden").join(&name).join(file)).ok();
+            if let (Some(o), Some(n)) = (&old, &new) {
+                assert!(o == n, "{name}/{file}: {}", first_difference(o, n));
+            } else {
+                assert_eq!(old.is_some(), new.is_some(), "{name}/{file}");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} scenarios have client buckets");
+}

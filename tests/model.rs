@@ -769,3 +769,65 @@ fn run_refuses_replications_past_the_cap_before_allocating_for_them() {
         "{err}"
     );
 }
+
+/// Issue 13: client buckets by resource. Calls are `run`'s: prompt 50, max_tokens 50, 1 s each.
+#[test]
+fn a_requests_client_bucket_admits_at_0_0_1_2_3_whatever_the_tokens() {
+    // Rate 1/s, burst 2: admissions at 0, 0, 1, 2, 3 s (each a nanosecond late, as
+    // `TokenBucket::wait_nanos` documents), answers at 1, 1, 2, 3, 4 s.
+    let m = run(
+        5,
+        "",
+        r#"bucket = { resource = "requests", rate = 1, burst = 2 }"#,
+    );
+    assert_eq!((m.attempts, m.rate_limited), (5.0, 0.0));
+    assert!((m.makespan_s - 4.0).abs() < 1e-6, "{}", m.makespan_s);
+    assert!((m.call_latency_max_s - 4.0).abs() < 1e-6);
+    assert!((m.call_latency_p50_s - 2.0).abs() < 1e-6);
+    assert_eq!(m.peak_client_queue, 3.0);
+}
+
+#[test]
+fn an_input_tokens_client_bucket_charges_the_prompt_only() {
+    // Rate 50/s, burst 50, prompt 50: one call a second, admissions 0, 1, 2, 3 s, the last
+    // answered at 4 s. The same bucket on tokens charges 100 a call, above its burst: each call
+    // waits for a full bucket and leaves it 50 in debt, so admissions 0, 2, 4, 6 s and 7 s.
+    let input = run(
+        4,
+        "",
+        r#"bucket = { resource = "input_tokens", rate = 50, burst = 50 }"#,
+    );
+    assert!(
+        (input.makespan_s - 4.0).abs() < 1e-6,
+        "{}",
+        input.makespan_s
+    );
+    let tokens = run(4, "", "bucket = { rate = 50, burst = 50 }");
+    assert!(
+        (tokens.makespan_s - 7.0).abs() < 1e-6,
+        "{}",
+        tokens.makespan_s
+    );
+}
+
+#[test]
+fn client_buckets_mirroring_the_providers_rpm_and_itpm_get_no_429() {
+    // The provider: 1 request/s (burst 2) and 25 input tokens/s (burst 100). Prompts of 50: the
+    // input tokens bind (two at once, then one every 2 s; requests alone would allow one a
+    // second). Six calls are admitted at 0, 0, 2, 4, 6, 8 s and the last answered at 9 s.
+    let provider = "[[provider.limit]]\nresource = \"requests\"\nrate = 1\nburst = 2\n\
+                    [[provider.limit]]\nresource = \"input_tokens\"\nrate = 25\nburst = 100";
+    let both = r#"buckets = [{ resource = "requests", rate = 1, burst = 2 }, { resource = "input_tokens", rate = 25, burst = 100 }]"#;
+    let m = run(6, provider, &format!("sdk = {{}}\n{both}"));
+    assert_eq!((m.attempts, m.rate_limited), (6.0, 0.0));
+    assert!((m.makespan_s - 9.0).abs() < 1e-6, "{}", m.makespan_s);
+    // Requests binding instead: 10 input tokens/s per call would allow far more, requests 1/s
+    // admit at 0, 0, 1, 2, 3, 4 s: the last answered at 5 s.
+    let loose = r#"buckets = [{ resource = "requests", rate = 1, burst = 2 }, { resource = "input_tokens", rate = 1000, burst = 1000 }]"#;
+    let m = run(6, "", loose);
+    assert!((m.makespan_s - 5.0).abs() < 1e-6, "{}", m.makespan_s);
+    // Mirroring only the requests limit leaves the token limit to refuse calls.
+    let rpm_only = r#"bucket = { resource = "requests", rate = 1, burst = 2 }"#;
+    let m = run(6, provider, &format!("sdk = {{}}\n{rpm_only}"));
+    assert!(m.rate_limited > 0.0, "{}", m.rate_limited);
+}

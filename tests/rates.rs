@@ -310,3 +310,28 @@ fn validate_as_json_gives_the_same_limits_and_demand_as_numbers() {
     assert_eq!(doc["buckets"][0]["policy"], "bucket_only");
     assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn validate_names_what_each_client_bucket_counts_and_compares_it_with_the_same_resource() {
+    // Buckets mirroring the provider's two limits, by resource, the requests one too fast.
+    let text = PER_SECOND.replacen(
+        "[[policy]]",
+        "[[policy]]\nname = \"mirrored\"\nbuckets = [{ resource = \"requests\", rate = \"60/min\", burst = 50 }, { resource = \"input_tokens\", rate = \"400k/min\", burst = \"45k\" }]\n\n[[policy]]",
+        1,
+    );
+    let out = validate(&text);
+    for line in [
+        "policy \"mirrored\": global bucket (requests): 1/s = 60/min, burst 50",
+        "policy \"mirrored\": global bucket (input_tokens): 6,667/s = 400k/min, burst 45k",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    assert!(
+        out.contains("policy \"mirrored\": its global bucket refills at 1/s = 60/min, faster than provider.limit[1]"),
+        "the requests bucket is compared with the requests limit:\n{out}"
+    );
+    assert!(
+        !out.contains("refills at 6,667/s = 400k/min, faster"),
+        "the input bucket is slower than the input limit:\n{out}"
+    );
+}

@@ -405,8 +405,9 @@ pub struct Policy {
     pub name: String,
     /// Retry layers, innermost (closest to the wire) first.
     pub layers: Vec<RetryLayer>,
-    /// Client buckets (at most one per scope), each charged `prompt + max_tokens` per attempt
-    /// that passes through admission; calls wait for them instead of failing.
+    /// Client buckets (at most one per scope and resource), each charged its resource's estimate
+    /// (`prompt + max_tokens` for the default, tokens) per attempt that passes through
+    /// admission; calls wait for them instead of failing.
     pub buckets: Vec<ScopedBucket>,
     /// The order in which waiting calls are admitted.
     pub discipline: Discipline,

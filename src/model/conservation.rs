@@ -61,6 +61,8 @@ pub struct Live {
     /// Calls in the admission line, by its count and by the calls' own flags.
     pub admission_line: u64,
     pub calls_in_line: u64,
+    /// What went in and out of the admission line, and what its buckets were charged.
+    pub line: super::admission::LineCounts,
     /// Calls whose send a policy delayed, by the client's count and by the calls' own flags.
     pub delayed: u64,
     pub calls_delayed: u64,
@@ -184,6 +186,24 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
             live.admission_line, live.calls_in_line
         ),
     );
+    let line = &live.line;
+    rule(
+        line.pushed == line.passed + line.withdrawn + live.admission_line,
+        format!(
+            "admission line: {} put in != {} let through + {} withdrawn + {} waiting",
+            line.pushed, line.passed, line.withdrawn, live.admission_line
+        ),
+    );
+    if let Some((fewest, most)) = line.charges {
+        rule(
+            fewest == line.passed && most == line.passed,
+            format!(
+                "client buckets charged from {fewest} to {most} times for {} calls let through \
+                 (each call charges every one of its buckets once, or none)",
+                line.passed
+            ),
+        );
+    }
     rule(
         live.delayed == live.calls_delayed,
         format!(
@@ -347,6 +367,23 @@ mod tests {
         );
         // Tokens billed to the run but to no job.
         assert_eq!(broken(|_, _, m| m.tokens_output += 1.0, true), ["tokens"]);
+        // A call let through the line that one of its buckets did not charge.
+        assert_eq!(
+            broken(
+                |_, live, _| {
+                    live.line.pushed = 2;
+                    live.line.passed = 2;
+                    live.line.charges = Some((1, 2));
+                },
+                true
+            ),
+            ["client"]
+        );
+        // A call lost from the line.
+        assert_eq!(
+            broken(|_, live, _| live.line.pushed = 1, true),
+            ["admission"]
+        );
     }
 
     #[test]

@@ -128,6 +128,17 @@ impl Dist {
         Ok(Dist::Empirical { values, cumulative })
     }
 
+    /// The smallest value a draw can take (0 for the unbounded-below shapes: a normal is clamped
+    /// at zero, a log-normal or exponential comes arbitrarily close to it).
+    pub fn lowest(&self) -> f64 {
+        match self {
+            Dist::Constant(v) => *v,
+            Dist::Uniform { low, .. } => *low,
+            Dist::Normal { .. } | Dist::LogNormal { .. } | Dist::Exponential { .. } => 0.0,
+            Dist::Empirical { values, .. } => values.iter().copied().fold(f64::INFINITY, f64::min),
+        }
+    }
+
     /// One draw, never negative. Constants consume no randomness.
     #[inline]
     pub fn sample(&self, rng: &mut StreamRng) -> f64 {

@@ -56,7 +56,8 @@ pub enum Event {
     Hedge { call: CallId, attempt: u64 },
     /// An agent's pause between calls is over.
     NextCall { task: TaskId },
-    /// The client bucket may now hold enough for the head of its line.
+    /// The client's buckets may now all hold enough for the head of its line (the wake is set at
+    /// the longest of their waits).
     AdmissionWake,
     /// The provider's capacity changes to step `step` of its schedule.
     Capacity { step: u32 },
@@ -297,6 +298,7 @@ impl World<'_> {
             sharing: self.provider.sharing() as u64,
             admission_line: self.client.admission.len() as u64,
             calls_in_line: calls().filter(|c| c.in_line).count() as u64,
+            line: self.client.admission.counts(),
             delayed: self.client.delayed as u64,
             calls_delayed: calls().filter(|c| c.delayed).count() as u64,
             active_retries: self.client.active_retries,

@@ -228,9 +228,9 @@ fn resource_name(r: Resource) -> &'static str {
     }
 }
 
-/// What a client bucket counts: every attempt is charged `prompt + max_tokens`.
-fn bucket_resource(_b: &ScopedBucket) -> Resource {
-    Resource::Tokens
+/// What a client bucket counts (`prompt + max_tokens` unless it names another resource).
+fn bucket_resource(b: &ScopedBucket) -> Resource {
+    b.resource
 }
 
 fn limits(s: &Scenario) -> Vec<LimitInfo> {

@@ -3,7 +3,7 @@
 
 use super::units::{PositiveQuantity, PositiveRate, Quantity, Rate};
 use super::values::{NonNegative, Of, Positive, Secs, check_count};
-use crate::engine::time::secs_to_nanos;
+use crate::engine::time::{round_to_u32, secs_to_nanos};
 use crate::engine::{Guards, SimTime};
 use crate::model::admission::{Discipline, Scope, ScopedBucket};
 use crate::model::breaker::{BreakerSpec, FailureRatio};
@@ -502,6 +502,8 @@ fn quarter() -> NonNegative {
 #[serde(deny_unknown_fields)]
 struct RawBucket {
     scope: Option<RawScope>,
+    /// What it counts (default `tokens`: `prompt + max_tokens`, as before the field existed).
+    resource: Option<Spanned<RawResource>>,
     rate: PositiveRate,
     burst: PositiveQuantity,
 }
@@ -877,6 +879,10 @@ impl RawScenario {
                 "expected at least one [[policy]], found none",
             );
         }
+        // A trace may give its jobs' calls other prompt sizes than their templates'.
+        let traced = sources
+            .iter()
+            .any(|s| matches!(s.arrival, Arrival::Trace(_)));
         let mut policies: Vec<Policy> = Vec::new();
         let mut policy_names = std::collections::HashSet::new();
         for (i, raw) in self.policy.into_iter().enumerate() {
@@ -917,15 +923,25 @@ impl RawScenario {
                 let b = b.into_inner();
                 let bucket = ScopedBucket {
                     scope: scope(b.scope),
+                    resource: b
+                        .resource
+                        .map_or(Resource::Tokens, |r| resource(r.into_inner())),
                     rate_per_s: b.rate.0,
                     burst: b.burst.0,
                 };
-                if buckets.iter().any(|x| x.scope == bucket.scope) {
+                if buckets
+                    .iter()
+                    .any(|x| x.scope == bucket.scope && x.resource == bucket.resource)
+                {
                     return invalid(
                         Some(span),
                         format!("policy[{i}].buckets"),
-                        "a policy has at most one bucket per scope (global, tenant, job)",
+                        "a policy has at most one bucket per scope (global, tenant, job) and \
+                         resource (requests, input_tokens, output_tokens, tokens)",
                     );
+                }
+                if let Some(why) = never_fits(&bucket, &nodes, traced) {
+                    return invalid(Some(span), format!("policy[{i}].buckets"), why);
                 }
                 buckets.push(bucket);
             }
@@ -1006,16 +1022,62 @@ impl RawScenario {
     }
 }
 
-fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
-    // Without `kind`, errors about the default kind point at `resource`, the one field every
-    // limit has, rather than nowhere.
-    let resource_span = l.resource.span();
-    let resource = match l.resource.into_inner() {
+fn resource(r: RawResource) -> Resource {
+    match r {
         RawResource::Requests => Resource::Requests,
         RawResource::InputTokens => Resource::InputTokens,
         RawResource::OutputTokens => Resource::OutputTokens,
         RawResource::Tokens => Resource::Tokens,
-    };
+    }
+}
+
+/// Why no call of some call node could fit in client bucket `b`, if none could: the least any of
+/// its calls is charged (`b.resource` of its smallest possible prompt and its `max_tokens`) is
+/// above the burst. Only the certain case is refused: a size drawn from a distribution that is
+/// merely *sometimes* above the burst passes from a full bucket into debt at run time. A `tokens`
+/// bucket (the default) is not checked: a burst below one call has always been valid there (the
+/// call passes from a full bucket and leaves it in debt, pacing heavy calls), and scenarios that
+/// rely on it keep running. `traced`: a trace may replace the prompt sizes, so prompts count as
+/// possibly empty.
+fn never_fits(b: &ScopedBucket, nodes: &[Node], traced: bool) -> Option<String> {
+    if b.resource == Resource::Tokens {
+        return None;
+    }
+    for node in nodes {
+        let call = match node {
+            Node::Call(c) | Node::Agent { call: c, .. } => c,
+            _ => continue,
+        };
+        // Drawn prompts are rounded to whole tokens, as the model rounds them.
+        let prompt = if traced {
+            0
+        } else {
+            round_to_u32(call.prompt_tokens.lowest())
+        };
+        let least = b.resource.estimate(prompt, call.max_tokens);
+        if least > b.burst {
+            let what = match b.resource {
+                Resource::Requests => "request",
+                Resource::InputTokens => "input token(s)",
+                Resource::OutputTokens => "output token(s) (its max_tokens)",
+                Resource::Tokens => unreachable!("tokens buckets are not checked"),
+            };
+            return Some(format!(
+                "a call (prompt_tokens at least {prompt}, max_tokens {}) costs this bucket at \
+                 least {least} {what}, more than its burst of {}: the bucket could never hold \
+                 it (raise the burst, or count another resource)",
+                call.max_tokens, b.burst
+            ));
+        }
+    }
+    None
+}
+
+fn limit(l: RawLimit, path: &str) -> Result<Limit, Invalid> {
+    // Without `kind`, errors about the default kind point at `resource`, the one field every
+    // limit has, rather than nowhere.
+    let resource_span = l.resource.span();
+    let resource = resource(l.resource.into_inner());
     let fields = [
         ("rate", span_of(&l.rate)),
         ("burst", span_of(&l.burst)),

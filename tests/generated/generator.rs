@@ -1493,6 +1493,9 @@ pub struct BucketsGen {
     list: bool,
     /// `(scope, rate, burst)`; scope 0 global, 1 tenant, 2 job, 3 unwritten (global).
     entries: Vec<(usize, f64, f64)>,
+    /// Each entry's resource (issue 13), empty for [`buckets`]: 0 requests, 1 input_tokens,
+    /// 2 output_tokens, 3 tokens, 4 unwritten (tokens).
+    resources: Vec<usize>,
 }
 
 fn buckets() -> impl Strategy<Value = BucketsGen> {
@@ -1515,26 +1518,81 @@ fn buckets() -> impl Strategy<Value = BucketsGen> {
             if !list {
                 entries.truncate(1);
             }
-            BucketsGen { list, entries }
+            BucketsGen {
+                list,
+                entries,
+                resources: Vec::new(),
+            }
+        })
+}
+
+/// Client buckets by resource (issue 13): up to four, at most one per scope and resource, sized
+/// so that every generated call fits each burst (prompts are at most 3000 tokens, `max_tokens`
+/// at most 1000), since a bucket on requests, input or output tokens that no call could fit is
+/// refused.
+fn resource_buckets() -> impl Strategy<Value = BucketsGen> {
+    (
+        any::<bool>(),
+        vec((0usize..4, 0usize..5, 0u32..=1000, 0u32..=1000), 1..=4),
+    )
+        .prop_map(|(list, raw)| {
+            let mut entries: Vec<(usize, f64, f64)> = Vec::new();
+            let mut resources: Vec<usize> = Vec::new();
+            let same = |s: usize| if s == 3 { 0 } else { s };
+            let counts = |r: usize| r.min(3);
+            for (scope, resource, a, b) in raw {
+                if entries
+                    .iter()
+                    .zip(&resources)
+                    .any(|(e, &r)| same(e.0) == same(scope) && counts(r) == counts(resource))
+                {
+                    continue;
+                }
+                let (rate, burst) = match resource {
+                    0 => (scale(a, 0.05, 50.0), scale(b, 1.0, 50.0).round()),
+                    1 => (scale(a, 100.0, 30_000.0), scale(b, 3000.0, 60_000.0)),
+                    2 => (scale(a, 30.0, 10_000.0), scale(b, 1000.0, 20_000.0)),
+                    _ => (scale(a, 300.0, 50_000.0), scale(b, 1000.0, 200_000.0)),
+                };
+                entries.push((scope, rate, burst));
+                resources.push(resource);
+            }
+            if !list {
+                entries.truncate(1);
+                resources.truncate(1);
+            }
+            BucketsGen {
+                list,
+                entries,
+                resources,
+            }
         })
 }
 
 impl BucketsGen {
     fn render(&self) -> String {
-        let one = |(scope, rate, burst): &(usize, f64, f64)| {
+        let one = |(i, (scope, rate, burst)): (usize, &(usize, f64, f64))| {
             let scope = match scope {
                 0 => "scope = \"global\", ",
                 1 => "scope = \"tenant\", ",
                 2 => "scope = \"job\", ",
                 _ => "",
             };
-            format!("{{ {scope}rate = {}, burst = {} }}", n(*rate), n(*burst))
+            let resource = match self.resources.get(i) {
+                Some(&r) if r < RESOURCES.len() => format!("resource = \"{}\", ", RESOURCES[r]),
+                _ => String::new(),
+            };
+            format!(
+                "{{ {resource}{scope}rate = {}, burst = {} }}",
+                n(*rate),
+                n(*burst)
+            )
         };
         if self.list {
-            let all: Vec<String> = self.entries.iter().map(one).collect();
+            let all: Vec<String> = self.entries.iter().enumerate().map(one).collect();
             format!("buckets = [{}]", all.join(", "))
         } else {
-            format!("bucket = {}", one(&self.entries[0]))
+            format!("bucket = {}", one((0, &self.entries[0])))
         }
     }
 }
@@ -1767,9 +1825,27 @@ pub fn spec() -> impl Strategy<Value = Spec> {
         )
 }
 
-/// Random valid scenarios, rendered.
+/// Random valid scenarios, rendered: the generator of the first [`GOLDEN`] cases of the golden
+/// digest, kept as it was so that their bytes do not change.
+///
+/// [`GOLDEN`]: ../generated.rs
 pub fn scenario() -> impl Strategy<Value = Case> {
     spec().prop_map(|s| s.render())
+}
+
+/// [`scenario`] with, drawn after the whole scenario (a separate stretch of the random stream,
+/// so that what [`spec`] draws is unchanged), client buckets by resource (issue 13) replacing
+/// each policy's buckets with probability one half: several buckets per scope, on requests,
+/// input, output or all tokens.
+pub fn scenario_with_resources() -> impl Strategy<Value = Case> {
+    (spec(), vec(weighted(0.5, resource_buckets()), 4)).prop_map(|(mut s, extra)| {
+        for (p, e) in s.policies.iter_mut().zip(extra) {
+            if e.is_some() {
+                p.buckets = e;
+            }
+        }
+        s.render()
+    })
 }
 
 impl Spec {

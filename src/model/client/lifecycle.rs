@@ -135,10 +135,11 @@ impl World<'_> {
         let tenant = self.work.job(job).tenant;
         let c = self.client.call_mut(call);
         c.in_line = true;
-        let cost = Resource::Tokens.estimate(c.sizes.prompt, c.sizes.max_tokens);
+        let (prompt, max_tokens) = (c.sizes.prompt, c.sizes.max_tokens);
         self.client.admission.push(Waiting {
             call: call.0,
-            cost,
+            prompt,
+            max_tokens,
             tenant,
             job: job.0,
         });
