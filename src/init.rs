@@ -109,6 +109,41 @@ pub fn scenario_text(o: &InitOptions) -> Result<String, String> {
     Ok(render(o, p, max_tokens))
 }
 
+/// The client buckets that mirror the preset's limits, resource for resource, at
+/// [`BUCKET_SHARE`] of each (rate per minute and a burst of a minute's worth, as the provider's
+/// buckets hold), one TOML inline table per line.
+fn mirrored_buckets(p: &Preset) -> String {
+    let mut out = String::new();
+    for (resource, per_minute) in [
+        ("requests", Some(p.rpm)),
+        ("input_tokens", p.itpm),
+        ("output_tokens", p.otpm),
+        ("tokens", p.tpm),
+    ] {
+        if let Some(limit) = per_minute {
+            let share = (BUCKET_SHARE * limit).floor().max(1.0);
+            out.push_str(&format!(
+                "  {{ resource = \"{resource}\", rate = \"{}/min\", burst = \"{}\" }},\n",
+                short(share),
+                short(share)
+            ));
+        }
+    }
+    out
+}
+
+/// A whole number with a `k` or `M` suffix when that writes it exactly: 405k, 1.8M, 900.
+fn short(v: f64) -> String {
+    let v = v.round();
+    if v >= 1e6 && (v / 1e5).fract() == 0.0 {
+        format!("{}M", v / 1e6)
+    } else if v >= 1e3 && (v / 100.0).fract() == 0.0 {
+        format!("{}k", v / 1e3)
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Calls per second the preset's limits allow for calls of this size, and the limit that binds.
 fn sustainable_calls_per_s(p: &Preset, prompt: f64, max_tokens: f64) -> (f64, &'static str) {
     let mut best = (p.rpm / 60.0, "RPM");
@@ -131,10 +166,7 @@ fn render(o: &InitOptions, p: &Preset, max_tokens: u64) -> String {
     let prompt = o.prompt_tokens as f64;
     let (calls_per_s, binding) = sustainable_calls_per_s(p, prompt, max_tokens as f64);
     let per_call = prompt + max_tokens as f64;
-    let bucket_rate = (BUCKET_SHARE * calls_per_s * per_call).floor().max(1.0);
-    // A minute's worth, as the provider's own buckets hold: the client never takes more at once
-    // than the provider can admit.
-    let bucket_burst = (bucket_rate * 60.0).max(per_call * 1.3).ceil();
+    let buckets = mirrored_buckets(p);
     let limits = match (p.itpm, p.otpm, p.tpm) {
         (_, _, Some(tpm)) => format!("{} RPM, {} TPM", group(p.rpm), group(tpm)),
         (itpm, otpm, None) => format!(
@@ -213,17 +245,16 @@ name = "backoff"
 retry = {{ max_attempts = 6, wait = {{ kind = "exponential", multiplier = "1s", max = "60s" }}, jitter = "full", honor_retry_after = true }}
 sdk = {{}}
 
-# 3. Backoff plus a token bucket shared by all the client's calls, paced at {share}% of what the
-#    provider admits for calls of this size: {binding} binds at ~{calls_per_min:.1} calls/minute. The bucket
-#    counts each call's estimate prompt_tokens + max_tokens (~{per_call} tokens), so its rate
-#    is {share}% x {calls_per_min:.1} calls/minute x {per_call} tokens / 60 s, and it holds a
-#    minute's worth. A call waits for the bucket instead of meeting a 429. (The provider counts
-#    each resource on its own; one bucket of the estimate paces them all for calls of this size.)
+# 3. Backoff behind client buckets shared by all the client's calls, one per limit of the
+#    provider and counting the same resource, each at {share}% of that limit (rate and burst): a
+#    call waits until every bucket can pay for it instead of meeting a 429. For calls of this size
+#    (~{per_call} tokens with max_tokens) {binding} binds first, at ~{calls_per_min:.1} calls/minute.
 [[policy]]
 name = "bucket"
 retry = {{ max_attempts = 6, wait = {{ kind = "exponential", multiplier = "1s", max = "60s" }}, jitter = "full", honor_retry_after = true }}
 sdk = {{}}
-bucket = {{ rate = {bucket_rate}, burst = {bucket_burst} }}
+buckets = [
+{buckets}]
 
 # 4. Backoff plus a retry budget (gRPC retry throttling: a failure takes a token, a success gives
 #    back 0.1; retries stop while fewer than half the 10 tokens are left), so that retries
@@ -319,6 +350,22 @@ mod tests {
             .collect();
         assert_eq!(names, ["current", "backoff", "bucket", "budget"]);
         assert_eq!(s.expectations.len(), 2);
+    }
+
+    #[test]
+    fn the_bucket_policy_mirrors_each_limit_of_the_preset_at_ninety_percent() {
+        let anthropic = presets::find("anthropic/tier-2/claude-sonnet-4").unwrap();
+        assert_eq!(
+            mirrored_buckets(anthropic),
+            "  { resource = \"requests\", rate = \"900/min\", burst = \"900\" },\n  { resource = \"input_tokens\", rate = \"405k/min\", burst = \"405k\" },\n  { resource = \"output_tokens\", rate = \"81k/min\", burst = \"81k\" },\n"
+        );
+        let openai = presets::find("openai/tier-4/gpt-4o").unwrap();
+        assert_eq!(
+            mirrored_buckets(openai),
+            "  { resource = \"requests\", rate = \"9k/min\", burst = \"9k\" },\n  { resource = \"tokens\", rate = \"1.8M/min\", burst = \"1.8M\" },\n"
+        );
+        assert_eq!(short(1_234.0), "1234");
+        assert_eq!(short(45.0), "45");
     }
 
     #[test]
