@@ -168,12 +168,16 @@ fn render(o: &InitOptions, p: &Preset, max_tokens: u64) -> String {
     let per_call = prompt + max_tokens as f64;
     let buckets = mirrored_buckets(p);
     let limits = match (p.itpm, p.otpm, p.tpm) {
-        (_, _, Some(tpm)) => format!("{} RPM, {} TPM", group(p.rpm), group(tpm)),
+        (_, _, Some(tpm)) => format!(
+            "{} RPM, {} TPM",
+            crate::scenario::units::grouped(p.rpm),
+            crate::scenario::units::grouped(tpm)
+        ),
         (itpm, otpm, None) => format!(
             "{} RPM, {} ITPM, {} OTPM",
-            group(p.rpm),
-            group(itpm.unwrap_or(0.0)),
-            group(otpm.unwrap_or(0.0))
+            crate::scenario::units::grouped(p.rpm),
+            crate::scenario::units::grouped(itpm.unwrap_or(0.0)),
+            crate::scenario::units::grouped(otpm.unwrap_or(0.0))
         ),
     };
     let calls = u64::from(o.agents) * u64::from(o.calls_per_agent) * u64::from(o.jobs);
@@ -285,14 +289,14 @@ relative_to = "current"
         preset = p.name,
         as_of = p.as_of,
         source = p.source,
-        prompt_tokens = group(prompt),
-        output_tokens = group(o.output_tokens as f64),
+        prompt_tokens = crate::scenario::units::grouped(prompt),
+        output_tokens = crate::scenario::units::grouped(o.output_tokens as f64),
         jobs = o.jobs,
         prompt_mean = o.prompt_tokens,
         output_mean = o.output_tokens,
         share = (BUCKET_SHARE * 100.0).round(),
         calls_per_min = calls_per_s * 60.0,
-        per_call = group(per_call),
+        per_call = crate::scenario::units::grouped(per_call),
     )
 }
 
@@ -319,19 +323,6 @@ pub fn write(path: &std::path::Path, text: &str, force: bool) -> Result<(), Stri
     file.write_all(text.as_bytes())
         .and_then(|_| file.flush())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// `1234567.0` as `1,234,567`.
-fn group(v: f64) -> String {
-    let digits = format!("{}", v.round() as u64);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ fn unknown(name: &str, all: &[Preset]) -> String {
         .iter()
         .map(|p| p.name.as_str())
         .filter(|n| {
-            let d = edit_distance(n, name);
+            let d = strsim::levenshtein(n, name);
             d <= 3 || d * 4 <= name.len() || (!name.is_empty() && n.contains(name))
         })
         .collect();
@@ -182,23 +182,6 @@ fn unknown(name: &str, all: &[Preset]) -> String {
         "unknown preset \"{name}\"; {which}: {} (`stampede presets` lists them all)",
         names.join(", ")
     )
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let here = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(here + 1);
-            prev = here;
-        }
-    }
-    row[b.len()]
 }
 
 fn read_file(file: &'static str, text: &str) -> Result<Vec<Preset>, String> {
@@ -482,7 +465,7 @@ pub fn listing(prefix: &str) -> Result<String, String> {
                 .join(", ")
         ));
     }
-    let per_min = |v: Option<f64>| v.map_or("-".to_string(), thousands);
+    let per_min = |v: Option<f64>| v.map_or("-".to_string(), super::units::grouped);
     let mut rows: Vec<[String; 9]> = vec![[
         "preset".into(),
         "RPM".into(),
@@ -497,7 +480,7 @@ pub fn listing(prefix: &str) -> Result<String, String> {
     for p in &presets {
         rows.push([
             p.name.clone(),
-            thousands(p.rpm),
+            super::units::grouped(p.rpm),
             per_min(p.itpm),
             per_min(p.otpm),
             per_min(p.tpm),
@@ -544,19 +527,6 @@ pub fn listing(prefix: &str) -> Result<String, String> {
          Transcribed by hand from the providers' pages: check them against the source before deciding on them (docs/presets.md).\n",
     );
     Ok(out)
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(v: f64) -> String {
-    let digits = format!("{}", v.round() as u64);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -740,8 +710,11 @@ mod tests {
 
     #[test]
     fn thousands_are_grouped() {
-        assert_eq!(thousands(150_000_000.0), "150,000,000");
-        assert_eq!(thousands(50.0), "50");
-        assert_eq!(thousands(1_000.0), "1,000");
+        assert_eq!(
+            crate::scenario::units::grouped(150_000_000.0),
+            "150,000,000"
+        );
+        assert_eq!(crate::scenario::units::grouped(50.0), "50");
+        assert_eq!(crate::scenario::units::grouped(1_000.0), "1,000");
     }
 }
