@@ -244,6 +244,7 @@ fn main() -> ExitCode {
                 policies,
                 seed,
                 replications,
+                ..Default::default()
             },
             format,
             out,
@@ -398,6 +399,8 @@ fn run_command(
         ) => {
             return fail(EXIT_BAD_INPUT, &e.to_string());
         }
+        // The command line never cancels a run (Ctrl-C ends the process).
+        Err(e @ run::RunError::Cancelled) => return fail(1, &e.to_string()),
         Err(e @ run::RunError::Guard { .. }) => {
             let seed = match &e {
                 run::RunError::Guard { seed, .. } => *seed,

@@ -744,6 +744,7 @@ fn run_point(
         policies: Vec::new(),
         seed: None,
         replications: Some(point.replications),
+        ..Default::default()
     };
     let report = run::run_with_progress(&point.scenario, &options, tick).map_err(|source| {
         SweepError::Guard {

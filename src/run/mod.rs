@@ -27,6 +27,11 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Overrides the scenario's replications.
     pub replications: Option<u32>,
+    /// Worker threads (all cores when `None`). The results do not depend on it.
+    pub threads: Option<usize>,
+    /// Set from another thread to stop the run: replications not yet started are skipped and
+    /// the run returns [`RunError::Cancelled`] (a notebook's interrupt, for one).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The results of one scenario run.
@@ -87,6 +92,9 @@ pub enum RunError {
     /// More replications than [`MAX_REPLICATIONS`]: refused before anything is allocated for them.
     #[error("expected from 1 to {MAX_REPLICATIONS} replications, found {found}")]
     TooManyReplications { found: u32 },
+    /// Stopped through [`RunOptions::cancel`] before every replication had run.
+    #[error("cancelled")]
+    Cancelled,
     /// A replication hit a guard.
     #[error("policy \"{policy}\", replication {replication} (seed {seed}): {source}")]
     Guard {
@@ -178,6 +186,13 @@ pub fn run_with_progress(
         tasks
             .par_iter()
             .map(|&(p, r)| {
+                if options
+                    .cancel
+                    .as_ref()
+                    .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                {
+                    return Err(RunError::Cancelled);
+                }
                 let policy = &scenario.policies[p];
                 let seed = replication_seed(seed, r);
                 let result = simulate_full(scenario, policy, seed, r == 0);
@@ -195,7 +210,7 @@ pub fn run_with_progress(
     let results = if rayon::current_thread_index().is_some() {
         simulate_all()
     } else {
-        simulation_pool(None)
+        simulation_pool(options.threads)
             .map_err(|e| RunError::Threads(e.to_string()))?
             .install(simulate_all)
     };

@@ -1,0 +1,316 @@
+"""stampede: simulate retry, rate-limit and backpressure policies for LLM agent pipelines.
+
+The same Rust core as the ``stampede`` command line, with the same numbers: every DataFrame here
+is read from the very CSV text the command line writes (``summary.csv``, ``runs.csv``, ...).
+
+    >>> import stampede
+    >>> result = stampede.run("scenarios/cascade_12_agents.toml")
+    >>> result.summary[["job_latency_p99_s", "rate_limited", "cost_usd"]]
+
+Long runs release the GIL, run on all cores (``threads=`` to choose) and stop at Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import pandas as pd
+
+from . import _stampede
+from ._stampede import GuardTripped, ScenarioError, __version__
+
+__all__ = [
+    "Scenario",
+    "Result",
+    "SweepResult",
+    "CheckResult",
+    "ScenarioError",
+    "GuardTripped",
+    "load",
+    "loads",
+    "run",
+    "sweep",
+    "check",
+    "presets",
+    "__version__",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# Columns of summary.csv that describe the run rather than a policy's metrics.
+_RUN_COLUMNS = ["scenario", "seed", "replications"]
+
+
+class Scenario:
+    """A validated scenario: its text, the file it came from, and overrides by dotted path.
+
+    Build one with :func:`load` or :func:`loads`; :meth:`with_overrides` returns a copy with
+    values replaced by the sweep's dotted paths (``"source.0.job.agents"``,
+    ``"policy.fixed.bucket.rate"``), validated at once.
+    """
+
+    def __init__(self, text: str, file: str, overrides: Optional[Mapping[str, Any]] = None):
+        self.text = text
+        self.file = file
+        self.overrides: Dict[str, Any] = dict(overrides or {})
+        self.name, self.policies = _stampede.validate(text, file, self.overrides or None)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
+        """A copy with the values at these dotted paths replaced (later ones win)."""
+        merged = dict(self.overrides)
+        merged.update(overrides)
+        return Scenario(self.text, self.file, merged)
+
+    def explain(self) -> Dict[str, Any]:
+        """What ``stampede validate --format json`` prints: limits, demand, utilisation, warnings."""
+        return json.loads(_stampede.explain(self.text, self.file, self.overrides or None))
+
+    def __repr__(self) -> str:
+        extra = f", overrides={self.overrides!r}" if self.overrides else ""
+        return f"Scenario({self.name!r}, file={self.file!r}, policies={self.policies!r}{extra})"
+
+
+def load(path: PathLike) -> Scenario:
+    """Reads and validates the scenario file at ``path`` (errors raise :class:`ScenarioError`)."""
+    file = os.fspath(path)
+    return Scenario(_stampede.read_scenario(file), file)
+
+
+def loads(text: str, file: str = "<string>") -> Scenario:
+    """Validates scenario ``text``; ``file`` names it in errors and anchors relative paths (traces)."""
+    return Scenario(text, file)
+
+
+def _scenario(scenario: Union[Scenario, PathLike]) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load(scenario)
+
+
+def _frame(text: Optional[str]) -> pd.DataFrame:
+    if not text:
+        return pd.DataFrame()
+    return pd.read_csv(io.StringIO(text))
+
+
+class Result:
+    """The results of :func:`run`, as ``stampede run`` writes them.
+
+    Attributes:
+        summary: one row per policy (the index), the metrics of ``summary.csv`` with their
+            ``_ci95`` half-widths.
+        runs: one row per policy and replication (``runs.csv``).
+        latency: call and job latency per policy at a list of quantiles (``latency.csv``).
+        timeseries: the time series of replication 0 (``timeseries.csv``; empty when the
+            scenario records none).
+        tenants: per-tenant metrics (``tenants.csv``; empty with one tenant).
+        warnings: e.g. a replication a guard stopped early.
+        files: every result file by name, with the bytes ``stampede run --out`` writes.
+    """
+
+    def __init__(self, report: "_stampede.RunReport", scenario: Scenario):
+        self._report = report
+        self._scenario = scenario
+        self.scenario: str = report.scenario
+        self.seed: int = report.seed
+        self.replications: int = report.replications
+        self.warnings: List[str] = list(report.warnings)
+        self.files: Dict[str, str] = dict(report.files())
+        summary = _frame(self.files["summary.csv"])
+        self.summary: pd.DataFrame = summary.drop(
+            columns=[c for c in _RUN_COLUMNS if c in summary.columns]
+        ).set_index("policy")
+        self.runs: pd.DataFrame = _frame(self.files["runs.csv"])
+        self.latency: pd.DataFrame = _frame(self.files["latency.csv"])
+        self.timeseries: pd.DataFrame = _frame(self.files.get("timeseries.csv"))
+        self.tenants: pd.DataFrame = _frame(self.files.get("tenants.csv"))
+
+    def to_json(self) -> str:
+        """``summary.json``: every policy's metrics and intervals, as the CLI writes it."""
+        return self.files["summary.json"]
+
+    def table(self) -> str:
+        """The table ``stampede run`` prints on a terminal."""
+        return self._report.table()
+
+    def write(self, dir: PathLike) -> Path:
+        """Writes the result files into ``dir`` (as ``stampede run --out DIR``)."""
+        self._report.write(os.fspath(dir), self._scenario.text)
+        return Path(dir)
+
+    def plot(self, dir: PathLike) -> List[Path]:
+        """Writes the result files and the charts (``dir/charts/*.svg``, ``*.png``); returns the charts."""
+        return [Path(p) for p in self._report.plot(os.fspath(dir), self._scenario.text)]
+
+    def report(self, dir: PathLike) -> List[Path]:
+        """Writes the result files, charts and the design-review report (``report.html``, ``report.md``)."""
+        return [Path(p) for p in self._report.report(os.fspath(dir), self._scenario.text)]
+
+    def _repr_html_(self) -> str:
+        columns = [c for c in ["job_latency_p99_s", "jobs_failed", "rate_limited", "cost_usd"]
+                   if c in self.summary.columns]
+        return (
+            f"<p><b>{self.scenario}</b> (seed {self.seed}, {self.replications} replication(s))</p>"
+            + self.summary[columns].to_html()
+        )
+
+    def __repr__(self) -> str:
+        return f"<stampede.Result {self.scenario!r}: {len(self.summary)} policies, seed {self.seed}>"
+
+
+def run(
+    scenario: Union[Scenario, PathLike],
+    policies: Optional[Sequence[str]] = None,
+    seed: Optional[int] = None,
+    replications: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> Result:
+    """Runs the scenario's policies side by side on identical random draws (``stampede run``).
+
+    Args:
+        scenario: a :class:`Scenario` or the path of a scenario file.
+        policies: only these policies, in this order (all by default).
+        seed: overrides the scenario's seed.
+        replications: overrides the scenario's replications per policy.
+        threads: worker threads (all cores by default); the results do not depend on it.
+
+    Raises:
+        ScenarioError: the scenario is invalid.
+        GuardTripped: a simulation guard stopped a runaway model.
+        ValueError: an unknown policy, or replications out of range.
+        KeyboardInterrupt: interrupted; the replications not yet started were skipped.
+    """
+    s = _scenario(scenario)
+    report = _stampede.run_scenario(
+        s.text,
+        s.file,
+        s.overrides or None,
+        list(policies) if policies is not None else None,
+        seed,
+        replications,
+        threads,
+    )
+    return Result(report, s)
+
+
+class SweepResult:
+    """The results of :func:`sweep`, as ``stampede sweep`` writes them.
+
+    Attributes:
+        points: one row per grid point, policy and replication (``sweep.csv``).
+        summary: one row per grid point and policy, means and 95% half-widths
+            (``sweep_summary.csv``).
+        files: both files by name, with the bytes the CLI writes.
+    """
+
+    def __init__(self, files: Mapping[str, str]):
+        self.files: Dict[str, str] = dict(files)
+        self.points: pd.DataFrame = _frame(self.files["sweep.csv"])
+        self.summary: pd.DataFrame = _frame(self.files["sweep_summary.csv"])
+
+    def __repr__(self) -> str:
+        return f"<stampede.SweepResult: {len(self.summary)} point x policy rows>"
+
+
+def sweep(
+    scenario: Union[Scenario, PathLike],
+    grid: Optional[Mapping[str, Sequence[Any]]] = None,
+    replications: Optional[int] = None,
+    threads: Optional[int] = None,
+    policies: Optional[Sequence[str]] = None,
+) -> SweepResult:
+    """Runs the scenario over a grid of values (``stampede sweep``).
+
+    Args:
+        scenario: a :class:`Scenario` (its overrides apply at every point) or a path.
+        grid: ``{dotted path: [values]}``, replacing the file's ``[sweep]`` axis of the same path
+            or added after them, e.g. ``{"source.0.job.agents": [4, 8, 12]}``.
+        replications: per point and policy, overriding the sweep's.
+        threads: worker threads (all cores by default); the results do not depend on it.
+        policies: only these policies at every point.
+    """
+    s = _scenario(scenario)
+    text = s.text
+    if s.overrides:
+        # A scenario with overrides sweeps as if they were written in the file: each becomes an
+        # axis of one value, which the grid then replaces where it names the same path.
+        merged: Dict[str, Any] = {path: [value] for path, value in s.overrides.items()}
+        merged.update(grid or {})
+        grid = merged
+    files = _stampede.sweep_scenario(
+        text,
+        s.file,
+        dict(grid) if grid else None,
+        replications,
+        threads,
+        list(policies) if policies is not None else None,
+    )
+    return SweepResult(files)
+
+
+class CheckResult:
+    """The results of :func:`check`: one row per expectation and policy it applies to.
+
+    Attributes:
+        expectations: ``scenario``, ``file``, then every field of the check's outcome
+            (``policy``, ``metric``, ``op``, ``bound``, ``mean``, ``ci95``, ``pass``, ...).
+        passed: every expectation held and no baseline comparison regressed.
+        report: the whole ``stampede check --format json`` document.
+    """
+
+    def __init__(self, document: str):
+        self.report: Dict[str, Any] = json.loads(document)
+        self.passed: bool = bool(self.report["passed"])
+        rows = []
+        for s in self.report["scenarios"]:
+            for e in s["expectations"]:
+                rows.append({"scenario": s["scenario"], "file": s["file"], **e})
+        self.expectations: pd.DataFrame = pd.DataFrame(rows)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return f"<stampede.CheckResult {verdict}: {len(self.expectations)} expectation checks>"
+
+
+def check(
+    paths: Union[PathLike, Sequence[PathLike]],
+    baseline: Optional[str] = None,
+    tolerance: Optional[float] = None,
+    baseline_dir: Optional[PathLike] = None,
+    out: Optional[PathLike] = None,
+    save_baseline: Optional[str] = None,
+) -> CheckResult:
+    """Runs scenario files and checks their ``[[expect]]`` entries (``stampede check``).
+
+    Args:
+        paths: one scenario file or several.
+        baseline: also compare with this saved baseline (``baselines/<name>/`` by default).
+        tolerance: a regression is a change beyond this fraction of the baseline (0.05).
+        baseline_dir: where baselines live.
+        out: where each scenario's results are written (a temporary directory by default).
+        save_baseline: save this run as a baseline of that name.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = [os.fspath(p) for p in paths]
+    out_dir = os.fspath(out) if out is not None else tempfile.mkdtemp(prefix="stampede-check-")
+    document = _stampede.check_scenarios(
+        files,
+        out_dir,
+        baseline,
+        tolerance,
+        os.fspath(baseline_dir) if baseline_dir is not None else None,
+        save_baseline,
+    )
+    return CheckResult(document)
+
+
+def presets() -> pd.DataFrame:
+    """The provider presets ``stampede presets`` lists: name, source and as_of."""
+    return pd.DataFrame(_stampede.presets(), columns=["name", "source", "as_of"])
