@@ -271,6 +271,7 @@ fn main() -> ExitCode {
                 threads: threads.map(|t| t as usize),
                 shard,
                 resume,
+                cancel: None,
             },
             out,
             no_charts,

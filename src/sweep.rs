@@ -455,6 +455,10 @@ pub struct SweepOptions {
     pub shard: Option<Shard>,
     /// Skip the points already finished in the output directory.
     pub resume: bool,
+    /// Set from another thread to stop the sweep: points and replications not yet started are
+    /// skipped and the sweep returns the run's [`RunError::Cancelled`] (the points already
+    /// finished stay saved, so `--resume` picks up from there).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a sweep or merge did.
@@ -510,7 +514,7 @@ pub fn run(
     };
     let results: Vec<Result<(), SweepError>> = pool.install(|| {
         todo.par_iter()
-            .map(|p| run_point(grid, p, &points_dir, &tick))
+            .map(|p| run_point(grid, p, &points_dir, &tick, options.cancel.clone()))
             .collect()
     });
     // Every point has run (and the finished ones are saved); report the first failure in grid
@@ -739,11 +743,13 @@ fn run_point(
     point: &Point,
     points_dir: &Path,
     tick: &(dyn Fn(usize) + Sync),
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<(), SweepError> {
     let options = RunOptions {
         policies: Vec::new(),
         seed: None,
         replications: Some(point.replications),
+        cancel,
         ..Default::default()
     };
     let report = run::run_with_progress(&point.scenario, &options, tick).map_err(|source| {

@@ -359,6 +359,7 @@ fn sweep_scenario(
         threads,
         shard: None,
         resume: false,
+        cancel: Some(cancel.clone()),
     };
     let outcome = interruptible(py, cancel, move || {
         sweep::run(&plan, &path, &options, &|_| {})

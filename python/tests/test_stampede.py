@@ -195,6 +195,20 @@ def test_ctrl_c_interrupts_a_long_run_promptly() -> None:
     assert stampede.run(ROOT / "scenarios/cascade_12_agents.toml", policies=["fixed"]).summary.shape[0] == 1
 
 
+def test_ctrl_c_interrupts_a_long_sweep_promptly() -> None:
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        stampede.sweep(
+            ROOT / "scenarios/mm1.toml",
+            grid={"scenario.seed": list(range(1, 60))},
+            replications=200,
+            threads=1,
+        )
+    assert time.monotonic() - started < 20
+
+
 def test_the_notebook_example_runs() -> None:
     import sys
 
