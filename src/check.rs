@@ -441,6 +441,13 @@ pub fn check(files: &[PathBuf], options: &CheckOptions) -> Result<CheckReport, C
             baseline::compare(&b, &name, &path, &report, options.tolerance)
         });
         let results = options.out.join(&s.scenario.name);
+        // A run's results never go where a sweep's are: `plot` and `report` would read them as one.
+        if let Some(found) = crate::sweep::holds_sweep(&results) {
+            return Err(CheckError::BadInput(format!(
+                "{} holds a sweep's results ({found}), not a run's; choose another --out",
+                results.display()
+            )));
+        }
         // With the scenario's copy, as `run` writes it, so that `report` on the directory
         // finds the description; no charts (`stampede plot` draws them).
         let write = || {

@@ -511,3 +511,29 @@ fn check_exits_by_its_verdict_when_stdout_is_closed_and_2_when_it_is_full() {
         assert!(err.contains("cannot write to stdout"), "{err}");
     }
 }
+
+/// A check writes each scenario's run beside the others under `--out`; where a sweep of the same
+/// scenario already wrote its results (`stampede sweep --out out/tiny`), the check refuses with
+/// exit 2 instead of mixing a run's files into the sweep's.
+#[test]
+fn check_refuses_to_write_a_run_into_a_sweeps_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let name = TINY
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap();
+    let results = dir.path().join("out").join(name);
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::write(results.join("sweep_summary.csv"), "policy\n").unwrap();
+    let out = check(dir.path(), &[path_str(&file), "--out", "out"]);
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), Some(2), "{err}");
+    assert!(
+        err.contains("holds a sweep's results (sweep_summary.csv)"),
+        "{err}"
+    );
+    assert!(!results.join("summary.csv").exists());
+}

@@ -44,6 +44,8 @@ pub(super) struct HeatmapFigure {
     pub(super) hi: f64,
     /// A log colour scale, for values spanning more than a factor of 20.
     pub(super) log: bool,
+    /// Whether some cell finished (is on the colour scale).
+    pub(super) scaled: bool,
 }
 
 /// Cell text sizes: the usual one, and the smallest a value is shrunk to before the figure grows.
@@ -175,7 +177,9 @@ impl HeatmapFigure {
             panels.push((name.clone(), grid));
             failed.push(fails);
         }
-        if !lo.is_finite() {
+        // Every point failed: nothing belongs on the scale, and the bar says so instead.
+        let scaled = lo.is_finite();
+        if !scaled {
             (lo, hi) = (0.0, 1.0);
         }
         let log = lo > 0.0 && hi / lo >= 20.0;
@@ -191,6 +195,7 @@ impl HeatmapFigure {
             lo,
             hi,
             log,
+            scaled,
         }
     }
 
@@ -382,7 +387,20 @@ impl Figure for HeatmapFigure {
         let top = 40;
         let bottom = h as i32 - 150;
         let x0 = 20;
-        let steps = 100;
+        let steps = if self.scaled { 100 } else { 0 };
+        if !self.scaled {
+            let note = font(TICK_SIZE)
+                .color(&FAILURE)
+                .pos(Pos::new(HPos::Left, VPos::Top));
+            for (k, line) in ["every point failed:", "no colour scale"]
+                .iter()
+                .enumerate()
+            {
+                bar_area
+                    .draw_text(line, &note, (4, top + 20 * k as i32))
+                    .msg()?;
+            }
+        }
         for i in 0..steps {
             let y0 = bottom - (bottom - top) * i / steps;
             let y1 = bottom - (bottom - top) * (i + 1) / steps;
@@ -394,7 +412,9 @@ impl Figure for HeatmapFigure {
                 .msg()?;
         }
         let axis = Axis::linear(self.lo, self.hi, 5);
-        let ticks = if self.log {
+        let ticks = if !self.scaled {
+            Vec::new()
+        } else if self.log {
             log_ticks(self.lo, self.hi)
         } else {
             axis.ticks.clone()
@@ -508,5 +528,41 @@ mod tests {
         assert_eq!(failure_mark(Failure::Share(0.001)), "\u{2717} 1%");
         assert_eq!(failure_mark(Failure::Share(0.996)), "\u{2717} 99%");
         assert_eq!(failure_mark(Failure::Stopped), "\u{2717} stopped");
+    }
+
+    #[test]
+    fn a_heatmap_where_every_point_failed_says_so_instead_of_a_made_up_scale() {
+        use crate::report::data::{Sweep, SweepPoint};
+        let mut points = Vec::new();
+        for a in ["4", "8"] {
+            for b in ["1", "2"] {
+                points.push(SweepPoint {
+                    params: vec![a.into(), b.into()],
+                    policy: 0,
+                    mean: [("cost_usd", 1.0), ("jobs_failed", 1.0), ("jobs", 1.0)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                    ci95: Default::default(),
+                });
+            }
+        }
+        let sweep = Sweep {
+            params: vec!["a".into(), "b".into()],
+            metrics: vec!["cost_usd".into(), "jobs_failed".into(), "jobs".into()],
+            policies: vec!["p".into()],
+            points,
+        };
+        let fig = HeatmapFigure::new(&sweep, (0, 1), "cost_usd", "t");
+        assert!(!fig.scaled);
+        let chart = render("heatmap_cost_usd", "t", "", &fig).unwrap();
+        assert!(
+            chart.svg.contains("every point failed:"),
+            "the bar explains itself"
+        );
+        assert!(
+            !chart.svg.contains(">\n0.2\n<") && !chart.svg.contains(">\n0.0\n<"),
+            "no ticks of a 0-1 scale that means nothing"
+        );
     }
 }
