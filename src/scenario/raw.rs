@@ -1,7 +1,7 @@
 //! The scenario file as written: serde structs that reject unknown fields, turned into the
 //! validated [`crate::model::Scenario`] by [`RawScenario::validate`].
 
-use super::units::{PositiveQuantity, PositiveRate, Quantity, Rate};
+use super::units::{PositiveQuantity, PositiveRate, Quantity, Rate, TokenCount};
 use super::values::{NonNegative, Of, Positive, Secs, check_count};
 use crate::engine::time::{round_to_u32, secs_to_nanos};
 use crate::engine::{Guards, SimTime};
@@ -248,7 +248,7 @@ struct RawJob {
     #[serde(default = "one_u32")]
     calls_per_agent: Spanned<u32>,
     prompt_tokens: Of<Quantity>,
-    max_tokens: u32,
+    max_tokens: TokenCount,
     output_tokens: Of<Quantity>,
     #[serde(default = "zero_secs")]
     think_time: Of<Secs>,
@@ -796,7 +796,7 @@ impl RawScenario {
                         think_time_s: j.think_time.0,
                         call: CallSpec {
                             prompt_tokens: j.prompt_tokens.0,
-                            max_tokens: j.max_tokens,
+                            max_tokens: j.max_tokens.0,
                             output_tokens: j.output_tokens.0,
                         },
                     });

@@ -2,7 +2,7 @@
 //! into the model's node list with every name resolved and every cycle checked.
 
 use super::raw::{Invalid, invalid};
-use super::units::Quantity;
+use super::units::{Quantity, TokenCount};
 use super::values::{Of, Secs, check_count};
 use crate::model::config::{MAX_AGENT_CALLS, MAX_WIDTH};
 use crate::model::dist::Dist;
@@ -29,7 +29,7 @@ pub(super) enum NodeKind {
 pub(super) struct RawNode {
     kind: Spanned<NodeKind>,
     prompt_tokens: Option<Spanned<Of<Quantity>>>,
-    max_tokens: Option<Spanned<u32>>,
+    max_tokens: Option<Spanned<TokenCount>>,
     output_tokens: Option<Spanned<Of<Quantity>>>,
     calls: Option<Spanned<Of<f64>>>,
     think_time: Option<Spanned<Of<Secs>>>,
@@ -93,7 +93,7 @@ pub(super) fn compile(
                 .prompt_tokens
                 .as_ref()
                 .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
-            max_tokens: r.max_tokens.as_ref().map_or(0, |m| *m.get_ref()),
+            max_tokens: r.max_tokens.as_ref().map_or(0, |m| m.get_ref().0),
             output_tokens: r
                 .output_tokens
                 .as_ref()

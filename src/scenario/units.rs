@@ -43,6 +43,11 @@ pub struct PositiveRate(pub f64);
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PositiveQuantity(pub f64);
 
+/// A whole number of tokens (`max_tokens`): a plain integer, or `"4k"`, `"1.5M"` when that is
+/// whole, from 0 to `u32::MAX`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenCount(pub u32);
+
 /// Seconds in one of the units a rate may be per.
 fn unit_seconds(unit: &str) -> Option<f64> {
     Some(match unit {
@@ -205,6 +210,20 @@ impl<'de> Deserialize<'de> for PositiveRate {
     }
 }
 
+impl<'de> Deserialize<'de> for TokenCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Quantity::deserialize(d)?.0;
+        if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+            Ok(TokenCount(v as u32))
+        } else {
+            Err(de::Error::custom(format!(
+                "expected a whole number of tokens from 0 to {} such as 4096 or \"4k\", found {v}",
+                u32::MAX
+            )))
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for PositiveQuantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         positive(Quantity::deserialize(d)?.0).map(PositiveQuantity)
@@ -320,6 +339,26 @@ mod tests {
                 "{text}: {e}"
             );
             assert!(e.contains(hint), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn max_tokens_take_suffixes_when_whole() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            max_tokens: TokenCount,
+        }
+        let read =
+            |v: &str| toml::from_str::<T>(&format!("max_tokens = {v}")).map(|t| t.max_tokens.0);
+        assert_eq!(read("4096").unwrap(), 4096);
+        assert_eq!(read("\"4k\"").unwrap(), 4000);
+        assert_eq!(read("\"1.5k\"").unwrap(), 1500);
+        for bad in ["\"0.5\"", "-1", "\"5G\"", "1.5"] {
+            let e = read(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("expected a whole number of tokens"),
+                "{bad}: {e}"
+            );
         }
     }
 
