@@ -110,9 +110,8 @@ struct RawModel {
     decode_rate: Value,
     speed_source: String,
     price_cache_read_per_mtok: Option<f64>,
-    price_cache_write_5m_per_mtok: Option<f64>,
-    price_cached_input_per_mtok: Option<f64>,
-    cache_reads_count_toward_itpm: Option<bool>,
+    price_cache_write_per_mtok: Option<f64>,
+    cache_reads_count_toward_input_limit: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +254,25 @@ fn read_file(file: &'static str, text: &str) -> Result<Vec<Preset>, String> {
             "price_output_per_mtok".into(),
             Value::Float(model.price_output_per_mtok),
         );
+        // Prompt caching: what the data file records; what it leaves out keeps the scenario
+        // format's defaults (cache tokens at the input price, counted toward input limits).
+        for (key, price) in [
+            ("price_cache_read_per_mtok", model.price_cache_read_per_mtok),
+            (
+                "price_cache_write_per_mtok",
+                model.price_cache_write_per_mtok,
+            ),
+        ] {
+            if let Some(v) = price {
+                fields.insert(key.into(), Value::Float(v));
+            }
+        }
+        if let Some(counts) = model.cache_reads_count_toward_input_limit {
+            fields.insert(
+                "cache_reads_count_toward_input_limit".into(),
+                Value::Boolean(counts),
+            );
+        }
         fields.insert("limit".into(), Value::Array(limits));
         out.push(Preset {
             name,
