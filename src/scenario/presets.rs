@@ -735,4 +735,34 @@ mod tests {
         assert_eq!(crate::scenario::units::grouped(50.0), "50");
         assert_eq!(crate::scenario::units::grouped(1_000.0), "1,000");
     }
+
+    #[test]
+    fn presets_carry_the_documented_prompt_cache_semantics() {
+        let provider = |name: &str| {
+            crate::scenario::parse(&with(name), "t.toml")
+                .unwrap()
+                .provider
+        };
+        // Anthropic: reads 0.1x and writes 1.25x the input price; reads do not count toward
+        // ITPM, except on models marked with a dagger (Haiku 3.5).
+        let p = provider("anthropic/tier-2/claude-sonnet-4");
+        assert!(!p.cache_reads_count_toward_input_limit);
+        assert_eq!(
+            (p.price_cache_read_per_mtok, p.price_cache_write_per_mtok),
+            (0.30, 3.75)
+        );
+        let p = provider("anthropic/tier-2/claude-haiku-3-5");
+        assert!(p.cache_reads_count_toward_input_limit);
+        assert_eq!(
+            (p.price_cache_read_per_mtok, p.price_cache_write_per_mtok),
+            (0.08, 1.0)
+        );
+        // OpenAI: cached input at half price, no write surcharge, still counted toward TPM.
+        let p = provider("openai/tier-1/gpt-4o");
+        assert!(p.cache_reads_count_toward_input_limit);
+        assert_eq!(
+            (p.price_cache_read_per_mtok, p.price_cache_write_per_mtok),
+            (1.25, 2.5)
+        );
+    }
 }
