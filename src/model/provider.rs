@@ -219,6 +219,12 @@ impl<'a> Provider<'a> {
             .is_some_and(|r| r.serving && r.finish == key.stamp)
     }
 
+    /// The prompt tokens the input-counting limits charge an attempt of `sizes`.
+    #[inline]
+    pub fn charged_prompt(&self, sizes: &Sizes) -> u32 {
+        sizes.limited_prompt(self.spec.cache_reads_count_toward_input_limit)
+    }
+
     /// Offers one attempt of `sizes` at `now`: admitted (its cost taken from every limit),
     /// refused, or failed.
     #[inline]
@@ -233,7 +239,7 @@ impl<'a> Provider<'a> {
         if p.max_in_flight.is_some_and(|m| self.in_flight() >= m) {
             return Answer::RateLimited { retry_after_s: 1.0 };
         }
-        let prompt = sizes.limited_prompt(p.cache_reads_count_toward_input_limit);
+        let prompt = self.charged_prompt(&sizes);
         let max_tokens = sizes.max_tokens;
         let mut wait_ns = 0u64;
         for (resource, limiter, max) in &mut self.limits {

@@ -288,7 +288,8 @@ impl World<'_> {
                 }
                 self.ledger.admitted(
                     now,
-                    Resource::Tokens.estimate(sizes.prompt, sizes.max_tokens),
+                    Resource::Tokens
+                        .estimate(self.provider.charged_prompt(&sizes), sizes.max_tokens),
                 );
                 if let Some(t) = self.policy.timeout_ns {
                     q.push(
