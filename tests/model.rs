@@ -989,3 +989,23 @@ fn cached_prompt_tokens_are_checked_where_they_are_written() {
     let m = stampede::model::world::simulate(&s, &s.policies[0], 1).unwrap();
     assert!(m.tokens_cache_read >= 50.0 && m.tokens_cache_read <= 100.0);
 }
+
+#[test]
+fn an_abandoned_attempt_bills_its_cached_prefix_at_the_cache_price() {
+    // As the timed-out test above, with 30 of the 50 prompt tokens a cached prefix (always a
+    // hit) read at a tenth of the input price: each attempt is billed 20 x $1 + 30 x $0.10 +
+    // 40 x $1 = $63, all waste; the cache saved 30 x $0.90 = $27 an attempt.
+    let m = sim(
+        "ttft = \"1s\"\ndecode_rate = 10\nprice_input_per_mtok = 1_000_000\nprice_output_per_mtok = 1_000_000\nprice_cache_read_per_mtok = 100_000",
+        "{ process = \"burst\" }",
+        &format!("{ONE_CALL}\ncached_prompt_tokens = 30"),
+        "timeout = \"5s\"\nretry = { max_attempts = 2 }",
+    )
+    .metrics;
+    assert_eq!(m.timeouts, 2.0);
+    assert_eq!(m.tokens_billed, 180.0);
+    assert_eq!(m.tokens_cache_read, 60.0);
+    assert!(close(m.cost_usd, 126.0), "{}", m.cost_usd);
+    assert!(close(m.cost_wasted_usd, 126.0), "{}", m.cost_wasted_usd);
+    assert!(close(m.cost_saved_by_cache_usd, 54.0));
+}
