@@ -831,3 +831,181 @@ fn client_buckets_mirroring_the_providers_rpm_and_itpm_get_no_429() {
     let m = run(6, provider, &format!("sdk = {{}}\n{rpm_only}"));
     assert!(m.rate_limited > 0.0, "{}", m.rate_limited);
 }
+
+/// `calls` one-call jobs at t=0 of a 10,000-token prompt of which 8,000 are a cached prefix hit
+/// with probability `hit_rate`, against an `input_tokens` bucket of 1,000/s holding 10,000, with
+/// `cache_fields` in [provider]. Service: ttft 1 s, then 100 output tokens at 100/s.
+fn cached(calls: u32, hit_rate: f64, cache_fields: &str, policies: &str) -> stampede::run::Report {
+    let text = format!(
+        r#"
+        [scenario]
+        name = "t"
+        [provider]
+        ttft = "1s"
+        decode_rate = 100
+        price_input_per_mtok = 3
+        price_output_per_mtok = 15
+        price_cache_read_per_mtok = 0.3
+        price_cache_write_per_mtok = 3.75
+        {cache_fields}
+        [[provider.limit]]
+        resource = "input_tokens"
+        rate = 1000
+        burst = 10000
+        [[source]]
+        name = "s"
+        arrival = {{ process = "burst", count = {calls} }}
+        [source.job]
+        prompt_tokens = 10000
+        cached_prompt_tokens = 8000
+        cache_hit_rate = {hit_rate}
+        max_tokens = 100
+        output_tokens = 100
+        {policies}
+        "#
+    );
+    let scenario = parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    stampede::run::run(&scenario, &stampede::run::RunOptions::default()).unwrap()
+}
+
+const SDK: &str = "[[policy]]\nname = \"sdk\"\nsdk = {}";
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+#[test]
+fn cache_reads_that_do_not_count_leave_room_under_the_input_limit() {
+    // Reads not counted: each call is charged 10,000 - 8,000 = 2,000 of the 10,000 in the
+    // bucket: both pass at t=0 and end at 1 s + 100/100 s = 2 s.
+    let r = cached(2, 1.0, "cache_reads_count_toward_input_limit = false", SDK);
+    let m = &r.policies[0].runs[0];
+    assert_eq!(m.rate_limited, 0.0);
+    assert_eq!(m.makespan_s, 2.0);
+    // Reads counted (the default): the first takes all 10,000; the second is refused with
+    // retry-after ceil(10,000 / 1,000) = 10 s, admitted at 10 s and ends at 12 s.
+    let r = cached(2, 1.0, "", SDK);
+    let m = &r.policies[0].runs[0];
+    assert_eq!(m.rate_limited, 1.0);
+    assert_eq!(m.makespan_s, 12.0);
+    // Billing is the same either way: per call 2,000 x $3 + 8,000 x $0.30 + 100 x $15 per
+    // million = $0.0099; the cache saved 8,000 x ($3 - $0.30) per million = $0.0216 a call.
+    for counts in ["", "cache_reads_count_toward_input_limit = false"] {
+        let r = cached(2, 1.0, counts, SDK);
+        let m = &r.policies[0].runs[0];
+        assert_eq!(m.tokens_input, 20_000.0);
+        assert_eq!(m.tokens_cache_read, 16_000.0);
+        assert_eq!(m.tokens_cache_write, 0.0);
+        assert!(close(m.cost_usd, 2.0 * 0.0099), "{}", m.cost_usd);
+        assert!(close(m.cost_saved_by_cache_usd, 2.0 * 0.0216));
+    }
+}
+
+#[test]
+fn a_cache_miss_writes_the_prefix_at_the_write_price_and_counts_toward_the_limit() {
+    // Hit rate 0: every attempt writes. Per call 2,000 x $3 + 8,000 x $3.75 + 100 x $15 per
+    // million = $0.0375, and the cache "saved" 8,000 x ($3 - $3.75) per million = -$0.006.
+    // Writes count toward ITPM whatever reads do: the second call waits as if uncached.
+    let r = cached(2, 0.0, "cache_reads_count_toward_input_limit = false", SDK);
+    let m = &r.policies[0].runs[0];
+    assert_eq!((m.tokens_cache_read, m.tokens_cache_write), (0.0, 16_000.0));
+    assert!(close(m.cost_usd, 2.0 * 0.0375), "{}", m.cost_usd);
+    assert!(close(m.cost_saved_by_cache_usd, -2.0 * 0.006));
+    assert_eq!(m.rate_limited, 1.0);
+    assert_eq!(m.makespan_s, 12.0);
+}
+
+#[test]
+fn hits_are_drawn_at_the_hit_rate_and_every_policy_sees_the_same_ones() {
+    // 1,000 calls at hit rate 0.5, paced by a client bucket so that each is sent once: the hits
+    // are a fixed draw of seed 1, about half.
+    let paced = "[[policy]]\nname = \"paced\"\nbuckets = [{ resource = \"input_tokens\", rate = 1000, burst = 10000 }]";
+    let r = cached(1000, 0.5, "", paced);
+    let m = &r.policies[0].runs[0];
+    assert_eq!(
+        (m.attempts, m.rate_limited, m.calls_ok),
+        (1000.0, 0.0, 1000.0)
+    );
+    let hits = m.tokens_cache_read / 8000.0;
+    assert_eq!(hits + m.tokens_cache_write / 8000.0, 1000.0);
+    assert!((450.0..=550.0).contains(&hits), "{hits}");
+    assert_eq!(hits, HITS_OF_SEED_1);
+    // Beside a policy that retries 429s (and so draws for more attempts), the paced policy sees
+    // the same hits: draws are keyed by the attempt, not by what else runs or happened before.
+    let r2 = cached(1000, 0.5, "", &format!("{SDK}\n{paced}"));
+    assert_eq!(r2.policies[1].runs[0], *m);
+    let sdk = &r2.policies[0].runs[0];
+    assert!(sdk.rate_limited > 0.0);
+    // One draw per attempt that reached the provider.
+    assert_eq!(
+        sdk.tokens_cache_read + sdk.tokens_cache_write,
+        8000.0 * (sdk.attempts - sdk.rate_limited)
+    );
+}
+
+/// The hits of the 1,000 first attempts above with seed 1 (pinned: a change means the draws moved).
+const HITS_OF_SEED_1: f64 = 479.0;
+
+#[test]
+fn cached_prompt_tokens_are_checked_where_they_are_written() {
+    let base = "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n[[source]]\nname = \"s\"\narrival = { process = \"burst\" }\n[source.job]\nprompt_tokens = 1000\nmax_tokens = 10\noutput_tokens = 10\n";
+    let policy = "[[policy]]\nname = \"p\"\n";
+    let err = |extra: &str| {
+        parse(&format!("{base}{extra}{policy}"), "t.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let e = err("cached_prompt_tokens = 1001\n");
+    assert!(
+        e.starts_with("t.toml:12:24: field `source[0].job.cached_prompt_tokens`: expected at most prompt_tokens (1000), found 1001"),
+        "{e}"
+    );
+    let e = err("cached_prompt_tokens = 10\ncache_hit_rate = 1.5\n");
+    assert!(
+        e.starts_with("t.toml:13:18: field `source[0].job.cache_hit_rate`: expected a probability"),
+        "{e}"
+    );
+    let e = err("cache_hit_rate = 0.5\n");
+    assert!(
+        e.contains("`cache_hit_rate` needs `cached_prompt_tokens`"),
+        "{e}"
+    );
+    // In a template, and a drawn prefix is clamped per draw instead.
+    let t = "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n[templates.c]\nkind = \"call\"\nprompt_tokens = 100\nmax_tokens = 10\noutput_tokens = 10\ncached_prompt_tokens = 200\n[[source]]\nname = \"s\"\ntemplate = \"c\"\narrival = { process = \"burst\" }\n[[policy]]\nname = \"p\"\n";
+    let e = parse(t, "t.toml")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.starts_with("t.toml:10:24: field `templates.c.cached_prompt_tokens`:"),
+        "{e}"
+    );
+    let drawn = t.replace(
+        "cached_prompt_tokens = 200",
+        "cached_prompt_tokens = { dist = \"uniform\", low = 50, high = 200 }",
+    );
+    let s = parse(&drawn, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let m = stampede::model::world::simulate(&s, &s.policies[0], 1).unwrap();
+    assert!(m.tokens_cache_read >= 50.0 && m.tokens_cache_read <= 100.0);
+}
+
+#[test]
+fn an_abandoned_attempt_bills_its_cached_prefix_at_the_cache_price() {
+    // As the timed-out test above, with 30 of the 50 prompt tokens a cached prefix (always a
+    // hit) read at a tenth of the input price: each attempt is billed 20 x $1 + 30 x $0.10 +
+    // 40 x $1 = $63, all waste; the cache saved 30 x $0.90 = $27 an attempt.
+    let m = sim(
+        "ttft = \"1s\"\ndecode_rate = 10\nprice_input_per_mtok = 1_000_000\nprice_output_per_mtok = 1_000_000\nprice_cache_read_per_mtok = 100_000",
+        "{ process = \"burst\" }",
+        &format!("{ONE_CALL}\ncached_prompt_tokens = 30"),
+        "timeout = \"5s\"\nretry = { max_attempts = 2 }",
+    )
+    .metrics;
+    assert_eq!(m.timeouts, 2.0);
+    assert_eq!(m.tokens_billed, 180.0);
+    assert_eq!(m.tokens_cache_read, 60.0);
+    assert!(close(m.cost_usd, 126.0), "{}", m.cost_usd);
+    assert!(close(m.cost_wasted_usd, 126.0), "{}", m.cost_wasted_usd);
+    assert!(close(m.cost_saved_by_cache_usd, 54.0));
+}

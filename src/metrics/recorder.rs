@@ -5,6 +5,55 @@ use super::{LatencyStore, Metrics, TenantMetrics};
 use crate::engine::SimTime;
 use crate::engine::time::nanos_to_secs;
 
+/// USD per million tokens of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Prices {
+    pub input: f64,
+    pub output: f64,
+    /// Prompt tokens read from the cache.
+    pub cache_read: f64,
+    /// Prompt tokens written to the cache.
+    pub cache_write: f64,
+}
+
+impl Prices {
+    /// The provider's prices.
+    pub fn of(p: &crate::model::Provider) -> Prices {
+        Prices {
+            input: p.price_input_per_mtok,
+            output: p.price_output_per_mtok,
+            cache_read: p.price_cache_read_per_mtok,
+            cache_write: p.price_cache_write_per_mtok,
+        }
+    }
+
+    /// USD for `input` and `output` tokens, of which `read` and `write` input tokens were cache
+    /// reads and writes. Without cache tokens this is exactly `(input * in + output * out) / 1e6`.
+    #[inline]
+    pub fn cost(&self, input: u64, output: u64, read: u64, write: u64) -> f64 {
+        let plain = input as f64 * self.input + output as f64 * self.output;
+        if read == 0 && write == 0 {
+            return plain / 1e6;
+        }
+        (plain
+            + read as f64 * (self.cache_read - self.input)
+            + write as f64 * (self.cache_write - self.input))
+            / 1e6
+    }
+
+    /// What `read` cache reads and `write` cache writes saved against paying the input price
+    /// for them (negative when writes cost more than reads saved).
+    #[inline]
+    pub fn saved_by_cache(&self, read: u64, write: u64) -> f64 {
+        if read == 0 && write == 0 {
+            return 0.0;
+        }
+        (read as f64 * (self.input - self.cache_read)
+            + write as f64 * (self.input - self.cache_write))
+            / 1e6
+    }
+}
+
 /// What a run counts for one tenant (kept only when there are several).
 #[derive(Clone, Debug, Default)]
 pub struct TenantRecorder {
@@ -28,10 +77,14 @@ pub struct TenantRecorder {
     pub tokens_input: u64,
     /// Output tokens billed.
     pub tokens_output: u64,
+    /// Input tokens billed as cache reads (also counted in `tokens_input`).
+    pub tokens_cache_read: u64,
+    /// Input tokens billed as cache writes (also counted in `tokens_input`).
+    pub tokens_cache_write: u64,
 }
 
 impl TenantRecorder {
-    fn metrics(&self, price_input_per_mtok: f64, price_output_per_mtok: f64) -> TenantMetrics {
+    fn metrics(&self, prices: &Prices) -> TenantMetrics {
         let secs = |ns: u64| nanos_to_secs(ns);
         let j = self.job_latency.quantiles(&[0.5, 0.99]);
         let c = self.call_latency.quantiles(&[0.5, 0.99]);
@@ -49,9 +102,16 @@ impl TenantRecorder {
             attempts: self.attempts as f64,
             rate_limited: self.rate_limited as f64,
             tokens_billed: (self.tokens_input + self.tokens_output) as f64,
-            cost_usd: (self.tokens_input as f64 * price_input_per_mtok
-                + self.tokens_output as f64 * price_output_per_mtok)
-                / 1e6,
+            cost_usd: prices.cost(
+                self.tokens_input,
+                self.tokens_output,
+                self.tokens_cache_read,
+                self.tokens_cache_write,
+            ),
+            tokens_cache_read: self.tokens_cache_read as f64,
+            tokens_cache_write: self.tokens_cache_write as f64,
+            cost_saved_by_cache_usd: prices
+                .saved_by_cache(self.tokens_cache_read, self.tokens_cache_write),
         }
     }
 }
@@ -103,12 +163,20 @@ pub struct Recorder {
     pub wasted_input: u64,
     /// Output tokens billed for abandoned attempts (also counted in `tokens_output`).
     pub wasted_output: u64,
+    /// Cache reads among `wasted_input`.
+    pub wasted_cache_read: u64,
+    /// Cache writes among `wasted_input`.
+    pub wasted_cache_write: u64,
     /// Agent restarts.
     pub agent_restarts: u64,
     /// Input tokens billed.
     pub tokens_input: u64,
     /// Output tokens billed.
     pub tokens_output: u64,
+    /// Input tokens billed as cache reads (also counted in `tokens_input`).
+    pub tokens_cache_read: u64,
+    /// Input tokens billed as cache writes (also counted in `tokens_input`).
+    pub tokens_cache_write: u64,
     /// Most in flight at once.
     pub peak_in_flight: u64,
     /// Most waiting in the client's admission queue at once.
@@ -175,20 +243,11 @@ impl Recorder {
     }
 
     /// The headline numbers, with `end` the time the run stopped and prices in USD per million.
-    pub fn finish(
-        &self,
-        end: SimTime,
-        events: u64,
-        price_input_per_mtok: f64,
-        price_output_per_mtok: f64,
-    ) -> Metrics {
+    pub fn finish(&self, end: SimTime, events: u64, prices: &Prices) -> Metrics {
         let secs = |ns: u64| nanos_to_secs(ns);
         let [c50, c90, c99] = quantiles3(&self.call_latency);
         let [j50, j90, j99] = quantiles3(&self.job_latency);
         let calls = self.calls_ok + self.gave_up;
-        let cost = |input: u64, output: u64| {
-            (input as f64 * price_input_per_mtok + output as f64 * price_output_per_mtok) / 1e6
-        };
         let area =
             self.in_flight_area + self.in_flight as u128 * end.since(self.in_flight_since) as u128;
         let per_served = |sum: u128| {
@@ -238,9 +297,23 @@ impl Recorder {
             tokens_billed: (self.tokens_input + self.tokens_output) as f64,
             tokens_input: self.tokens_input as f64,
             tokens_output: self.tokens_output as f64,
-            cost_usd: cost(self.tokens_input, self.tokens_output),
+            cost_usd: prices.cost(
+                self.tokens_input,
+                self.tokens_output,
+                self.tokens_cache_read,
+                self.tokens_cache_write,
+            ),
             tokens_wasted: (self.wasted_input + self.wasted_output) as f64,
-            cost_wasted_usd: cost(self.wasted_input, self.wasted_output),
+            cost_wasted_usd: prices.cost(
+                self.wasted_input,
+                self.wasted_output,
+                self.wasted_cache_read,
+                self.wasted_cache_write,
+            ),
+            tokens_cache_read: self.tokens_cache_read as f64,
+            tokens_cache_write: self.tokens_cache_write as f64,
+            cost_saved_by_cache_usd: prices
+                .saved_by_cache(self.tokens_cache_read, self.tokens_cache_write),
             peak_in_flight: self.peak_in_flight as f64,
             mean_in_flight: if end.0 == 0 {
                 0.0
@@ -303,12 +376,7 @@ impl Recorder {
 impl Recorder {
     /// Per-tenant numbers: from their own counts when there are several tenants, or the totals
     /// for a single tenant.
-    pub fn tenant_metrics(
-        &self,
-        totals: &Metrics,
-        price_input_per_mtok: f64,
-        price_output_per_mtok: f64,
-    ) -> Vec<TenantMetrics> {
+    pub fn tenant_metrics(&self, totals: &Metrics, prices: &Prices) -> Vec<TenantMetrics> {
         if self.tenants.is_empty() {
             let m = totals;
             return vec![TenantMetrics {
@@ -326,12 +394,12 @@ impl Recorder {
                 rate_limited: m.rate_limited,
                 tokens_billed: m.tokens_billed,
                 cost_usd: m.cost_usd,
+                tokens_cache_read: m.tokens_cache_read,
+                tokens_cache_write: m.tokens_cache_write,
+                cost_saved_by_cache_usd: m.cost_saved_by_cache_usd,
             }];
         }
-        self.tenants
-            .iter()
-            .map(|t| t.metrics(price_input_per_mtok, price_output_per_mtok))
-            .collect()
+        self.tenants.iter().map(|t| t.metrics(prices)).collect()
     }
 }
 

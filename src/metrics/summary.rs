@@ -132,6 +132,13 @@ metrics! {
     tokens_wasted,
     /// Spend on abandoned attempts, USD.
     cost_wasted_usd,
+    /// Input tokens billed as prompt-cache reads (also counted in `tokens_input`).
+    tokens_cache_read,
+    /// Input tokens billed as prompt-cache writes (also counted in `tokens_input`).
+    tokens_cache_write,
+    /// What the cache saved: the cost with every cache token at the input price, less the actual
+    /// cost (negative when writes cost more than reads saved).
+    cost_saved_by_cache_usd,
     /// Most attempts admitted by the provider and not yet finished, at any instant.
     peak_in_flight,
     /// Time-average of attempts in flight at the provider (L in Little's law).
@@ -187,6 +194,12 @@ metrics! {
     tokens_billed,
     /// Spend, USD.
     cost_usd,
+    /// Input tokens billed as prompt-cache reads.
+    tokens_cache_read,
+    /// Input tokens billed as prompt-cache writes.
+    tokens_cache_write,
+    /// What the cache saved, USD.
+    cost_saved_by_cache_usd,
     }
 }
 

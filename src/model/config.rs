@@ -331,6 +331,13 @@ pub struct Provider {
     pub price_input_per_mtok: f64,
     /// USD per million output tokens.
     pub price_output_per_mtok: f64,
+    /// Whether prompt-cache reads count toward `input_tokens` and `tokens` limits (Anthropic's
+    /// current models: no; OpenAI, and Anthropic models such as Haiku 3.5: yes).
+    pub cache_reads_count_toward_input_limit: bool,
+    /// USD per million prompt tokens read from the cache.
+    pub price_cache_read_per_mtok: f64,
+    /// USD per million prompt tokens written to the cache (a miss on a cached prefix).
+    pub price_cache_write_per_mtok: f64,
 }
 
 /// How jobs arrive from one source.

@@ -244,6 +244,13 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
         );
     }
     rule(
+        m.tokens_cache_read + m.tokens_cache_write <= m.tokens_input,
+        format!(
+            "cache reads {} + cache writes {} > input tokens billed {}",
+            m.tokens_cache_read, m.tokens_cache_write, m.tokens_input
+        ),
+    );
+    rule(
         m.tokens_wasted <= m.tokens_billed,
         format!(
             "tokens wasted {} > billed {}",

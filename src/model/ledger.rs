@@ -8,7 +8,7 @@
 use super::conservation::Lifecycle;
 use crate::engine::SimTime;
 use crate::metrics::Recorder;
-use crate::metrics::recorder::TenantRecorder;
+use crate::metrics::recorder::{Prices, TenantRecorder};
 use crate::metrics::timeseries::{Gauges, TimeSeries};
 
 /// How a job ended.
@@ -25,20 +25,18 @@ pub struct Ledger {
     pub rec: Recorder,
     pub series: Option<TimeSeries>,
     pub life: Lifecycle,
-    price_input_per_mtok: f64,
-    price_output_per_mtok: f64,
+    prices: Prices,
 }
 
 impl Ledger {
     /// A ledger for `tenants` tenants at the provider's prices, with a time series sampled every
     /// `series_ns` if given.
-    pub fn new(tenants: usize, series_ns: Option<u64>, prices: (f64, f64)) -> Ledger {
+    pub fn new(tenants: usize, series_ns: Option<u64>, prices: Prices) -> Ledger {
         Ledger {
             rec: Recorder::with_tenants(tenants),
             series: series_ns.map(TimeSeries::new),
             life: Lifecycle::default(),
-            price_input_per_mtok: prices.0,
-            price_output_per_mtok: prices.1,
+            prices,
         }
     }
 
@@ -53,10 +51,10 @@ impl Ledger {
         self.rec.tenants.get_mut(tenant as usize)
     }
 
-    /// USD for `input` and `output` tokens.
-    pub fn cost(&self, input: u64, output: u64) -> f64 {
-        (input as f64 * self.price_input_per_mtok + output as f64 * self.price_output_per_mtok)
-            / 1e6
+    /// USD for `input` and `output` tokens, of which `cache` = (reads, writes) of the input are
+    /// cache tokens.
+    pub fn cost(&self, input: u64, output: u64, cache: (u64, u64)) -> f64 {
+        self.prices.cost(input, output, cache.0, cache.1)
     }
 
     /// Closes the time series' samples due by `now` with the gauges `gauges()` reads.
@@ -72,7 +70,13 @@ impl Ledger {
 
     /// Spend so far, for the time series.
     pub fn spend_usd(&self) -> f64 {
-        self.cost(self.rec.tokens_input, self.rec.tokens_output)
+        let r = &self.rec;
+        self.prices.cost(
+            r.tokens_input,
+            r.tokens_output,
+            r.tokens_cache_read,
+            r.tokens_cache_write,
+        )
     }
 
     pub fn job_arrived(&mut self, tenant: u32) {
@@ -172,20 +176,27 @@ impl Ledger {
         }
     }
 
-    /// `input` and `output` tokens billed to `tenant`.
-    pub fn billed(&mut self, tenant: u32, input: u64, output: u64) {
+    /// `input` and `output` tokens billed to `tenant`, of which `cache` = (reads, writes) of
+    /// the input are cache tokens.
+    pub fn billed(&mut self, tenant: u32, input: u64, output: u64, cache: (u64, u64)) {
         self.rec.tokens_input += input;
         self.rec.tokens_output += output;
+        self.rec.tokens_cache_read += cache.0;
+        self.rec.tokens_cache_write += cache.1;
         if let Some(t) = self.tenant(tenant) {
             t.tokens_input += input;
             t.tokens_output += output;
+            t.tokens_cache_read += cache.0;
+            t.tokens_cache_write += cache.1;
         }
     }
 
     /// Billed tokens that answered nothing (a cut-off attempt).
-    pub fn wasted(&mut self, input: u64, output: u64) {
+    pub fn wasted(&mut self, input: u64, output: u64, cache: (u64, u64)) {
         self.rec.wasted_input += input;
         self.rec.wasted_output += output;
+        self.rec.wasted_cache_read += cache.0;
+        self.rec.wasted_cache_write += cache.1;
     }
 
     /// A call answered after `latency_ns`.

@@ -37,6 +37,37 @@ pub struct Sizes {
     pub max_tokens: u32,
     /// Tokens it will generate if served to the end.
     pub output: u32,
+    /// Tokens of `prompt` that form a cached prefix (0: none).
+    pub cached: u32,
+    /// Probability that the prefix is a cache hit on an attempt.
+    pub hit_rate: f64,
+    /// Whether the current attempt's prefix is a cache hit (drawn when it is sent); a miss
+    /// writes the prefix to the cache.
+    pub cache_hit: bool,
+}
+
+impl Sizes {
+    /// Prompt tokens the input-counting limits are charged: all of them, less a cache hit's
+    /// prefix when cache reads do not count.
+    #[inline]
+    pub fn limited_prompt(&self, cache_reads_count: bool) -> u32 {
+        if self.cache_hit && !cache_reads_count {
+            self.prompt - self.cached
+        } else {
+            self.prompt
+        }
+    }
+
+    /// The prompt's cache reads and cache writes, tokens (both 0 without a cached prefix).
+    #[inline]
+    pub fn cache_split(&self) -> (u64, u64) {
+        let cached = self.cached as u64;
+        if self.cache_hit {
+            (cached, 0)
+        } else {
+            (0, cached)
+        }
+    }
 }
 
 /// An admitted attempt.
@@ -188,6 +219,12 @@ impl<'a> Provider<'a> {
             .is_some_and(|r| r.serving && r.finish == key.stamp)
     }
 
+    /// The prompt tokens the input-counting limits charge an attempt of `sizes`.
+    #[inline]
+    pub fn charged_prompt(&self, sizes: &Sizes) -> u32 {
+        sizes.limited_prompt(self.spec.cache_reads_count_toward_input_limit)
+    }
+
     /// Offers one attempt of `sizes` at `now`: admitted (its cost taken from every limit),
     /// refused, or failed.
     #[inline]
@@ -202,7 +239,8 @@ impl<'a> Provider<'a> {
         if p.max_in_flight.is_some_and(|m| self.in_flight() >= m) {
             return Answer::RateLimited { retry_after_s: 1.0 };
         }
-        let (prompt, max_tokens) = (sizes.prompt, sizes.max_tokens);
+        let prompt = self.charged_prompt(&sizes);
+        let max_tokens = sizes.max_tokens;
         let mut wait_ns = 0u64;
         for (resource, limiter, max) in &mut self.limits {
             let need = resource.estimate(prompt, max_tokens);

@@ -17,6 +17,17 @@ pub struct CallSpec {
     pub max_tokens: u32,
     /// Output tokens actually generated (capped at `max_tokens`).
     pub output_tokens: Dist,
+    /// A prompt prefix the provider may have cached: `None` when the call declares none.
+    pub cache: Option<PromptCache>,
+}
+
+/// A call's cached prompt prefix.
+#[derive(Clone, Debug)]
+pub struct PromptCache {
+    /// Tokens of the prompt that form the prefix (each draw is clamped to the call's prompt).
+    pub tokens: Dist,
+    /// Probability that the prefix is a cache hit on a given attempt; a miss writes it.
+    pub hit_rate: f64,
 }
 
 /// One node of a job's tree. Children are indices into [`super::Scenario::nodes`].

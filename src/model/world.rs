@@ -27,7 +27,7 @@ use super::ledger::Ledger;
 use super::provider::Provider;
 use crate::engine::rng::{purpose, stream};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
-use crate::metrics::recorder::Distribution;
+use crate::metrics::recorder::{Distribution, Prices};
 use crate::metrics::timeseries::{Gauges, Sample};
 use crate::metrics::{Metrics, TenantMetrics};
 use slab::Slab;
@@ -139,7 +139,7 @@ pub fn simulate_full(
         ledger: Ledger::new(
             scenario.tenants.len(),
             scenario.timeseries_interval_ns.filter(|_| details),
-            (p.price_input_per_mtok, p.price_output_per_mtok),
+            Prices::of(p),
         ),
         last_event: SimTime::ZERO,
     };
@@ -163,7 +163,8 @@ pub fn simulate_full(
     let end = world.last_event;
     let gauges = world.gauges(&world.ledger);
     let rec = &world.ledger.rec;
-    let mut metrics = rec.finish(end, events, p.price_input_per_mtok, p.price_output_per_mtok);
+    let prices = Prices::of(p);
+    let mut metrics = rec.finish(end, events, &prices);
     metrics.guard_tripped = guard.is_some() as u8 as f64;
     if conservation::enabled() {
         let broken = conservation::violations(
@@ -180,7 +181,7 @@ pub fn simulate_full(
             broken.join("\n  ")
         );
     }
-    let tenants = rec.tenant_metrics(&metrics, p.price_input_per_mtok, p.price_output_per_mtok);
+    let tenants = rec.tenant_metrics(&metrics, &prices);
     Ok(RunOutput {
         guard,
         tenants,

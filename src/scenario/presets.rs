@@ -110,9 +110,8 @@ struct RawModel {
     decode_rate: Value,
     speed_source: String,
     price_cache_read_per_mtok: Option<f64>,
-    price_cache_write_5m_per_mtok: Option<f64>,
-    price_cached_input_per_mtok: Option<f64>,
-    cache_reads_count_toward_itpm: Option<bool>,
+    price_cache_write_per_mtok: Option<f64>,
+    cache_reads_count_toward_input_limit: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +254,25 @@ fn read_file(file: &'static str, text: &str) -> Result<Vec<Preset>, String> {
             "price_output_per_mtok".into(),
             Value::Float(model.price_output_per_mtok),
         );
+        // Prompt caching: what the data file records; what it leaves out keeps the scenario
+        // format's defaults (cache tokens at the input price, counted toward input limits).
+        for (key, price) in [
+            ("price_cache_read_per_mtok", model.price_cache_read_per_mtok),
+            (
+                "price_cache_write_per_mtok",
+                model.price_cache_write_per_mtok,
+            ),
+        ] {
+            if let Some(v) = price {
+                fields.insert(key.into(), Value::Float(v));
+            }
+        }
+        if let Some(counts) = model.cache_reads_count_toward_input_limit {
+            fields.insert(
+                "cache_reads_count_toward_input_limit".into(),
+                Value::Boolean(counts),
+            );
+        }
         fields.insert("limit".into(), Value::Array(limits));
         out.push(Preset {
             name,
@@ -716,5 +734,35 @@ mod tests {
         );
         assert_eq!(crate::scenario::units::grouped(50.0), "50");
         assert_eq!(crate::scenario::units::grouped(1_000.0), "1,000");
+    }
+
+    #[test]
+    fn presets_carry_the_documented_prompt_cache_semantics() {
+        let provider = |name: &str| {
+            crate::scenario::parse(&with(name), "t.toml")
+                .unwrap()
+                .provider
+        };
+        // Anthropic: reads 0.1x and writes 1.25x the input price; reads do not count toward
+        // ITPM, except on models marked with a dagger (Haiku 3.5).
+        let p = provider("anthropic/tier-2/claude-sonnet-4");
+        assert!(!p.cache_reads_count_toward_input_limit);
+        assert_eq!(
+            (p.price_cache_read_per_mtok, p.price_cache_write_per_mtok),
+            (0.30, 3.75)
+        );
+        let p = provider("anthropic/tier-2/claude-haiku-3-5");
+        assert!(p.cache_reads_count_toward_input_limit);
+        assert_eq!(
+            (p.price_cache_read_per_mtok, p.price_cache_write_per_mtok),
+            (0.08, 1.0)
+        );
+        // OpenAI: cached input at half price, no write surcharge, still counted toward TPM.
+        let p = provider("openai/tier-1/gpt-4o");
+        assert!(p.cache_reads_count_toward_input_limit);
+        assert_eq!(
+            (p.price_cache_read_per_mtok, p.price_cache_write_per_mtok),
+            (1.25, 2.5)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! validated [`crate::model::Scenario`] by [`RawScenario::validate`].
 
 use super::units::{PositiveQuantity, PositiveRate, Quantity, Rate, TokenCount};
-use super::values::{NonNegative, Of, Positive, Secs, check_count};
+use super::values::{NonNegative, Of, Positive, Secs, check_count, quoted};
 use crate::engine::time::{round_to_u32, secs_to_nanos};
 use crate::engine::{Guards, SimTime};
 use crate::model::admission::{Discipline, Scope, ScopedBucket};
@@ -17,7 +17,7 @@ use crate::model::config::{
 use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
 use crate::model::throttle::SreThrottle;
-use crate::model::workload::{CallSpec, Node, WorkLimits};
+use crate::model::workload::{CallSpec, Node, PromptCache, WorkLimits};
 use crate::model::{self, Arrival, Limit, Policy, Provider, Resource, Source};
 use serde::Deserialize;
 use std::ops::Range;
@@ -121,6 +121,12 @@ struct RawProvider {
     price_input_per_mtok: Option<NonNegative>,
     #[serde(default)]
     price_output_per_mtok: Option<NonNegative>,
+    #[serde(default = "yes")]
+    cache_reads_count_toward_input_limit: bool,
+    #[serde(default)]
+    price_cache_read_per_mtok: Option<NonNegative>,
+    #[serde(default)]
+    price_cache_write_per_mtok: Option<NonNegative>,
 }
 
 fn yes() -> bool {
@@ -252,6 +258,60 @@ struct RawJob {
     output_tokens: Of<Quantity>,
     #[serde(default = "zero_secs")]
     think_time: Of<Secs>,
+    cached_prompt_tokens: Option<Spanned<Of<Quantity>>>,
+    cache_hit_rate: Option<Spanned<f64>>,
+}
+
+/// A call's cached prefix from its `cached_prompt_tokens` and `cache_hit_rate`, checked against
+/// its `prompt_tokens` where a constant makes that possible (a drawn prefix is clamped per draw).
+pub(super) fn prompt_cache(
+    path: &str,
+    prompt: &Dist,
+    cached: Option<&Spanned<Of<Quantity>>>,
+    hit_rate: Option<&Spanned<f64>>,
+) -> Result<Option<PromptCache>, Invalid> {
+    let Some(cached) = cached else {
+        if let Some(h) = hit_rate {
+            return invalid(
+                Some(h.span()),
+                format!("{path}.cache_hit_rate"),
+                "`cache_hit_rate` needs `cached_prompt_tokens`",
+            );
+        }
+        return Ok(None);
+    };
+    let tokens = cached.get_ref().0.clone();
+    if let (Dist::Constant(c), Dist::Constant(p)) = (&tokens, prompt)
+        && c > p
+    {
+        return invalid(
+            Some(cached.span()),
+            format!("{path}.cached_prompt_tokens"),
+            format!(
+                "expected at most prompt_tokens ({}), found {}",
+                quoted(*p),
+                quoted(*c)
+            ),
+        );
+    }
+    let rate = match hit_rate {
+        None => 1.0,
+        Some(h) => {
+            let v = *h.get_ref();
+            if !(0.0..=1.0).contains(&v) {
+                return invalid(
+                    Some(h.span()),
+                    format!("{path}.cache_hit_rate"),
+                    format!("expected a probability from 0 to 1, found {}", quoted(v)),
+                );
+            }
+            v
+        }
+    };
+    Ok(Some(PromptCache {
+        tokens,
+        hit_rate: rate,
+    }))
 }
 
 fn one_dist() -> Spanned<Of<f64>> {
@@ -702,6 +762,7 @@ impl RawScenario {
             });
         }
         let capacity = capacity_steps(p.capacity)?;
+        let input_price = p.price_input_per_mtok.map_or(0.0, |v| v.0);
         let provider = Provider {
             limits,
             count_rejected: p.count_rejected,
@@ -714,8 +775,12 @@ impl RawScenario {
             serving,
             ttft_s: p.ttft.0,
             decode_tokens_per_s: p.decode_rate.into_inner().0,
-            price_input_per_mtok: p.price_input_per_mtok.map_or(0.0, |v| v.0),
+            price_input_per_mtok: input_price,
             price_output_per_mtok: p.price_output_per_mtok.map_or(0.0, |v| v.0),
+            cache_reads_count_toward_input_limit: p.cache_reads_count_toward_input_limit,
+            // Unpriced cache tokens cost what other input tokens cost: no discount.
+            price_cache_read_per_mtok: p.price_cache_read_per_mtok.map_or(input_price, |v| v.0),
+            price_cache_write_per_mtok: p.price_cache_write_per_mtok.map_or(input_price, |v| v.0),
         };
 
         if self.source.is_empty() {
@@ -790,6 +855,12 @@ impl RawScenario {
                             message,
                         );
                     }
+                    let cache = prompt_cache(
+                        &format!("source[{i}].job"),
+                        &j.prompt_tokens.0,
+                        j.cached_prompt_tokens.as_ref(),
+                        j.cache_hit_rate.as_ref(),
+                    )?;
                     // The shorthand: a fan-out of `agents` agents of `calls_per_agent` calls.
                     nodes.push(Node::Agent {
                         calls: Dist::Constant(*j.calls_per_agent.get_ref() as f64),
@@ -798,6 +869,7 @@ impl RawScenario {
                             prompt_tokens: j.prompt_tokens.0,
                             max_tokens: j.max_tokens.0,
                             output_tokens: j.output_tokens.0,
+                            cache,
                         },
                     });
                     nodes.push(Node::Fanout {

@@ -31,6 +31,8 @@ pub(super) struct RawNode {
     prompt_tokens: Option<Spanned<Of<Quantity>>>,
     max_tokens: Option<Spanned<TokenCount>>,
     output_tokens: Option<Spanned<Of<Quantity>>>,
+    cached_prompt_tokens: Option<Spanned<Of<Quantity>>>,
+    cache_hit_rate: Option<Spanned<f64>>,
     calls: Option<Spanned<Of<f64>>>,
     think_time: Option<Spanned<Of<Secs>>>,
     steps: Option<Spanned<Vec<Spanned<String>>>>,
@@ -78,6 +80,8 @@ pub(super) fn compile(
             ("prompt_tokens", span(&r.prompt_tokens)),
             ("max_tokens", span(&r.max_tokens)),
             ("output_tokens", span(&r.output_tokens)),
+            ("cached_prompt_tokens", span(&r.cached_prompt_tokens)),
+            ("cache_hit_rate", span(&r.cache_hit_rate)),
             ("calls", span(&r.calls)),
             ("think_time", span(&r.think_time)),
             ("steps", span(&r.steps)),
@@ -88,18 +92,35 @@ pub(super) fn compile(
             ("max_depth", span(&r.max_depth)),
         ];
         let kind_span = r.kind.span();
-        let call_spec = || CallSpec {
-            prompt_tokens: r
+        let call_spec = || -> Result<CallSpec, Invalid> {
+            let prompt_tokens = r
                 .prompt_tokens
                 .as_ref()
-                .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
-            max_tokens: r.max_tokens.as_ref().map_or(0, |m| m.get_ref().0),
-            output_tokens: r
-                .output_tokens
-                .as_ref()
-                .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
+                .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone());
+            let cache = super::raw::prompt_cache(
+                &path,
+                &prompt_tokens,
+                r.cached_prompt_tokens.as_ref(),
+                r.cache_hit_rate.as_ref(),
+            )?;
+            Ok(CallSpec {
+                prompt_tokens,
+                max_tokens: r.max_tokens.as_ref().map_or(0, |m| m.get_ref().0),
+                output_tokens: r
+                    .output_tokens
+                    .as_ref()
+                    .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
+                cache,
+            })
         };
         let sizes = ["prompt_tokens", "max_tokens", "output_tokens"];
+        let call_fields = [
+            "prompt_tokens",
+            "max_tokens",
+            "output_tokens",
+            "cached_prompt_tokens",
+            "cache_hit_rate",
+        ];
         // A count (a width, a number of calls): checked against its range, where it is written.
         let count = |v: &Option<Spanned<Of<f64>>>, field: &str, max: u32| match v {
             None => Ok(Dist::Constant(1.0)),
@@ -110,14 +131,16 @@ pub(super) fn compile(
         };
         let node = match *r.kind.get_ref() {
             NodeKind::Call => {
-                super::raw::kind_fields(&path, ("call", kind_span), &fields, &sizes, &sizes)?;
-                Node::Call(call_spec())
+                super::raw::kind_fields(&path, ("call", kind_span), &fields, &sizes, &call_fields)?;
+                Node::Call(call_spec()?)
             }
             NodeKind::Agent => {
                 let allowed = [
                     "prompt_tokens",
                     "max_tokens",
                     "output_tokens",
+                    "cached_prompt_tokens",
+                    "cache_hit_rate",
                     "calls",
                     "think_time",
                 ];
@@ -128,7 +151,7 @@ pub(super) fn compile(
                         .think_time
                         .as_ref()
                         .map_or(Dist::Constant(0.0), |d| d.get_ref().0.clone()),
-                    call: call_spec(),
+                    call: call_spec()?,
                 }
             }
             NodeKind::Seq => {

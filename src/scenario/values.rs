@@ -239,7 +239,7 @@ impl<'de, T: Scalar> Deserialize<'de> for Of<T> {
 
 /// A number as an error quotes it: plainly, or in exponent form when huge (`1e308`, not 309
 /// digits).
-fn quoted(v: f64) -> String {
+pub(super) fn quoted(v: f64) -> String {
     if v.abs() >= 1e15 {
         format!("{v:e}")
     } else {

@@ -291,7 +291,9 @@ pub fn run_identities(s: &Scenario, p: &Policy, out: &RunOutput) -> Check {
         m.cost_usd
     );
     let priced = (m.tokens_input * pr.price_input_per_mtok
-        + m.tokens_output * pr.price_output_per_mtok)
+        + m.tokens_output * pr.price_output_per_mtok
+        + m.tokens_cache_read * (pr.price_cache_read_per_mtok - pr.price_input_per_mtok)
+        + m.tokens_cache_write * (pr.price_cache_write_per_mtok - pr.price_input_per_mtok))
         / 1e6;
     ensure!(
         close(m.cost_usd, priced),

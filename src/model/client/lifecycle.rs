@@ -19,6 +19,10 @@ use crate::model::workload::Node;
 use crate::model::world::{Event, World};
 
 const CALL: u64 = purpose("call");
+/// The size of a call's cached prompt prefix, when drawn.
+const CACHED_PROMPT: u64 = purpose("cached_prompt");
+/// Whether an attempt's cached prefix is a hit.
+const CACHE_HIT: u64 = purpose("cache_hit");
 
 /// What is left of a call that ended.
 pub(crate) struct Ended {
@@ -86,14 +90,29 @@ impl World<'_> {
                 (p.sample(&mut rng), o.sample(&mut rng))
             }
         };
+        // The prefix has a stream of its own, so declaring one changes no other draw.
+        let (cached, hit_rate) = match &spec.cache {
+            None => (0.0, 1.0),
+            Some(c) => match &c.tokens {
+                Dist::Constant(t) => (*t, c.hit_rate),
+                d => (
+                    d.sample(&mut stream(self.seed, CACHED_PROMPT, &key)),
+                    c.hit_rate,
+                ),
+            },
+        };
         let max_tokens = spec.max_tokens;
         let (traced_prompt, traced_output) = self.work.job(job).sizes;
+        let prompt = traced_prompt.unwrap_or(round_to_u32(prompt));
         let sizes = Sizes {
-            prompt: traced_prompt.unwrap_or(round_to_u32(prompt)),
+            prompt,
             max_tokens,
             output: traced_output
                 .unwrap_or(round_to_u32(output))
                 .min(max_tokens),
+            cached: round_to_u32(cached).min(prompt),
+            hit_rate,
+            cache_hit: false,
         };
         let call = self.new_call(task, now, sizes, None, 0);
         self.dispatch(now, call, true, q);
@@ -249,6 +268,15 @@ impl World<'_> {
         c.attempt = stamp;
         c.sent_at = now;
         c.in_flight_at_send = in_flight + 1;
+        let (cached, hit_rate) = (c.sizes.cached, c.sizes.hit_rate);
+        if cached > 0 {
+            // Keyed by the attempt: every policy sees the same hits for the same attempt.
+            let hit = hit_rate >= 1.0
+                || (hit_rate > 0.0
+                    && unit(&mut stream(self.seed, CACHE_HIT, &self.attempt_key(call))) < hit_rate);
+            self.client.call_mut(call).sizes.cache_hit = hit;
+        }
+        let c = self.client.call(call);
         let (first, sizes, is_hedge) = (c.attempts == 1, c.sizes, c.primary.is_some());
         if first && let Some(b) = self.client.budget.as_mut() {
             b.on_request(now);
@@ -260,7 +288,8 @@ impl World<'_> {
                 }
                 self.ledger.admitted(
                     now,
-                    Resource::Tokens.estimate(sizes.prompt, sizes.max_tokens),
+                    Resource::Tokens
+                        .estimate(self.provider.charged_prompt(&sizes), sizes.max_tokens),
                 );
                 if let Some(t) = self.policy.timeout_ns {
                     q.push(
@@ -349,9 +378,10 @@ impl World<'_> {
             prompt,
             max_tokens,
             output,
+            ..
         } = r.sizes;
         self.ledger.answered();
-        self.bill(call, prompt as u64, output as u64);
+        self.bill(call, prompt as u64, output as u64, r.sizes.cache_split());
         if output < max_tokens {
             let unused = (max_tokens - output) as f64;
             self.provider
@@ -382,8 +412,9 @@ impl World<'_> {
             .left_provider(now, cut.stay.wait_ns, cut.stay.total_ns);
         self.ledger.life.cut_off += 1;
         if let Some((input, output)) = cut.billed {
-            self.bill(call, input, output);
-            self.ledger.wasted(input, output);
+            let cache = self.client.call(call).sizes.cache_split();
+            self.bill(call, input, output, cache);
+            self.ledger.wasted(input, output, cache);
         }
     }
 
@@ -395,17 +426,18 @@ impl World<'_> {
         self.attempt_failed(now, call, Failure::Timeout, None, q);
     }
 
-    /// Bills `call`'s attempt `input` and `output` tokens, for the run, its tenant and its job
-    /// (whose work limits may stop it).
+    /// Bills `call`'s attempt `input` and `output` tokens, of which `cache` = (reads, writes)
+    /// of the input are cache tokens, for the run, its tenant and its job (whose work limits may
+    /// stop it).
     #[inline]
-    fn bill(&mut self, call: CallId, input: u64, output: u64) {
-        let cost = self.ledger.cost(input, output);
+    fn bill(&mut self, call: CallId, input: u64, output: u64, cache: (u64, u64)) {
+        let cost = self.ledger.cost(input, output, cache);
         let job = self.job_of(call);
         let j = self.work.job_mut(job);
         j.tokens += input + output;
         j.cost_usd += cost;
         let tenant = j.tenant;
-        self.ledger.billed(tenant, input, output);
+        self.ledger.billed(tenant, input, output, cache);
     }
 
     /// The innermost layer that retries `failure` and has attempts left retries, if the budget
