@@ -37,10 +37,9 @@ pub struct Sizes {
     pub max_tokens: u32,
     /// Tokens it will generate if served to the end.
     pub output: u32,
-    /// Tokens of `prompt` that form a cached prefix (0: none).
+    /// Tokens of `prompt` that form a cached prefix (0: none; its hit rate is the call
+    /// template's).
     pub cached: u32,
-    /// Probability that the prefix is a cache hit on an attempt.
-    pub hit_rate: f64,
     /// Whether the current attempt's prefix is a cache hit (drawn when it is sent); a miss
     /// writes the prefix to the cache.
     pub cache_hit: bool,

@@ -23,6 +23,9 @@ use std::fmt::Write;
 /// [`JobShape::truncated`] says so). Validation caps `max_depth` at the same depth.
 pub const MAX_LEVELS: u32 = 10_000;
 
+/// The most node visits the spawn-level walk makes (levels x templates under spawns).
+const MAX_LEVEL_STEPS: usize = 10_000_000;
+
 /// Expected calls per job beyond which a job tree is reported as exploding.
 const EXPLODING_CALLS: f64 = 1e9;
 
@@ -357,10 +360,14 @@ fn node_shapes(nodes: &[Node]) -> (Vec<Amounts>, bool) {
         })
         .max()
         .unwrap_or(0);
-    let top = deepest.min(MAX_LEVELS);
     let order = children_first(nodes);
     let deep = under_spawns(nodes);
     let deep_order: Vec<usize> = order.iter().copied().filter(|&n| deep[n]).collect();
+    // Levels x nodes under spawns is the work: 100,000 templates under a spawn 10,000 deep
+    // would be 10^9 steps for one `validate`. Past the budget the deeper levels are left
+    // uncounted and the explanation says so (`truncated`), as past MAX_LEVELS.
+    let affordable = (MAX_LEVEL_STEPS / deep_order.len().max(1)) as u32;
+    let top = deepest.min(MAX_LEVELS).min(affordable);
     let mut truncated = false;
     let mut here = vec![Amounts::default(); nodes.len()];
     let mut below = here.clone();
@@ -1149,6 +1156,30 @@ name = "p"
         assert_eq!(e.sources[0].job.per_job.requests, 39.0);
         assert_eq!(e.sources[0].job.per_job.input_tokens, 3_900.0);
         assert!(!e.sources[0].job.truncated);
+    }
+
+    #[test]
+    fn a_deep_spawn_over_many_templates_stops_at_the_work_budget() {
+        // 3,000 calls in a seq under a spawn 10,000 deep: 3 x 10^7 node visits, past the
+        // budget; the deepest levels are left uncounted, and the explanation says so.
+        let mut text = String::from(
+            "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n[[source]]\nname = \"s\"\narrival = { process = \"burst\" }\ntemplate = \"root\"\n[templates.root]\nkind = \"seq\"\nsteps = [\"again\"",
+        );
+        for i in 0..3_000 {
+            text.push_str(&format!(", \"c{i}\""));
+        }
+        text.push_str("]\n[templates.again]\nkind = \"spawn\"\nprobability = 0.5\nwidth = 1\nchild = \"root\"\nmax_depth = 10000\n");
+        for i in 0..3_000 {
+            text.push_str(&format!(
+                "[templates.c{i}]\nkind = \"call\"\nprompt_tokens = 10\nmax_tokens = 1\noutput_tokens = 1\n"
+            ));
+        }
+        text.push_str("[[policy]]\nname = \"p\"\n");
+        let e = explain(&parse(&text, "t.toml").unwrap());
+        assert!(e.sources[0].job.truncated);
+        // Each level adds half the one below: the counted part converges to 2 x 3,000.
+        let calls = e.sources[0].job.per_job.requests;
+        assert!(calls > 5_999.0 && calls <= 6_000.0, "{calls}");
     }
 
     #[test]

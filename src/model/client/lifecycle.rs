@@ -91,14 +91,11 @@ impl World<'_> {
             }
         };
         // The prefix has a stream of its own, so declaring one changes no other draw.
-        let (cached, hit_rate) = match &spec.cache {
-            None => (0.0, 1.0),
+        let cached = match &spec.cache {
+            None => 0.0,
             Some(c) => match &c.tokens {
-                Dist::Constant(t) => (*t, c.hit_rate),
-                d => (
-                    d.sample(&mut stream(self.seed, CACHED_PROMPT, &key)),
-                    c.hit_rate,
-                ),
+                Dist::Constant(t) => *t,
+                d => d.sample(&mut stream(self.seed, CACHED_PROMPT, &key)),
             },
         };
         let max_tokens = spec.max_tokens;
@@ -111,7 +108,6 @@ impl World<'_> {
                 .unwrap_or(round_to_u32(output))
                 .min(max_tokens),
             cached: round_to_u32(cached).min(prompt),
-            hit_rate,
             cache_hit: false,
         };
         let call = self.new_call(task, now, sizes, None, 0);
@@ -268,8 +264,13 @@ impl World<'_> {
         c.attempt = stamp;
         c.sent_at = now;
         c.in_flight_at_send = in_flight + 1;
-        let (cached, hit_rate) = (c.sizes.cached, c.sizes.hit_rate);
-        if cached > 0 {
+        if c.sizes.cached > 0 {
+            let task = c.task;
+            let hit_rate = self
+                .call_spec(task)
+                .cache
+                .as_ref()
+                .map_or(1.0, |c| c.hit_rate);
             // Keyed by the attempt: every policy sees the same hits for the same attempt.
             let hit = hit_rate >= 1.0
                 || (hit_rate > 0.0
