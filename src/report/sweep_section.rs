@@ -22,6 +22,18 @@ fn walk_cells(w: &Walk, walked: &str) -> (String, String) {
     (breaks, held)
 }
 
+/// How the breaking-point table reads, after "Walking `<parameter>` upwards".
+const BREAKS_READ: &str = ": the first value where some runs had failed jobs (✗), or how far the policy holds (✓), with its job latency p99 there.";
+
+/// The parameter each policy is walked along (its dotted path).
+fn walked_path(sweep: &Sweep) -> &str {
+    sweep
+        .params
+        .get(walked(sweep))
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
 /// The walked parameter's short name (its last path segment), for cells.
 fn short(path: &str) -> &str {
     path.rsplit('.').next().unwrap_or(path)
@@ -35,15 +47,11 @@ pub(super) fn html(sweep: &Sweep, replications: Option<u32>) -> String {
         "<h2>Findings</h2>\n<p class=\"reading\">{}</p>",
         spans_html(&reading(sweep, replications))
     );
-    let walked = sweep
-        .params
-        .get(walked(sweep))
-        .map(String::as_str)
-        .unwrap_or("");
+    let walked = walked_path(sweep);
     let breaks = breaking_points(sweep);
     let _ = writeln!(
         h,
-        "<h2>Where each policy breaks</h2>\n<p>Walking <code>{}</code> upwards: the first value where some runs had failed jobs (✗), or how far the policy holds (✓), with its job latency p99 there.</p>",
+        "<h2>Where each policy breaks</h2>\n<p>Walking <code>{}</code> upwards{BREAKS_READ}</p>",
         escape(walked)
     );
     h.push_str("<div class=\"scroll\"><table class=\"text\">\n<thead><tr><th>policy</th><th>with</th><th>breaks</th><th>holds to</th></tr></thead>\n<tbody>\n");
@@ -122,15 +130,11 @@ pub(super) fn markdown(sweep: &Sweep, replications: Option<u32>) -> String {
         "## Findings\n\n{}\n",
         spans_md(&reading(sweep, replications))
     );
-    let walked = sweep
-        .params
-        .get(walked(sweep))
-        .map(String::as_str)
-        .unwrap_or("");
+    let walked = walked_path(sweep);
     let breaks = breaking_points(sweep);
     let _ = writeln!(
         m,
-        "## Where each policy breaks\n\nWalking `{walked}` upwards: the first value where some runs had failed jobs (✗), or how far the policy holds (✓), with its job latency p99 there.\n"
+        "## Where each policy breaks\n\nWalking `{walked}` upwards{BREAKS_READ}\n"
     );
     m.push_str("| policy | with | breaks | holds to |\n|---|---|---|---|\n");
     for (policy, walks) in &breaks {
