@@ -42,6 +42,10 @@ pub fn observe(metric: &MetricRef, policy: &PolicyResult) -> Option<(f64, f64)> 
             let t = policy.tenants.iter().find(|t| &t.name == tenant)?;
             Some((t.aggregate.mean.get(metric)?, t.aggregate.ci95.get(metric)?))
         }
+        MetricRef::Provider { provider, metric } => {
+            let p = policy.providers.iter().find(|p| &p.name == provider)?;
+            Some((p.aggregate.mean.get(metric)?, p.aggregate.ci95.get(metric)?))
+        }
     }
 }
 
@@ -576,6 +580,7 @@ mod tests {
             series: None,
             distribution: None,
             tenants: Vec::new(),
+            providers: Vec::new(),
         }
     }
 

@@ -63,12 +63,13 @@ pub const MANIFEST: &str = "manifest.json";
 
 /// The files a run writes into its directory (top level): every one present must be in the
 /// manifest, and those a new run does not write are removed when it moves its files in.
-pub const RUN_FILES: [&str; 7] = [
+pub const RUN_FILES: [&str; 8] = [
     "summary.json",
     "summary.csv",
     "runs.csv",
     "latency.csv",
     "tenants.csv",
+    "providers.csv",
     "timeseries.csv",
     "scenario.toml",
 ];

@@ -39,7 +39,7 @@ enum Command {
         format: Format,
         /// Where to write the results: summary.json, summary.csv, runs.csv, latency.csv,
         /// timeseries.csv (with a timeseries_interval), tenants.csv (with several tenants),
-        /// scenario.toml (a copy of the scenario), manifest.json (every file's checksum) and
+        /// providers.csv (with several providers), scenario.toml (a copy of the scenario), manifest.json (every file's checksum) and
         /// charts/ [default: output/<scenario name>]. Not a sweep's directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,

@@ -427,6 +427,7 @@ mod tests {
                 series: None,
                 distribution: None,
                 tenants: Vec::new(),
+                providers: Vec::new(),
             }],
             warnings: Vec::new(),
         }

@@ -5,10 +5,11 @@
 //! are a contract: they are the JSON keys, the CSV columns, and what checks refer to.
 
 pub mod latency;
+pub mod provider;
 pub mod recorder;
 pub mod summary;
 pub mod timeseries;
 
 pub use latency::LatencyStore;
 pub use recorder::Recorder;
-pub use summary::{Aggregate, MetricSet, Metrics, TenantMetrics};
+pub use summary::{Aggregate, MetricSet, Metrics, ProviderMetrics, TenantMetrics};

@@ -81,10 +81,16 @@ pub struct TenantRecorder {
     pub tokens_cache_read: u64,
     /// Input tokens billed as cache writes (also counted in `tokens_input`).
     pub tokens_cache_write: u64,
+    /// With several providers (several prices): spend, USD, summed bill by bill.
+    pub cost_usd: f64,
+    /// With several providers: what the cache saved, USD, summed bill by bill.
+    pub saved_usd: f64,
 }
 
 impl TenantRecorder {
-    fn metrics(&self, prices: &Prices) -> TenantMetrics {
+    /// Its numbers, its spend at `prices` (`None`: at several providers' prices, summed bill by
+    /// bill).
+    fn metrics(&self, prices: Option<&Prices>) -> TenantMetrics {
         let secs = |ns: u64| nanos_to_secs(ns);
         let j = self.job_latency.quantiles(&[0.5, 0.99]);
         let c = self.call_latency.quantiles(&[0.5, 0.99]);
@@ -102,16 +108,19 @@ impl TenantRecorder {
             attempts: self.attempts as f64,
             rate_limited: self.rate_limited as f64,
             tokens_billed: (self.tokens_input + self.tokens_output) as f64,
-            cost_usd: prices.cost(
-                self.tokens_input,
-                self.tokens_output,
-                self.tokens_cache_read,
-                self.tokens_cache_write,
-            ),
+            cost_usd: prices.map_or(self.cost_usd, |p| {
+                p.cost(
+                    self.tokens_input,
+                    self.tokens_output,
+                    self.tokens_cache_read,
+                    self.tokens_cache_write,
+                )
+            }),
             tokens_cache_read: self.tokens_cache_read as f64,
             tokens_cache_write: self.tokens_cache_write as f64,
-            cost_saved_by_cache_usd: prices
-                .saved_by_cache(self.tokens_cache_read, self.tokens_cache_write),
+            cost_saved_by_cache_usd: prices.map_or(self.saved_usd, |p| {
+                p.saved_by_cache(self.tokens_cache_read, self.tokens_cache_write)
+            }),
         }
     }
 }
@@ -375,8 +384,8 @@ impl Recorder {
 
 impl Recorder {
     /// Per-tenant numbers: from their own counts when there are several tenants, or the totals
-    /// for a single tenant.
-    pub fn tenant_metrics(&self, totals: &Metrics, prices: &Prices) -> Vec<TenantMetrics> {
+    /// for a single tenant; spend at `prices` (`None`: several providers' prices).
+    pub fn tenant_metrics(&self, totals: &Metrics, prices: Option<&Prices>) -> Vec<TenantMetrics> {
         if self.tenants.is_empty() {
             let m = totals;
             return vec![TenantMetrics {

@@ -203,6 +203,41 @@ metrics! {
     }
 }
 
+metrics! {
+    /// One provider's numbers within a run (or their mean over replications), for scenarios
+    /// with several providers.
+    ProviderMetrics {
+    /// Attempts sent to it.
+    attempts,
+    /// Attempts it admitted past its limits.
+    admitted,
+    /// 429s it answered (its limits or its in-flight cap).
+    rate_limited,
+    /// Server errors it answered (outages, and admitted attempts failing).
+    server_errors,
+    /// Its attempts the client abandoned at the per-attempt timeout.
+    timeouts,
+    /// Attempts it answered successfully.
+    answered,
+    /// Answered attempts per second of the run.
+    goodput_calls_per_s,
+    /// Attempts that reached it as a fallback from another provider.
+    fallbacks_in,
+    /// Times the router took it out of every pick after it kept failing.
+    cooldowns,
+    /// Time it spent in those cooldowns, seconds.
+    cooldown_s,
+    /// Most attempts in flight at it at once.
+    peak_in_flight,
+    /// Input tokens it billed.
+    tokens_input,
+    /// Output tokens it billed.
+    tokens_output,
+    /// Its spend, USD, at its own prices.
+    cost_usd,
+    }
+}
+
 /// A metric set's mean over replications with the half-width of its 95% confidence interval.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Aggregate<T = Metrics> {

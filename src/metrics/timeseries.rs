@@ -18,7 +18,7 @@ use serde::Serialize;
 pub const MAX_TIMESERIES_SAMPLES: usize = 1_000_000;
 
 /// The state read at the end of an interval.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Gauges {
     /// Attempts admitted by the provider and not finished.
     pub in_flight: u64,
@@ -30,6 +30,26 @@ pub struct Gauges {
     pub limit_tokens_per_s: f64,
     /// Spend so far, USD.
     pub spend_usd: f64,
+    /// With several providers: attempts in flight at each.
+    pub in_flight_by_provider: Vec<u64>,
+}
+
+/// One provider's part of an interval, with several providers.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProviderSample {
+    /// Gauge: attempts in flight at it.
+    pub in_flight: u64,
+    /// 429s it answered per second.
+    pub rate_limited_per_s: f64,
+    /// Attempts it answered successfully per second.
+    pub goodput_calls_per_s: f64,
+}
+
+/// One provider's counts within the open interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProviderCounts {
+    pub rate_limited: u64,
+    pub completed: u64,
 }
 
 /// One interval.
@@ -57,6 +77,10 @@ pub struct Sample {
     pub goodput_calls_per_s: f64,
     /// Gauge: spend so far, USD.
     pub spend_usd: f64,
+    /// With several providers: each one's part, by provider index (written as columns of their
+    /// own, not by serde).
+    #[serde(skip)]
+    pub providers: Vec<ProviderSample>,
 }
 
 /// Counts within the open interval.
@@ -95,18 +119,24 @@ pub struct TimeSeries {
     pub counts: Counts,
     /// The counts of the last closed interval, to fold a short last stretch into.
     last_counts: Counts,
+    /// With several providers: what happened at each in the open interval.
+    pub provider_counts: Vec<ProviderCounts>,
+    last_provider_counts: Vec<ProviderCounts>,
     samples: Vec<Sample>,
 }
 
 impl TimeSeries {
-    /// A series with intervals of `interval_ns` (at least 1 ns).
-    pub fn new(interval_ns: u64) -> TimeSeries {
+    /// A series with intervals of `interval_ns` (at least 1 ns), with a part per provider when
+    /// `providers` (counted apart) is above 0.
+    pub fn new(interval_ns: u64, providers: usize) -> TimeSeries {
         let interval_ns = interval_ns.max(1);
         TimeSeries {
             interval_ns,
             next_edge: interval_ns,
             counts: Counts::default(),
             last_counts: Counts::default(),
+            provider_counts: vec![ProviderCounts::default(); providers],
+            last_provider_counts: vec![ProviderCounts::default(); providers],
             samples: Vec::new(),
         }
     }
@@ -119,7 +149,7 @@ impl TimeSeries {
 
     /// Closes every interval ending at or before `now`, with `gauges` the state held since the
     /// previous event (so the state at each of those edges).
-    pub fn close_until(&mut self, now: SimTime, gauges: Gauges) {
+    pub fn close_until(&mut self, now: SimTime, gauges: &Gauges) {
         while now.0 >= self.next_edge {
             if self.samples.len() >= MAX_TIMESERIES_SAMPLES {
                 // Full: no edge is due again, so events stop calling here.
@@ -132,15 +162,20 @@ impl TimeSeries {
 
     /// Closes the open interval; past [`MAX_TIMESERIES_SAMPLES`] rows the series records no
     /// more (memory and the work of an event stay bounded whatever the interval).
-    fn close(&mut self, g: Gauges) {
+    fn close(&mut self, g: &Gauges) {
         if self.samples.len() >= MAX_TIMESERIES_SAMPLES {
             self.next_edge = u64::MAX;
             return;
         }
         let c = std::mem::take(&mut self.counts);
+        let pc = std::mem::replace(
+            &mut self.provider_counts,
+            vec![ProviderCounts::default(); self.last_provider_counts.len()],
+        );
         self.samples
-            .push(sample(self.next_edge, self.interval_ns, c, g));
+            .push(sample(self.next_edge, self.interval_ns, c, &pc, g));
         self.last_counts = c;
+        self.last_provider_counts = pc;
         self.next_edge = self.next_edge.saturating_add(self.interval_ns);
     }
 
@@ -148,15 +183,20 @@ impl TimeSeries {
     /// itself (the run's end) holding what happened since the last edge. When that stretch is
     /// shorter than a quarter of an interval it is folded into the row before, which then ends at `end`.
     pub fn finish(mut self, end: SimTime, gauges: Gauges) -> Vec<Sample> {
-        self.close_until(end, gauges);
+        self.close_until(end, &gauges);
         if self.next_edge == u64::MAX || self.samples.len() >= MAX_TIMESERIES_SAMPLES {
             return self.samples;
         }
         let open_start = self.next_edge - self.interval_ns;
         let mut counts = std::mem::take(&mut self.counts);
+        let mut pc = std::mem::take(&mut self.provider_counts);
         let mut start = open_start;
         if end.0.saturating_sub(open_start) < self.interval_ns / 4 && self.samples.pop().is_some() {
             counts = counts.plus(self.last_counts);
+            for (c, last) in pc.iter_mut().zip(&self.last_provider_counts) {
+                c.rate_limited += last.rate_limited;
+                c.completed += last.completed;
+            }
             start = open_start - self.interval_ns;
         }
         // A run that ended at time zero covers no time: its one row is its first interval.
@@ -166,13 +206,13 @@ impl TimeSeries {
             start + self.interval_ns
         };
         self.samples
-            .push(sample(stop, stop - start, counts, gauges));
+            .push(sample(stop, stop - start, counts, &pc, &gauges));
         self.samples
     }
 }
 
 /// The row of a stretch of `span_ns` ending at `end_ns`.
-fn sample(end_ns: u64, span_ns: u64, c: Counts, g: Gauges) -> Sample {
+fn sample(end_ns: u64, span_ns: u64, c: Counts, pc: &[ProviderCounts], g: &Gauges) -> Sample {
     let per_s = 1.0 / nanos_to_secs(span_ns);
     Sample {
         t_s: nanos_to_secs(end_ns),
@@ -186,6 +226,15 @@ fn sample(end_ns: u64, span_ns: u64, c: Counts, g: Gauges) -> Sample {
         timeouts_per_s: c.timeouts as f64 * per_s,
         goodput_calls_per_s: c.completed as f64 * per_s,
         spend_usd: g.spend_usd,
+        providers: pc
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ProviderSample {
+                in_flight: g.in_flight_by_provider.get(i).copied().unwrap_or(0),
+                rate_limited_per_s: p.rate_limited as f64 * per_s,
+                goodput_calls_per_s: p.completed as f64 * per_s,
+            })
+            .collect(),
     }
 }
 
@@ -197,7 +246,7 @@ mod tests {
 
     #[test]
     fn counts_land_in_their_interval_and_gauges_are_read_at_its_end() {
-        let mut ts = TimeSeries::new(S);
+        let mut ts = TimeSeries::new(S, 0);
         let g = |n| Gauges {
             in_flight: n,
             ..Default::default()
@@ -205,7 +254,7 @@ mod tests {
         ts.counts.completed += 2; // during [0, 1)
         assert!(!ts.due(SimTime(S - 1)));
         assert!(ts.due(SimTime(S)));
-        ts.close_until(SimTime(3 * S + 5), g(7)); // closes [0,1), [1,2), [2,3)
+        ts.close_until(SimTime(3 * S + 5), &g(7)); // closes [0,1), [1,2), [2,3)
         ts.counts.rate_limited += 3; // during [3, 3.75]: the run ends at 3.75 s
         let samples = ts.finish(SimTime(3 * S + 3 * S / 4), g(1));
         assert_eq!(samples.len(), 4);
@@ -223,9 +272,9 @@ mod tests {
 
     #[test]
     fn a_last_stretch_under_a_quarter_interval_is_folded_into_the_row_before() {
-        let mut ts = TimeSeries::new(S);
+        let mut ts = TimeSeries::new(S, 0);
         ts.counts.completed += 3; // during [0, 1)
-        ts.close_until(SimTime(S), Gauges::default());
+        ts.close_until(SimTime(S), &Gauges::default());
         ts.counts.completed += 1; // at 1.125 s, the run's last event
         let samples = ts.finish(
             SimTime(S + S / 8),
@@ -240,8 +289,8 @@ mod tests {
         assert_eq!(samples[0].spend_usd, 2.0, "gauges at the run's end");
         // A run ending exactly on an edge: the events at that instant are in the last row,
         // and no empty interval follows it.
-        let mut ts = TimeSeries::new(S);
-        ts.close_until(SimTime(2 * S), Gauges::default());
+        let mut ts = TimeSeries::new(S, 0);
+        ts.close_until(SimTime(2 * S), &Gauges::default());
         ts.counts.completed += 1;
         let samples = ts.finish(SimTime(2 * S), Gauges::default());
         assert_eq!(
@@ -253,7 +302,7 @@ mod tests {
 
     #[test]
     fn rates_are_per_second_whatever_the_interval() {
-        let mut ts = TimeSeries::new(S / 4);
+        let mut ts = TimeSeries::new(S / 4, 0);
         ts.counts.admitted_tokens = 100.0;
         let samples = ts.finish(SimTime(S / 8), Gauges::default());
         assert_eq!(samples.len(), 1);
@@ -265,13 +314,13 @@ mod tests {
     fn a_series_keeps_at_most_its_row_cap_and_stops_closing_past_it() {
         // 1 ns intervals over 3M ns: three times the cap; an event at the end of time must not
         // loop over its 2^64 intervals either.
-        let mut ts = TimeSeries::new(1);
+        let mut ts = TimeSeries::new(1, 0);
         ts.close_until(
             SimTime(3 * MAX_TIMESERIES_SAMPLES as u64),
-            Gauges::default(),
+            &Gauges::default(),
         );
         assert!(!ts.due(SimTime(u64::MAX - 1)));
-        ts.close_until(SimTime(u64::MAX), Gauges::default());
+        ts.close_until(SimTime(u64::MAX), &Gauges::default());
         let samples = ts.finish(SimTime(u64::MAX), Gauges::default());
         assert_eq!(samples.len(), MAX_TIMESERIES_SAMPLES);
     }

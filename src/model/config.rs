@@ -126,7 +126,7 @@ pub(super) fn counting_window(field: &'static str, ns: u64) -> Result<u64, SpecE
     }
 }
 
-/// A whole scenario: one provider, a workload, and the policies to compare on it.
+/// A whole scenario: its providers, a workload, and the policies to compare on it.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// Short name; also the output directory's name.
@@ -141,8 +141,9 @@ pub struct Scenario {
     pub guards: Guards,
     /// Sampling interval of the per-policy time series, if one is wanted.
     pub timeseries_interval_ns: Option<u64>,
-    /// The service every call goes to.
-    pub provider: Provider,
+    /// The services calls go to (at least one). A policy without a route sends every call to
+    /// the first.
+    pub providers: Vec<Provider>,
     /// Where jobs come from.
     pub sources: Vec<Source>,
     /// Tenant names; a source's `tenant` indexes this list.
@@ -304,6 +305,8 @@ pub enum Serving {
 /// The rate-limited service.
 #[derive(Clone, Debug)]
 pub struct Provider {
+    /// Name, unique in the scenario (a single `[provider]` table takes the scenario's name).
+    pub name: String,
     /// Limits an attempt must all pass.
     pub limits: Vec<Limit>,
     /// Whether a refused attempt still uses up the capacity it asked for (OpenAI: "unsuccessful
@@ -440,6 +443,8 @@ pub struct Policy {
     pub concurrency: Option<super::concurrency::ConcurrencySpec>,
     /// A client-side throttle on sending.
     pub throttle: Option<ThrottleSpec>,
+    /// Routing over several providers; `None` sends every call to the first.
+    pub route: Option<super::router::RouteSpec>,
 }
 
 /// A client-side throttle that acts before an attempt is sent.

@@ -77,6 +77,11 @@ pub struct Live {
     pub job_tokens: u64,
     /// Jobs, attempts and tokens summed over tenants, when tenants are counted apart.
     pub tenant_sums: Option<[u64; 3]>,
+    /// Attempts, 429s, server errors, timeouts, answers and tokens billed summed over
+    /// providers, when providers are counted apart.
+    pub provider_sums: Option<[u64; 6]>,
+    /// Each provider's attempts in flight: (as its recorder counts them, as it holds them).
+    pub provider_in_flight_pairs: Vec<(u64, u64)>,
 }
 
 static FORCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -241,6 +246,30 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
                  counts {}, {}, {billed}",
                 m.jobs, m.attempts
             ),
+        );
+    }
+    if let Some([attempts, limited, errors, timeouts, answered, tokens]) = live.provider_sums {
+        let run = [
+            m.attempts as u64,
+            m.rate_limited as u64,
+            m.server_errors as u64,
+            m.timeouts as u64,
+            life.answered,
+            billed,
+        ];
+        rule(
+            [attempts, limited, errors, timeouts, answered, tokens] == run,
+            format!(
+                "providers add up to {attempts} attempts, {limited} 429s, {errors} server \
+                 errors, {timeouts} timeouts, {answered} answers, {tokens} tokens; the run counts \
+                 {run:?}"
+            ),
+        );
+    }
+    for (k, &(recorded, held)) in live.provider_in_flight_pairs.iter().enumerate() {
+        rule(
+            recorded == held,
+            format!("provider {k}: its recorder counts {recorded} in flight, it holds {held}"),
         );
     }
     rule(

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod limiter;
 pub mod provider;
 pub mod retry;
+pub mod router;
 pub mod throttle;
 pub mod workload;
 pub mod world;

@@ -121,6 +121,8 @@ pub struct Cut {
 /// The provider's state during one run.
 pub struct Provider<'a> {
     spec: &'a Spec,
+    /// Its place among the scenario's providers (its events carry it).
+    index: u8,
     seed: u64,
     /// Each limit with what it counts and the most one attempt may ever cost against it (its
     /// configured burst or window limit, whatever the current capacity).
@@ -136,9 +138,11 @@ pub struct Provider<'a> {
 }
 
 impl<'a> Provider<'a> {
-    pub fn new(spec: &'a Spec, seed: u64) -> Provider<'a> {
+    /// Provider number `index` of the scenario, run with `seed`.
+    pub fn new(spec: &'a Spec, index: u8, seed: u64) -> Provider<'a> {
         Provider {
             spec,
+            index,
             seed,
             limits: spec
                 .limits
@@ -171,6 +175,12 @@ impl<'a> Provider<'a> {
     /// The first capacity change, to schedule at the start.
     pub fn first_capacity_step(&self) -> Option<SimTime> {
         self.spec.capacity.first().map(|s| SimTime(s.at_ns))
+    }
+
+    /// What it is: its spec.
+    #[inline]
+    pub fn spec(&self) -> &'a Spec {
+        self.spec
     }
 
     /// Attempts admitted and not yet left: queued or being served.
@@ -400,6 +410,7 @@ impl<'a> Provider<'a> {
             q.push(
                 SimTime(next.at_ns),
                 Event::Capacity {
+                    provider: self.index,
                     step: step as u32 + 1,
                 },
             );
@@ -445,7 +456,14 @@ impl<'a> Provider<'a> {
                 .max(now)
                 .after(secs_to_nanos(r.tokens_left / (r.decode_rate * share)))
         };
-        q.push(at, Event::Finish { request: id, stamp });
+        q.push(
+            at,
+            Event::Finish {
+                provider: self.index,
+                request: id,
+                stamp,
+            },
+        );
     }
 
     /// Under processor sharing, the number served changed: bring everyone's progress up to `now`

@@ -9,8 +9,8 @@
 //!   work limits;
 //! - the client ([`super::client`]): each call's attempts, retry layers, deadlines, admission
 //!   line, retry budget, hedges, and the policies behind [`super::client::hooks::ClientPolicy`];
-//! - the provider ([`super::provider`]): limits, serving slots, processor sharing, capacity,
-//!   outages;
+//! - the providers ([`super::provider`]): limits, serving slots, processor sharing, capacity,
+//!   outages, one state per provider; the router ([`super::router`]) picks among them;
 //! - the ledger ([`super::ledger`]): every observation recorded once, for the run, its tenant and
 //!   the time series.
 //!
@@ -25,11 +25,12 @@ use super::ids::{CallId, Key, RequestId, Stamps, TaskId};
 use super::jobs::Workload;
 use super::ledger::Ledger;
 use super::provider::Provider;
+use super::router::Router;
 use crate::engine::rng::{purpose, stream};
 use crate::engine::{EventQueue, GuardTripped, Model, RunStats, SimTime, run};
 use crate::metrics::recorder::{Distribution, Prices};
 use crate::metrics::timeseries::{Gauges, Sample};
-use crate::metrics::{Metrics, TenantMetrics};
+use crate::metrics::{Metrics, ProviderMetrics, TenantMetrics};
 use slab::Slab;
 
 const ARRIVALS: u64 = purpose("arrivals");
@@ -48,8 +49,12 @@ pub enum Event {
         through_admission: bool,
         serial: u64,
     },
-    /// The provider finishes serving a request. Stamped with its finish schedule.
-    Finish { request: RequestId, stamp: u64 },
+    /// A provider finishes serving a request. Stamped with its finish schedule.
+    Finish {
+        provider: u8,
+        request: RequestId,
+        stamp: u64,
+    },
     /// The client's per-attempt timeout. Stamped with the attempt.
     Timeout { call: CallId, attempt: u64 },
     /// Time to hedge an attempt if it is still out. Stamped with the attempt.
@@ -59,8 +64,8 @@ pub enum Event {
     /// The client's buckets may now all hold enough for the head of its line (the wake is set at
     /// the longest of their waits).
     AdmissionWake,
-    /// The provider's capacity changes to step `step` of its schedule.
-    Capacity { step: u32 },
+    /// A provider's capacity changes to step `step` of its schedule.
+    Capacity { provider: u8, step: u32 },
 }
 
 impl Event {
@@ -84,6 +89,9 @@ pub struct RunOutput {
     pub distribution: Option<Distribution>,
     /// Each tenant's numbers, by tenant index.
     pub tenants: Vec<TenantMetrics>,
+    /// Each provider's numbers, by provider index, when the scenario has several (else empty:
+    /// the one provider's numbers are the totals).
+    pub providers: Vec<ProviderMetrics>,
     /// The guard that stopped the run, when the scenario lets guards stop runs quietly.
     pub guard: Option<GuardTripped>,
 }
@@ -97,7 +105,10 @@ pub struct World<'a> {
     pub(crate) stamps: Stamps,
     pub(crate) work: Workload,
     pub(crate) client: Client,
-    pub(crate) provider: Provider<'a>,
+    /// The scenario's providers, by index.
+    pub(crate) providers: Vec<Provider<'a>>,
+    /// With a route in the policy: what the router knows of the providers.
+    pub(crate) router: Option<Router>,
     pub(crate) ledger: Ledger,
     /// Time of the last event that was not stale: the run's end.
     last_event: SimTime,
@@ -116,7 +127,7 @@ pub fn simulate_full(
     seed: u64,
     details: bool,
 ) -> Result<RunOutput, GuardTripped> {
-    let p = &scenario.provider;
+    let prices: Vec<Prices> = scenario.providers.iter().map(Prices::of).collect();
     let mut world = World {
         scenario,
         policy,
@@ -135,11 +146,20 @@ pub fn simulate_full(
             walking: false,
         },
         client: Client::new(scenario, policy),
-        provider: Provider::new(p, seed),
+        providers: scenario
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Provider::new(p, i as u8, seed))
+            .collect(),
+        router: policy
+            .route
+            .as_ref()
+            .map(|_| Router::new(&scenario.providers)),
         ledger: Ledger::new(
             scenario.tenants.len(),
             scenario.timeseries_interval_ns.filter(|_| details),
-            Prices::of(p),
+            prices.clone(),
         ),
         last_event: SimTime::ZERO,
     };
@@ -151,8 +171,16 @@ pub fn simulate_full(
             queue.push(first, Event::Arrive { source: i as u32 });
         }
     }
-    if let Some(at) = world.provider.first_capacity_step() {
-        queue.push(at, Event::Capacity { step: 0 });
+    for (i, p) in world.providers.iter().enumerate() {
+        if let Some(at) = p.first_capacity_step() {
+            queue.push(
+                at,
+                Event::Capacity {
+                    provider: i as u8,
+                    step: 0,
+                },
+            );
+        }
     }
     let (events, guard) = match run(&mut world, &mut queue, &scenario.guards) {
         Ok(RunStats { events, .. }) => (events, None),
@@ -163,9 +191,9 @@ pub fn simulate_full(
     let end = world.last_event;
     let gauges = world.gauges(&world.ledger);
     let rec = &world.ledger.rec;
-    let prices = Prices::of(p);
-    let mut metrics = rec.finish(end, events, &prices);
+    let mut metrics = rec.finish(end, events, &prices[0]);
     metrics.guard_tripped = guard.is_some() as u8 as f64;
+    let providers = world.provider_metrics(end, &mut metrics);
     if conservation::enabled() {
         let broken = conservation::violations(
             &world.ledger.life,
@@ -181,10 +209,12 @@ pub fn simulate_full(
             broken.join("\n  ")
         );
     }
-    let tenants = rec.tenant_metrics(&metrics, &prices);
+    let several = world.ledger.several_providers();
+    let tenants = rec.tenant_metrics(&metrics, (!several).then_some(&prices[0]));
     Ok(RunOutput {
         guard,
         tenants,
+        providers,
         metrics,
         series: world.ledger.series.take().map(|s| s.finish(end, gauges)),
         distribution: details.then(|| world.ledger.rec.distribution()),
@@ -202,9 +232,9 @@ impl Model for World<'_> {
             return;
         }
         self.last_event = now;
-        let (provider, client) = (&self.provider, &self.client);
+        let (providers, client) = (&self.providers, &self.client);
         self.ledger
-            .tick(now, |ledger| Self::gauges_of(provider, client, ledger));
+            .tick(now, |ledger| Self::gauges_of(providers, client, ledger));
         match event {
             Event::Arrive { source } => self.arrive(now, source as usize, q),
             Event::Send {
@@ -215,7 +245,9 @@ impl Model for World<'_> {
                 self.client.set_delayed(call, false);
                 self.dispatch(now, call, through_admission, q)
             }
-            Event::Finish { request, .. } => self.served(now, request, q),
+            Event::Finish {
+                provider, request, ..
+            } => self.served(now, provider as usize, request, q),
             Event::Timeout { call, .. } => self.timed_out(now, call, q),
             Event::Hedge { call, .. } => self.hedge(now, call, q),
             Event::NextCall { task } => self.start_call(now, task, q),
@@ -225,7 +257,9 @@ impl Model for World<'_> {
                 }
                 self.admit_waiting(now, q);
             }
-            Event::Capacity { step } => self.provider.capacity_step(now, step as usize, q),
+            Event::Capacity { provider, step } => {
+                self.providers[provider as usize].capacity_step(now, step as usize, q)
+            }
         }
         self.settle(now, q);
     }
@@ -249,7 +283,11 @@ impl World<'_> {
     fn is_current(&self, event: &Event) -> bool {
         let calls = &self.client.calls;
         match *event {
-            Event::Finish { request, stamp } => self.provider.finishing(Key { id: request, stamp }),
+            Event::Finish {
+                provider,
+                request,
+                stamp,
+            } => self.providers[provider as usize].finishing(Key { id: request, stamp }),
             Event::Timeout { call, attempt } | Event::Hedge { call, attempt } => calls
                 .get(call.index())
                 .is_some_and(|c| c.request.is_some() && c.attempt == attempt),
@@ -261,17 +299,58 @@ impl World<'_> {
     }
 
     fn gauges(&self, ledger: &Ledger) -> Gauges {
-        Self::gauges_of(&self.provider, &self.client, ledger)
+        Self::gauges_of(&self.providers, &self.client, ledger)
     }
 
-    fn gauges_of(provider: &Provider, client: &Client, ledger: &Ledger) -> Gauges {
+    /// The time series' gauges: summed over the providers, the token limit the first's.
+    fn gauges_of(providers: &[Provider], client: &Client, ledger: &Ledger) -> Gauges {
         Gauges {
-            in_flight: provider.in_flight() as u64,
-            provider_queue: provider.queued() as u64,
+            in_flight: providers.iter().map(|p| p.in_flight() as u64).sum(),
+            provider_queue: providers.iter().map(|p| p.queued() as u64).sum(),
             client_queue: client.admission.len() as u64,
-            limit_tokens_per_s: provider.token_rate_per_s(),
+            limit_tokens_per_s: providers[0].token_rate_per_s(),
             spend_usd: ledger.spend_usd(),
+            in_flight_by_provider: if ledger.several_providers() {
+                providers.iter().map(|p| p.in_flight() as u64).collect()
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    /// Attempts admitted and not yet left, at every provider.
+    #[inline]
+    pub(crate) fn in_flight(&self) -> u32 {
+        match &self.providers[..] {
+            [one] => one.in_flight(),
+            all => all.iter().map(|p| p.in_flight()).sum(),
+        }
+    }
+
+    /// Each provider's numbers when there are several, and the run's spend (in `metrics`) at
+    /// each one's prices.
+    fn provider_metrics(&self, end: SimTime, metrics: &mut Metrics) -> Vec<ProviderMetrics> {
+        let l = &self.ledger;
+        if !l.several_providers() {
+            return Vec::new();
+        }
+        let mut cost = 0.0;
+        let mut saved = 0.0;
+        let out = l
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let prices = l.prices(i);
+                cost += p.cost(prices);
+                saved += prices.saved_by_cache(p.tokens_cache_read, p.tokens_cache_write);
+                p.metrics(end, prices)
+            })
+            .collect();
+        metrics.cost_usd = cost;
+        metrics.cost_saved_by_cache_usd = saved;
+        metrics.cost_wasted_usd = l.wasted_usd;
+        out
     }
 
     /// What is live at `end`, read from each part's own state.
@@ -292,11 +371,15 @@ impl World<'_> {
             tasks: self.work.tasks.len() as u64,
             calls: self.client.calls.len() as u64,
             hedges: calls().map(|c| c.live_hedges as u64).sum(),
-            requests: self.provider.requests_held() as u64,
-            provider_in_flight: self.provider.in_flight() as u64,
+            requests: self
+                .providers
+                .iter()
+                .map(|p| p.requests_held() as u64)
+                .sum(),
+            provider_in_flight: self.in_flight() as u64,
             recorded_in_flight: rec.in_flight(),
-            provider_queued: self.provider.queued() as u64,
-            sharing: self.provider.sharing() as u64,
+            provider_queued: self.providers.iter().map(|p| p.queued() as u64).sum(),
+            sharing: self.providers.iter().map(|p| p.sharing() as u64).sum(),
             admission_line: self.client.admission.len() as u64,
             calls_in_line: calls().filter(|c| c.in_line).count() as u64,
             line: self.client.admission.counts(),
@@ -304,10 +387,29 @@ impl World<'_> {
             calls_delayed: calls().filter(|c| c.delayed).count() as u64,
             active_retries: self.client.active_retries,
             calls_retrying: self.client.retries_in_flight(),
-            open_stays_ns: self.provider.open_stays_ns(end),
+            open_stays_ns: self.providers.iter().map(|p| p.open_stays_ns(end)).sum(),
             in_flight_area_ns: rec.in_flight_area(end),
             job_tokens: self.work.jobs.iter().map(|(_, j)| j.tokens).sum(),
             tenant_sums,
+            provider_sums: self.ledger.several_providers().then(|| {
+                self.ledger.providers.iter().fold([0; 6], |s, p| {
+                    [
+                        s[0] + p.attempts,
+                        s[1] + p.rate_limited,
+                        s[2] + p.server_errors,
+                        s[3] + p.timeouts,
+                        s[4] + p.answered,
+                        s[5] + p.tokens_input + p.tokens_output,
+                    ]
+                })
+            }),
+            provider_in_flight_pairs: self
+                .ledger
+                .providers
+                .iter()
+                .zip(&self.providers)
+                .map(|(r, p)| (r.in_flight, p.in_flight() as u64))
+                .collect(),
         }
     }
 }

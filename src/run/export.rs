@@ -3,7 +3,7 @@
 
 use super::Report;
 use crate::io::write_atomic;
-use crate::metrics::{Metrics, TenantMetrics};
+use crate::metrics::{Metrics, ProviderMetrics, TenantMetrics};
 use serde::Serialize;
 use std::path::Path;
 
@@ -23,6 +23,16 @@ struct JsonPolicy<'a> {
     ci95: Option<&'a Metrics>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tenants: Vec<JsonTenant<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    providers: Vec<JsonProvider<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonProvider<'a> {
+    name: &'a str,
+    metrics: &'a ProviderMetrics,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ci95: Option<&'a ProviderMetrics>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +64,15 @@ pub fn to_json(report: &Report) -> String {
                         name: &t.name,
                         metrics: &t.aggregate.mean,
                         ci95: (report.replications > 1).then_some(&t.aggregate.ci95),
+                    })
+                    .collect(),
+                providers: p
+                    .providers
+                    .iter()
+                    .map(|x| JsonProvider {
+                        name: &x.name,
+                        metrics: &x.aggregate.mean,
+                        ci95: (report.replications > 1).then_some(&x.aggregate.ci95),
                     })
                     .collect(),
             })
@@ -125,7 +144,7 @@ pub fn timeseries_csv(report: &Report) -> Option<String> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
-    w.write_record([
+    let mut header: Vec<String> = [
         "policy",
         "t_s",
         "in_flight",
@@ -138,11 +157,75 @@ pub fn timeseries_csv(report: &Report) -> Option<String> {
         "timeouts_per_s",
         "goodput_calls_per_s",
         "spend_usd",
-    ])
-    .expect("in-memory CSV");
+    ]
+    .map(String::from)
+    .to_vec();
+    // With several providers, three columns per provider: `provider.<name>.<gauge or rate>`.
+    let providers: Vec<&str> = report
+        .policies
+        .iter()
+        .find(|p| !p.providers.is_empty())
+        .map(|p| p.providers.iter().map(|x| x.name.as_str()).collect())
+        .unwrap_or_default();
+    for name in &providers {
+        for column in PROVIDER_SERIES_COLUMNS {
+            header.push(format!("provider.{name}.{column}"));
+        }
+    }
+    w.write_record(&header).expect("in-memory CSV");
     for p in &report.policies {
         for s in p.series.iter().flatten() {
-            w.serialize((&p.name, s)).expect("in-memory CSV");
+            if providers.is_empty() {
+                w.serialize((&p.name, s)).expect("in-memory CSV");
+                continue;
+            }
+            let mut row = vec![
+                p.name.clone(),
+                s.t_s.to_string(),
+                s.in_flight.to_string(),
+                s.provider_queue.to_string(),
+                s.client_queue.to_string(),
+                s.admitted_tokens_per_s.to_string(),
+                s.limit_tokens_per_s.to_string(),
+                s.rate_limited_per_s.to_string(),
+                s.errors_per_s.to_string(),
+                s.timeouts_per_s.to_string(),
+                s.goodput_calls_per_s.to_string(),
+                s.spend_usd.to_string(),
+            ];
+            for k in 0..providers.len() {
+                let x = s.providers.get(k).copied().unwrap_or_default();
+                row.push(x.in_flight.to_string());
+                row.push(x.rate_limited_per_s.to_string());
+                row.push(x.goodput_calls_per_s.to_string());
+            }
+            w.write_record(&row).expect("in-memory CSV");
+        }
+    }
+    Some(String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields"))
+}
+
+/// The per-provider columns of `timeseries.csv`, after `provider.<name>.`.
+pub const PROVIDER_SERIES_COLUMNS: [&str; 3] =
+    ["in_flight", "rate_limited_per_s", "goodput_calls_per_s"];
+
+/// Per-provider numbers: one row per policy and provider, the means then their `_ci95`
+/// half-widths; `None` for a scenario with a single provider.
+pub fn providers_csv(report: &Report) -> Option<String> {
+    if report.policies.iter().all(|p| p.providers.is_empty()) {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["policy".to_string(), "provider".into()];
+    header.extend(ProviderMetrics::NAMES.iter().map(|n| n.to_string()));
+    header.extend(ProviderMetrics::NAMES.iter().map(|n| format!("{n}_ci95")));
+    w.write_record(&header).expect("in-memory CSV");
+    for p in &report.policies {
+        for x in &p.providers {
+            let mut row = vec![p.name.clone(), x.name.clone()];
+            row.extend(x.aggregate.mean.values().iter().map(|v| v.to_string()));
+            row.extend(x.aggregate.ci95.values().iter().map(|v| v.to_string()));
+            w.write_record(&row).expect("in-memory CSV");
         }
     }
     Some(String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields"))
@@ -193,7 +276,7 @@ pub fn latency_csv(report: &Report) -> String {
 }
 
 /// Writes the run's files (`summary.json`, `summary.csv`, `runs.csv`, `latency.csv` and, when
-/// there are some, `tenants.csv` and `timeseries.csv`) into `dir` as one set with its manifest
+/// there are some, `tenants.csv`, `providers.csv` and `timeseries.csv`) into `dir` as one set with its manifest
 /// (see [`crate::io::Staging`]): the files of an earlier run there are replaced, never mixed in.
 pub fn write_outputs(report: &Report, dir: &Path) -> std::io::Result<()> {
     let staging = crate::io::Staging::new(dir)?;
@@ -210,6 +293,9 @@ pub fn write_files(report: &Report, dir: &Path) -> std::io::Result<()> {
     write_atomic(&dir.join("latency.csv"), latency_csv(report).as_bytes())?;
     if let Some(t) = tenants_csv(report) {
         write_atomic(&dir.join("tenants.csv"), t.as_bytes())?;
+    }
+    if let Some(t) = providers_csv(report) {
+        write_atomic(&dir.join("providers.csv"), t.as_bytes())?;
     }
     if let Some(ts) = timeseries_csv(report) {
         write_atomic(&dir.join("timeseries.csv"), ts.as_bytes())?;

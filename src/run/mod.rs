@@ -9,7 +9,7 @@ use crate::engine::GuardTripped;
 use crate::engine::rng::{derive, purpose};
 use crate::metrics::recorder::Distribution;
 use crate::metrics::timeseries::Sample;
-use crate::metrics::{Aggregate, Metrics, TenantMetrics};
+use crate::metrics::{Aggregate, Metrics, ProviderMetrics, TenantMetrics};
 use crate::model::Scenario;
 use crate::model::config::MAX_REPLICATIONS;
 use crate::model::world::{RunOutput, simulate_full};
@@ -65,6 +65,18 @@ pub struct PolicyResult {
     /// Each tenant's numbers over the replications, in tenant order; empty for a scenario with
     /// a single tenant (its numbers are the policy's).
     pub tenants: Vec<TenantResult>,
+    /// Each provider's numbers over the replications, in provider order; empty for a scenario
+    /// with a single provider (its numbers are the policy's).
+    pub providers: Vec<ProviderResult>,
+}
+
+/// One provider's numbers under one policy.
+#[derive(Clone, Debug)]
+pub struct ProviderResult {
+    /// Provider name.
+    pub name: String,
+    /// Means and confidence intervals over the replications.
+    pub aggregate: Aggregate<ProviderMetrics>,
 }
 
 /// One tenant's numbers under one policy.
@@ -248,6 +260,23 @@ pub fn run_with_progress(
         } else {
             Vec::new()
         };
+        let providers = if scenario.providers.len() > 1 {
+            scenario
+                .providers
+                .iter()
+                .enumerate()
+                .map(|(k, provider)| {
+                    let runs: Vec<ProviderMetrics> =
+                        outputs.iter().map(|o| o.providers[k].clone()).collect();
+                    ProviderResult {
+                        name: provider.name.clone(),
+                        aggregate: Aggregate::of(&runs),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let runs: Vec<Metrics> = outputs.into_iter().map(|o| o.metrics).collect();
         policies.push(PolicyResult {
             name: scenario.policies[p].name.clone(),
@@ -256,6 +285,7 @@ pub fn run_with_progress(
             series,
             distribution,
             tenants,
+            providers,
         });
     }
     Ok(Report {

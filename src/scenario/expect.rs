@@ -20,7 +20,7 @@
 //! the model, because only `stampede check` reads them.
 
 use super::raw::Invalid;
-use crate::metrics::{Metrics, TenantMetrics};
+use crate::metrics::{Metrics, ProviderMetrics, TenantMetrics};
 use crate::model::Policy;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -90,12 +90,57 @@ pub enum MetricRef {
         /// The metric.
         metric: &'static str,
     },
+    /// `provider.<name>.<metric>`: one provider's metric, one of [`ProviderMetrics::NAMES`]
+    /// (scenarios with several providers).
+    Provider {
+        /// The provider's name.
+        provider: String,
+        /// The metric.
+        metric: &'static str,
+    },
 }
 
 impl MetricRef {
     /// The metric called `name`, or a message saying what was expected (with the closest name
     /// when there is one). `tenants` are the scenario's tenant names, for per-tenant metrics.
     pub fn parse(name: &str, tenants: &Names<'_>) -> Result<MetricRef, String> {
+        Self::parse_with_providers(name, tenants, &Names::new(&[]))
+    }
+
+    /// [`MetricRef::parse`], with `providers` the scenario's provider names when it has several
+    /// (for per-provider metrics; empty otherwise).
+    pub fn parse_with_providers(
+        name: &str,
+        tenants: &Names<'_>,
+        providers: &Names<'_>,
+    ) -> Result<MetricRef, String> {
+        if let Some(rest) = name.strip_prefix("provider.") {
+            let (provider, metric) = rest.rsplit_once('.').unwrap_or((rest, ""));
+            if providers.is_empty() {
+                return Err(format!(
+                    "expected a metric of the run summary: per-provider metrics (provider.<provider>.<metric>) exist for scenarios with several [[provider]] entries; this one has one, whose numbers are the summary's, found \"{name}\""
+                ));
+            }
+            if !providers.contains(provider) {
+                return Err(format!(
+                    "expected provider.<provider>.<metric> with a provider of this scenario ({}), found \"{name}\"",
+                    providers.listed()
+                ));
+            }
+            let Some(known) = ProviderMetrics::NAMES.iter().find(|n| **n == metric) else {
+                let hint = closest(metric, ProviderMetrics::NAMES)
+                    .map(|c| format!("; did you mean \"{c}\"?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "expected a per-provider metric ({}), found \"{metric}\"{hint}",
+                    ProviderMetrics::NAMES.join(", ")
+                ));
+            };
+            return Ok(MetricRef::Provider {
+                provider: provider.to_string(),
+                metric: known,
+            });
+        }
         if let Some(rest) = name.strip_prefix("tenant.") {
             let (tenant, metric) = rest.rsplit_once('.').unwrap_or((rest, ""));
             if !tenants.contains(tenant) {
@@ -134,6 +179,7 @@ impl MetricRef {
         match self {
             MetricRef::Summary(n) => n.to_string(),
             MetricRef::Tenant { tenant, metric } => format!("tenant.{tenant}.{metric}"),
+            MetricRef::Provider { provider, metric } => format!("provider.{provider}.{metric}"),
         }
     }
 }
@@ -213,6 +259,11 @@ impl<'a> Names<'a> {
         self.set.contains(name)
     }
 
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     /// The first few, then how many there are in all: a message stays short with 100,000 names.
     fn listed(&self) -> String {
         let mut listed = self
@@ -259,11 +310,13 @@ pub fn validate(
     entries: Vec<Spanned<RawExpect>>,
     policies: &[Policy],
     tenants: &[String],
+    providers: &[String],
     text: &str,
 ) -> Result<Vec<Expectation>, Invalid> {
     let policy_names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
     let policies = Names::new(&policy_names);
     let tenants = Names::new(tenants);
+    let providers = Names::new(if providers.len() > 1 { providers } else { &[] });
     let mut lines = super::error::LineCounter::new(text);
     let mut out = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
@@ -274,7 +327,7 @@ pub fn validate(
             None => None,
             Some(p) => policy_name(p, format!("{path}.policy"), &policies, true)?,
         };
-        let metric = MetricRef::parse(e.metric.get_ref(), &tenants)
+        let metric = MetricRef::parse_with_providers(e.metric.get_ref(), &tenants, &providers)
             .or_else(|m| invalid(e.metric.span(), format!("{path}.metric"), m))?;
         let op = match Op::parse(e.op.get_ref().trim()) {
             Some(op) => op,

@@ -118,6 +118,9 @@ pub struct LimitInfo {
     pub window_s: Option<f64>,
     #[serde(skip)]
     res: Resource,
+    /// Its provider, by index.
+    #[serde(skip)]
+    provider: usize,
 }
 
 /// One client bucket of a policy.
@@ -237,11 +240,12 @@ fn bucket_resource(b: &ScopedBucket) -> Resource {
 }
 
 fn limits(s: &Scenario) -> Vec<LimitInfo> {
-    s.provider
-        .limits
+    let several = s.providers.len() > 1;
+    s.providers
         .iter()
         .enumerate()
-        .map(|(i, l)| {
+        .flat_map(|(k, p)| p.limits.iter().enumerate().map(move |(i, l)| (k, i, l)))
+        .map(|(k, i, l)| {
             let (kind, per_s, burst, window_s) = match l.kind() {
                 LimitKind::TokenBucket { rate_per_s, burst } => {
                     ("token_bucket", rate_per_s, burst, None)
@@ -256,7 +260,12 @@ fn limits(s: &Scenario) -> Vec<LimitInfo> {
                 }
             };
             LimitInfo {
-                field: format!("provider.limit[{i}]"),
+                field: if several {
+                    format!("provider[{k}].limit[{i}]")
+                } else {
+                    format!("provider.limit[{i}]")
+                },
+                provider: k,
                 resource: resource_name(l.resource()),
                 kind,
                 per_s,
@@ -580,13 +589,14 @@ pub fn explain(s: &Scenario) -> Explanation {
     };
     let average = sum(|d| d.average);
     let peak = sum(|d| d.peak);
-    let lowest_capacity = s
-        .provider
-        .capacity
-        .iter()
-        .map(|c| (c.limits(), nanos_to_secs(c.at_ns())))
-        .filter(|(f, _)| *f < 1.0)
-        .reduce(|a, b| if b.0 < a.0 { b } else { a });
+    let lowest = |p: &crate::model::Provider| {
+        p.capacity
+            .iter()
+            .map(|c| (c.limits(), nanos_to_secs(c.at_ns())))
+            .filter(|(f, _)| *f < 1.0)
+            .reduce(|a, b| if b.0 < a.0 { b } else { a })
+    };
+    let lowest_capacity = lowest(&s.providers[0]);
     let utilisation = limits
         .iter()
         .map(|l| {
@@ -597,7 +607,7 @@ pub fn explain(s: &Scenario) -> Explanation {
                 average_per_s,
                 peak_per_s,
                 average: average_per_s.map(|v| v / l.per_s),
-                at_lowest_capacity: lowest_capacity
+                at_lowest_capacity: lowest(&s.providers[l.provider])
                     .and_then(|(f, _)| average_per_s.map(|v| v / (l.per_s * f))),
                 peak: peak_per_s.map(|v| v / l.per_s),
                 at_once: sources

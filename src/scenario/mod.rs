@@ -180,8 +180,18 @@ fn parse_expanded(
         message: inv.message,
     };
     let scenario = raw.validate(Path::new(file).parent()).map_err(invalid)?;
-    let expectations =
-        expect::validate(expect, &scenario.policies, &scenario.tenants, text).map_err(invalid)?;
+    let expectations = expect::validate(
+        expect,
+        &scenario.policies,
+        &scenario.tenants,
+        &scenario
+            .providers
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>(),
+        text,
+    )
+    .map_err(invalid)?;
     let sweep = sweep
         .map(|s| s.validate(text))
         .transpose()

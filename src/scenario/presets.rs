@@ -564,7 +564,7 @@ mod tests {
         for p in all {
             let s = crate::scenario::parse(&with(&p.name), "t.toml")
                 .unwrap_or_else(|e| panic!("{}: {e}", p.name));
-            let limits = &s.provider.limits;
+            let limits = &s.providers[0].limits;
             assert_eq!(
                 limits.len(),
                 if p.tpm.is_some() { 2 } else { 3 },
@@ -578,7 +578,10 @@ mod tests {
             let mut doc: Table = with(&p.name).parse().unwrap();
             expand_document(&mut doc).unwrap();
             let again = crate::scenario::parse(&toml::to_string(&doc).unwrap(), "t.toml").unwrap();
-            assert_eq!(format!("{:?}", again.provider), format!("{:?}", s.provider));
+            assert_eq!(
+                format!("{:?}", again.providers[0]),
+                format!("{:?}", s.providers[0])
+            );
         }
     }
 
@@ -591,21 +594,21 @@ mod tests {
             &format!("preset = \"{name}\"\nprice_input_per_mtok = 1\n"),
         );
         let edited = crate::scenario::parse(&text, "t.toml").unwrap();
-        assert_eq!(edited.provider.price_input_per_mtok, 1.0);
-        assert_eq!(plain.provider.price_input_per_mtok, 3.0);
-        let mut back = edited.provider.clone();
+        assert_eq!(edited.providers[0].price_input_per_mtok, 1.0);
+        assert_eq!(plain.providers[0].price_input_per_mtok, 3.0);
+        let mut back = edited.providers[0].clone();
         back.price_input_per_mtok = 3.0;
-        assert_eq!(format!("{back:?}"), format!("{:?}", plain.provider));
+        assert_eq!(format!("{back:?}"), format!("{:?}", plain.providers[0]));
         // A [[provider.limit]] beside the preset replaces the preset's limits.
         let text = with(name).replace(
             "\n\n[[source]]",
             "\n[[provider.limit]]\nresource = \"requests\"\nrate = 1\nburst = 1\n\n[[source]]",
         );
         let own = crate::scenario::parse(&text, "t.toml").unwrap();
-        assert_eq!(own.provider.limits.len(), 1);
+        assert_eq!(own.providers[0].limits.len(), 1);
         assert_eq!(
-            format!("{:?}", own.provider.ttft_s),
-            format!("{:?}", plain.provider.ttft_s)
+            format!("{:?}", own.providers[0].ttft_s),
+            format!("{:?}", plain.providers[0].ttft_s)
         );
     }
 
@@ -645,9 +648,9 @@ mod tests {
                 "provider = { preset = \"openai/tier-2/gpt-4o\", price_input_per_mtok = 1 }\n[scenario]",
             );
         let s = crate::scenario::parse(&text, "t.toml").unwrap();
-        assert_eq!(s.provider.price_input_per_mtok, 1.0);
-        assert_eq!(s.provider.price_output_per_mtok, 10.0);
-        assert_eq!(s.provider.limits.len(), 2);
+        assert_eq!(s.providers[0].price_input_per_mtok, 1.0);
+        assert_eq!(s.providers[0].price_output_per_mtok, 10.0);
+        assert_eq!(s.providers[0].limits.len(), 2);
         // Its errors have no position: the document was rewritten.
         let e = crate::scenario::parse(
             &text.replace("max_tokens = 500", "max_tokens = -5"),
@@ -682,17 +685,17 @@ mod tests {
             crate::scenario::parse_with_overrides(&text, "t.toml", &overrides)
         };
         let s = swept("openai/tier-2/gpt-4o", &[]).unwrap();
-        assert_eq!(s.provider.limits.len(), 2);
-        assert_eq!(s.provider.price_input_per_mtok, 1.0);
-        assert_eq!(s.provider.price_output_per_mtok, 10.0);
-        assert!(s.provider.count_rejected);
+        assert_eq!(s.providers[0].limits.len(), 2);
+        assert_eq!(s.providers[0].price_input_per_mtok, 1.0);
+        assert_eq!(s.providers[0].price_output_per_mtok, 10.0);
+        assert!(s.providers[0].count_rejected);
         // The other values apply after the swept preset, whichever order they come in.
         let s = swept(
             "openai/tier-1/gpt-4o",
             &[("provider.price_output_per_mtok", Value::Float(2.0))],
         )
         .unwrap();
-        assert_eq!(s.provider.price_output_per_mtok, 2.0);
+        assert_eq!(s.providers[0].price_output_per_mtok, 2.0);
         let e = swept("openai/tier-9/gpt-4o", &[]).unwrap_err();
         assert!(e.message.contains("unknown preset"), "{e}");
         // In the [sweep] table, an unknown name is an error at the axis.
@@ -741,7 +744,8 @@ mod tests {
         let provider = |name: &str| {
             crate::scenario::parse(&with(name), "t.toml")
                 .unwrap()
-                .provider
+                .providers
+                .remove(0)
         };
         // Anthropic: reads 0.1x and writes 1.25x the input price; reads do not count toward
         // ITPM, except on models marked with a dagger (Haiku 3.5).

@@ -16,6 +16,7 @@ use crate::model::config::{
 };
 use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
+use crate::model::router::{Cooldown, MAX_PROVIDERS, RouteSpec, Strategy};
 use crate::model::throttle::SreThrottle;
 use crate::model::workload::{CallSpec, Node, PromptCache, WorkLimits};
 use crate::model::{self, Arrival, Limit, Policy, Provider, Resource, Source};
@@ -48,7 +49,7 @@ pub struct RawScenario {
     scenario: RawMeta,
     #[serde(default)]
     guards: RawGuards,
-    provider: RawProvider,
+    provider: RawProviders,
     source: Vec<RawSource>,
     #[serde(default)]
     tenant: Vec<RawTenant>,
@@ -97,9 +98,130 @@ enum OnTrip {
     Stop,
 }
 
+/// `[provider]` (one provider, named after the scenario) or `[[provider]]` (several, each with
+/// a `name`).
+enum RawProviders {
+    One(Box<RawProvider>),
+    Many(Vec<Spanned<RawProvider>>),
+}
+
+impl<'de> Deserialize<'de> for RawProviders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawProviders;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [provider] table or [[provider]] entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawProviders, A::Error> {
+                RawProvider::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|p| RawProviders::One(Box::new(p)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<RawProviders, A::Error> {
+                Vec::<Spanned<RawProvider>>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )
+                .map(RawProviders::Many)
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+impl RawProviders {
+    /// The providers, checked: one table takes the scenario's name `scenario`; entries of an
+    /// array each need a name of their own.
+    fn validate(self, scenario: &str) -> Result<Vec<Provider>, Invalid> {
+        match self {
+            RawProviders::One(mut p) => {
+                let name = match p.name.take() {
+                    Some(n) => provider_name(n, "provider.name")?,
+                    None => scenario.to_string(),
+                };
+                Ok(vec![provider(*p, "provider", name)?])
+            }
+            RawProviders::Many(list) => {
+                if list.is_empty() {
+                    return invalid(
+                        None,
+                        "provider",
+                        "expected at least one [[provider]], found none",
+                    );
+                }
+                if list.len() > MAX_PROVIDERS {
+                    return invalid(
+                        None,
+                        "provider",
+                        format!(
+                            "expected at most {MAX_PROVIDERS} providers, found {}",
+                            list.len()
+                        ),
+                    );
+                }
+                let mut out: Vec<Provider> = Vec::with_capacity(list.len());
+                for (i, p) in list.into_iter().enumerate() {
+                    let at = format!("provider[{i}]");
+                    let entry = p.span();
+                    let mut p = p.into_inner();
+                    let Some(n) = p.name.take() else {
+                        return invalid(
+                            Some(entry),
+                            format!("{at}.name"),
+                            format!(
+                                "expected a name for each of several [[provider]] entries, found none in entry {}",
+                                i + 1
+                            ),
+                        );
+                    };
+                    let span = n.span();
+                    let name = provider_name(n, &format!("{at}.name"))?;
+                    if out.iter().any(|o| o.name == name) {
+                        return invalid(
+                            Some(span),
+                            format!("{at}.name"),
+                            format!(
+                                "expected a name no other provider has, found \"{name}\" again"
+                            ),
+                        );
+                    }
+                    out.push(provider(p, &at, name)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// A provider's name, checked: it names columns and chart series.
+fn provider_name(n: Spanned<String>, field: &str) -> Result<String, Invalid> {
+    let ok = !n.get_ref().is_empty()
+        && n.get_ref().len() <= 64
+        && n.get_ref()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        return invalid(
+            Some(n.span()),
+            field,
+            format!(
+                "expected a name of 1 to 64 letters, digits, '_', '-' or '.', found \"{}\"",
+                n.get_ref()
+            ),
+        );
+    }
+    Ok(n.into_inner())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProvider {
+    name: Option<Spanned<String>>,
     #[serde(default)]
     limit: Vec<RawLimit>,
     #[serde(default = "yes")]
@@ -348,6 +470,104 @@ struct RawPolicy {
     breaker: Option<Spanned<RawBreaker>>,
     concurrency: Option<RawConcurrency>,
     throttle: Option<RawThrottle>,
+    route: Option<Spanned<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    strategy: Option<Spanned<String>>,
+    targets: Vec<Spanned<String>>,
+    weights: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    fallbacks: Vec<Spanned<String>>,
+    fallback_on: Option<Vec<RawFailure>>,
+    fallback_after: Option<Spanned<u32>>,
+    allowed_fails: Option<Spanned<u32>>,
+    cooldown: Option<Spanned<Secs>>,
+}
+
+/// Checks a policy's `route` against the scenario's providers.
+fn route(r: Spanned<RawRoute>, path: &str, providers: &[Provider]) -> Result<RouteSpec, Invalid> {
+    let whole = r.span();
+    let r = r.into_inner();
+    let strategy = match &r.strategy {
+        None => Strategy::SimpleShuffle,
+        Some(s) => match Strategy::NAMES.iter().find(|(n, _)| *n == s.get_ref()) {
+            Some((_, st)) => *st,
+            None => {
+                let names: Vec<&str> = Strategy::NAMES.iter().map(|(n, _)| *n).collect();
+                return invalid(
+                    Some(s.span()),
+                    format!("{path}.strategy"),
+                    format!(
+                        "expected one of {}, found \"{}\"",
+                        names.join(", "),
+                        s.get_ref()
+                    ),
+                );
+            }
+        },
+    };
+    let index = |n: &Spanned<String>, field: &str| -> Result<usize, Invalid> {
+        match providers.iter().position(|p| &p.name == n.get_ref()) {
+            Some(i) => Ok(i),
+            None => {
+                let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+                invalid(
+                    Some(n.span()),
+                    format!("{path}.{field}"),
+                    format!(
+                        "expected the name of a provider ({}), found \"{}\"",
+                        names.join(", "),
+                        n.get_ref()
+                    ),
+                )
+            }
+        }
+    };
+    let targets = r
+        .targets
+        .iter()
+        .map(|n| index(n, "targets"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fallbacks = r
+        .fallbacks
+        .iter()
+        .map(|n| index(n, "fallbacks"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cooldown = match (&r.cooldown, &r.allowed_fails) {
+        (None, Some(a)) => {
+            return invalid(
+                Some(a.span()),
+                format!("{path}.allowed_fails"),
+                "expected a `cooldown` beside `allowed_fails` (how long a failing provider sits out), found none",
+            );
+        }
+        (None, None) => None,
+        (Some(c), a) => Some(Cooldown {
+            allowed_fails: a.as_ref().map(|a| *a.get_ref()),
+            cooldown_ns: secs_to_nanos(c.get_ref().0),
+        }),
+    };
+    let fields = [
+        ("targets", r.targets.first().map(|t| t.span())),
+        ("fallbacks", r.fallbacks.last().map(|t| t.span())),
+        ("weights", span_of(&r.weights)),
+        ("fallback_after", span_of(&r.fallback_after)),
+        ("cooldown", span_of(&r.cooldown)),
+    ];
+    RouteSpec::new(
+        providers,
+        strategy,
+        targets,
+        r.weights.as_ref().map(|w| w.get_ref().clone()),
+        fallbacks,
+        retry_on(r.fallback_on),
+        r.fallback_after.as_ref().map_or(1, |f| *f.get_ref()),
+        cooldown,
+    )
+    .map_err(|e| refused(e, path, &fields, whole))
 }
 
 #[derive(Deserialize)]
@@ -680,108 +900,7 @@ impl RawScenario {
                 .max_live
                 .map_or(defaults.max_live, |n| n as usize),
         };
-        let p = self.provider;
-        if let Some(c) = &p.concurrency
-            && *c.get_ref() == 0
-        {
-            return invalid(
-                Some(c.span()),
-                "provider.concurrency",
-                "expected at least 1 (omit it for unlimited), found 0",
-            );
-        }
-        if p.decode_rate.get_ref().0.mean() <= 0.0 {
-            return invalid(
-                Some(p.decode_rate.span()),
-                "provider.decode_rate",
-                "expected a positive mean decode rate (output tokens per second), found 0",
-            );
-        }
-        let mut limits = Vec::new();
-        for (i, l) in p.limit.into_iter().enumerate() {
-            limits.push(limit(l, &format!("provider.limit[{i}]"))?);
-        }
-        if let Some(m) = &p.max_in_flight
-            && *m.get_ref() == 0
-        {
-            return invalid(
-                Some(m.span()),
-                "provider.max_in_flight",
-                "expected at least 1 (omit it for no limit), found 0",
-            );
-        }
-        let serving = match &p.sharing_above {
-            None => Serving::Fifo,
-            Some(a) if *a.get_ref() == 0 => {
-                return invalid(
-                    Some(a.span()),
-                    "provider.sharing_above",
-                    "expected at least 1, found 0",
-                );
-            }
-            Some(a) => Serving::Shared {
-                above: *a.get_ref(),
-            },
-        };
-        let error_rate = match &p.error_rate {
-            None => 0.0,
-            Some(e) if (0.0..=1.0).contains(e.get_ref()) => *e.get_ref(),
-            Some(e) => {
-                return invalid(
-                    Some(e.span()),
-                    "provider.error_rate",
-                    format!("expected a probability in [0, 1], found {}", e.get_ref()),
-                );
-            }
-        };
-        let mut outages = Vec::new();
-        for (i, o) in p.outage.into_iter().enumerate() {
-            if o.end.get_ref().0 <= o.start.0 {
-                return invalid(
-                    Some(o.end.span()),
-                    format!("provider.outage[{i}].end"),
-                    format!(
-                        "expected an end after the start ({}s), found {}s",
-                        o.start.0,
-                        o.end.get_ref().0
-                    ),
-                );
-            }
-            let status = *o.status.get_ref();
-            if !(500..=599).contains(&status) {
-                return invalid(
-                    Some(o.status.span()),
-                    format!("provider.outage[{i}].status"),
-                    format!("expected a 5xx status such as 503 or 529, found {status}"),
-                );
-            }
-            outages.push(Outage {
-                start_ns: secs_to_nanos(o.start.0),
-                end_ns: secs_to_nanos(o.end.get_ref().0),
-                status,
-            });
-        }
-        let capacity = capacity_steps(p.capacity)?;
-        let input_price = p.price_input_per_mtok.map_or(0.0, |v| v.0);
-        let provider = Provider {
-            limits,
-            count_rejected: p.count_rejected,
-            concurrency: p.concurrency.map(|c| c.into_inner()),
-            max_in_flight: p.max_in_flight.map(|m| m.into_inner()),
-            refund_unused_output: p.refund_unused_output,
-            error_rate,
-            outages,
-            capacity,
-            serving,
-            ttft_s: p.ttft.0,
-            decode_tokens_per_s: p.decode_rate.into_inner().0,
-            price_input_per_mtok: input_price,
-            price_output_per_mtok: p.price_output_per_mtok.map_or(0.0, |v| v.0),
-            cache_reads_count_toward_input_limit: p.cache_reads_count_toward_input_limit,
-            // Unpriced cache tokens cost what other input tokens cost: no discount.
-            price_cache_read_per_mtok: p.price_cache_read_per_mtok.map_or(input_price, |v| v.0),
-            price_cache_write_per_mtok: p.price_cache_write_per_mtok.map_or(input_price, |v| v.0),
-        };
+        let providers = self.provider.validate(&name)?;
 
         if self.source.is_empty() {
             return invalid(
@@ -1074,6 +1193,10 @@ impl RawScenario {
                     .retry_budget
                     .map(|b| budget(b, &format!("policy[{i}].retry_budget")))
                     .transpose()?,
+                route: raw
+                    .route
+                    .map(|r| route(r, &format!("policy[{i}].route"), &providers))
+                    .transpose()?,
             });
         }
 
@@ -1084,7 +1207,7 @@ impl RawScenario {
             replications: self.scenario.replications.into_inner(),
             guards,
             timeseries_interval_ns,
-            provider,
+            providers,
             sources,
             tenants: tenants.names,
             tenant_weights: tenants.weights,
@@ -1092,6 +1215,112 @@ impl RawScenario {
             policies,
         })
     }
+}
+
+/// Checks one provider table, written at `at` (`provider` or `provider[1]`), named `name`.
+fn provider(p: RawProvider, at: &str, name: String) -> Result<Provider, Invalid> {
+    if let Some(c) = &p.concurrency
+        && *c.get_ref() == 0
+    {
+        return invalid(
+            Some(c.span()),
+            format!("{at}.concurrency"),
+            "expected at least 1 (omit it for unlimited), found 0",
+        );
+    }
+    if p.decode_rate.get_ref().0.mean() <= 0.0 {
+        return invalid(
+            Some(p.decode_rate.span()),
+            format!("{at}.decode_rate"),
+            "expected a positive mean decode rate (output tokens per second), found 0",
+        );
+    }
+    let mut limits = Vec::new();
+    for (i, l) in p.limit.into_iter().enumerate() {
+        limits.push(limit(l, &format!("{at}.limit[{i}]"))?);
+    }
+    if let Some(m) = &p.max_in_flight
+        && *m.get_ref() == 0
+    {
+        return invalid(
+            Some(m.span()),
+            format!("{at}.max_in_flight"),
+            "expected at least 1 (omit it for no limit), found 0",
+        );
+    }
+    let serving = match &p.sharing_above {
+        None => Serving::Fifo,
+        Some(a) if *a.get_ref() == 0 => {
+            return invalid(
+                Some(a.span()),
+                format!("{at}.sharing_above"),
+                "expected at least 1, found 0",
+            );
+        }
+        Some(a) => Serving::Shared {
+            above: *a.get_ref(),
+        },
+    };
+    let error_rate = match &p.error_rate {
+        None => 0.0,
+        Some(e) if (0.0..=1.0).contains(e.get_ref()) => *e.get_ref(),
+        Some(e) => {
+            return invalid(
+                Some(e.span()),
+                format!("{at}.error_rate"),
+                format!("expected a probability in [0, 1], found {}", e.get_ref()),
+            );
+        }
+    };
+    let mut outages = Vec::new();
+    for (i, o) in p.outage.into_iter().enumerate() {
+        if o.end.get_ref().0 <= o.start.0 {
+            return invalid(
+                Some(o.end.span()),
+                format!("{at}.outage[{i}].end"),
+                format!(
+                    "expected an end after the start ({}s), found {}s",
+                    o.start.0,
+                    o.end.get_ref().0
+                ),
+            );
+        }
+        let status = *o.status.get_ref();
+        if !(500..=599).contains(&status) {
+            return invalid(
+                Some(o.status.span()),
+                format!("{at}.outage[{i}].status"),
+                format!("expected a 5xx status such as 503 or 529, found {status}"),
+            );
+        }
+        outages.push(Outage {
+            start_ns: secs_to_nanos(o.start.0),
+            end_ns: secs_to_nanos(o.end.get_ref().0),
+            status,
+        });
+    }
+    let capacity = capacity_steps(p.capacity, at)?;
+    let input_price = p.price_input_per_mtok.map_or(0.0, |v| v.0);
+    Ok(Provider {
+        name,
+        limits,
+        count_rejected: p.count_rejected,
+        concurrency: p.concurrency.map(|c| c.into_inner()),
+        max_in_flight: p.max_in_flight.map(|m| m.into_inner()),
+        refund_unused_output: p.refund_unused_output,
+        error_rate,
+        outages,
+        capacity,
+        serving,
+        ttft_s: p.ttft.0,
+        decode_tokens_per_s: p.decode_rate.into_inner().0,
+        price_input_per_mtok: input_price,
+        price_output_per_mtok: p.price_output_per_mtok.map_or(0.0, |v| v.0),
+        cache_reads_count_toward_input_limit: p.cache_reads_count_toward_input_limit,
+        // Unpriced cache tokens cost what other input tokens cost: no discount.
+        price_cache_read_per_mtok: p.price_cache_read_per_mtok.map_or(input_price, |v| v.0),
+        price_cache_write_per_mtok: p.price_cache_write_per_mtok.map_or(input_price, |v| v.0),
+    })
 }
 
 fn resource(r: RawResource) -> Resource {
@@ -1234,7 +1463,7 @@ fn written<T>(v: &Spanned<T>) -> Option<Range<usize>> {
 
 /// Turns capacity entries into steps: a ramp becomes one step per second of its length (at most
 /// 600), moving linearly from the previous values to the entry's.
-fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invalid> {
+fn capacity_steps(entries: Vec<RawCapacity>, path: &str) -> Result<Vec<CapacityStep>, Invalid> {
     let mut steps: Vec<CapacityStep> = Vec::new();
     let (mut limits, mut decode, mut last_at) = (1.0, 1.0, -1.0f64);
     for (i, e) in entries.into_iter().enumerate() {
@@ -1242,7 +1471,7 @@ fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invali
         if at <= last_at {
             return invalid(
                 Some(e.at.span()),
-                format!("provider.capacity[{i}].at"),
+                format!("{path}.capacity[{i}].at"),
                 format!("expected a time after the previous entry's ({last_at}s), found {at}s"),
             );
         }
@@ -1253,14 +1482,7 @@ fn capacity_steps(entries: Vec<RawCapacity>) -> Result<Vec<CapacityStep>, Invali
             ("limits", span_of(&e.limits)),
             ("decode", span_of(&e.decode)),
         ];
-        let refuse = |err| {
-            refused(
-                err,
-                &format!("provider.capacity[{i}]"),
-                &fields,
-                e.at.span(),
-            )
-        };
+        let refuse = |err| refused(err, &format!("{path}.capacity[{i}]"), &fields, e.at.span());
         // The entry's own values first, so that an error quotes them rather than a step between.
         CapacityStep::new(0, to_limits, to_decode).map_err(refuse)?;
         let n = if ramp > 0.0 {

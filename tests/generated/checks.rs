@@ -267,7 +267,7 @@ fn close(a: f64, b: f64) -> bool {
 /// The identities one run's outputs must satisfy.
 pub fn run_identities(s: &Scenario, p: &Policy, out: &RunOutput) -> Check {
     let m = &out.metrics;
-    let pr = &s.provider;
+    let pr = &s.providers[0];
     let done = m.guard_tripped == 0.0;
 
     // Tokens and money.

@@ -32,6 +32,8 @@ pub(crate) struct Ended {
     pub primary: Option<CallId>,
 }
 const BACKOFF: u64 = purpose("backoff");
+/// The router's weighted draw among its targets.
+const ROUTE: u64 = purpose("route");
 const THINK: u64 = purpose("think");
 const THROTTLE: u64 = purpose("throttle");
 
@@ -172,7 +174,7 @@ impl World<'_> {
             // come before the next call leaves.
             self.walk_pending(now, depth, q);
             // Calls a policy delayed were let through and will be sent: they count.
-            let in_flight = self.provider.in_flight() + self.client.delayed;
+            let in_flight = self.in_flight() + self.client.delayed;
             let open = self.client.hooks.iter().all(|h| h.admits(in_flight));
             match self.client.admission.pop_ready(now, &mut |_| open) {
                 Popped::Ready(w) => {
@@ -255,10 +257,22 @@ impl World<'_> {
                 }
             }
         }
+        let Some(target) = self.route_attempt(now, call) else {
+            // Every provider of the route sits out a cooldown: the router refuses at once
+            // (LiteLLM's "no deployments available"), with the wait until the first is back.
+            self.ledger.throttled_locally();
+            let back = match (&self.policy.route, &self.router) {
+                (Some(route), Some(router)) => router.first_back(route),
+                _ => now,
+            };
+            let wait_s = crate::engine::time::nanos_to_secs(back.since(now));
+            self.attempt_failed(now, call, Failure::RateLimited, Some(wait_s), q);
+            return;
+        };
         let tenant = self.ledger_tenant(self.client.call(call).task);
-        self.ledger.attempt_sent(tenant);
+        self.ledger.attempt_sent(tenant, target);
         let stamp = self.stamps.issue();
-        let in_flight = self.provider.in_flight();
+        let in_flight = self.in_flight();
         let c = self.client.call_mut(call);
         c.attempts += 1;
         c.attempt = stamp;
@@ -282,16 +296,19 @@ impl World<'_> {
         if first && let Some(b) = self.client.budget.as_mut() {
             b.on_request(now);
         }
-        match self.provider.offer(now, sizes) {
+        let estimate = Resource::Tokens.estimate(
+            self.providers[target].charged_prompt(&sizes),
+            sizes.max_tokens,
+        );
+        if let Some(r) = self.router.as_mut() {
+            r.sent(target, now, estimate);
+        }
+        match self.providers[target].offer(now, sizes) {
             Answer::Admitted => {
                 for h in &mut self.client.hooks {
                     h.admitted(now);
                 }
-                self.ledger.admitted(
-                    now,
-                    Resource::Tokens
-                        .estimate(self.provider.charged_prompt(&sizes), sizes.max_tokens),
-                );
+                self.ledger.admitted(now, target, estimate);
                 if let Some(t) = self.policy.timeout_ns {
                     q.push(
                         now.after(t),
@@ -314,20 +331,28 @@ impl World<'_> {
                     );
                 }
                 let attempt_key = self.attempt_key(call);
-                let request =
-                    self.provider
-                        .admit(now, call, stamp, sizes, attempt_key, &mut self.stamps, q);
+                let request = self.providers[target].admit(
+                    now,
+                    call,
+                    stamp,
+                    sizes,
+                    attempt_key,
+                    &mut self.stamps,
+                    q,
+                );
                 self.client.call_mut(call).request = Some(request);
             }
             Answer::RateLimited { retry_after_s } => {
-                self.ledger.rate_limited(tenant);
+                self.ledger.rate_limited(tenant, target);
                 self.ledger.life.refused += 1;
+                self.target_failed(now, target, true);
                 self.observe(now, call, Outcome::RateLimited);
                 self.attempt_failed(now, call, Failure::RateLimited, Some(retry_after_s), q);
             }
             Answer::ServerError => {
-                self.ledger.server_error();
+                self.ledger.server_error(target);
                 self.ledger.life.down += 1;
+                self.target_failed(now, target, false);
                 self.observe(now, call, Outcome::ServerError);
                 self.attempt_failed(now, call, Failure::ServerError, None, q);
             }
@@ -336,6 +361,56 @@ impl World<'_> {
                 self.ledger.life.too_large += 1;
                 self.give_up(now, call, q);
             }
+        }
+    }
+
+    /// The provider `call`'s next attempt goes to: the one its last attempt went to, or, when
+    /// the call picks afresh, the router's choice from its current hop on. `None` when every
+    /// provider the route could use sits out a cooldown.
+    fn route_attempt(&mut self, now: SimTime, call: CallId) -> Option<usize> {
+        let Some(route) = &self.policy.route else {
+            return Some(0);
+        };
+        let c = self.client.call(call);
+        if !c.repick {
+            return Some(c.target as usize);
+        }
+        let from = c.hop as usize;
+        let key = self.attempt_key(call);
+        let seed = self.seed;
+        let providers = &self.providers;
+        let router = self
+            .router
+            .as_mut()
+            .expect("a policy with a route has a router");
+        let pick = router.pick(
+            route,
+            now,
+            from,
+            // Keyed by the attempt: every policy routing alike draws alike.
+            || unit(&mut stream(seed, ROUTE, &key)),
+            |p| providers[p].in_flight(),
+        )?;
+        let c = self.client.call_mut(call);
+        if pick.hop != c.hop {
+            c.hop = pick.hop;
+            c.hop_fails = 0;
+        }
+        c.target = pick.provider;
+        c.repick = false;
+        if pick.hop > 0 {
+            self.ledger.fallback_to(pick.provider as usize);
+        }
+        Some(pick.provider as usize)
+    }
+
+    /// An attempt at `provider` failed (429, 5xx or timeout): the router counts it toward the
+    /// provider's cooldown.
+    fn target_failed(&mut self, now: SimTime, provider: usize, rate_limited: bool) {
+        if let (Some(route), Some(router)) = (&self.policy.route, self.router.as_mut())
+            && let Some(cd) = router.failed(route, provider, now, rate_limited)
+        {
+            self.ledger.cooled_down(now, cd.provider, cd.ns);
         }
     }
 
@@ -357,10 +432,16 @@ impl World<'_> {
 
     /// The provider finished serving request `id`: the call is answered, or the attempt failed
     /// with a 500.
-    pub(crate) fn served(&mut self, now: SimTime, id: RequestId, q: &mut EventQueue<Event>) {
-        let r = self.provider.finish(now, id, &mut self.stamps, q);
+    pub(crate) fn served(
+        &mut self,
+        now: SimTime,
+        provider: usize,
+        id: RequestId,
+        q: &mut EventQueue<Event>,
+    ) {
+        let r = self.providers[provider].finish(now, id, &mut self.stamps, q);
         self.ledger
-            .left_provider(now, r.stay.wait_ns, r.stay.total_ns);
+            .left_provider(now, provider, r.stay.wait_ns, r.stay.total_ns);
         let call = r.call;
         self.client.call_mut(call).request = None;
         let outcome = if r.fails {
@@ -370,8 +451,9 @@ impl World<'_> {
         };
         self.observe(now, call, outcome);
         if r.fails {
-            self.ledger.server_error();
+            self.ledger.server_error(provider);
             self.ledger.life.failed_in_service += 1;
+            self.target_failed(now, provider, false);
             self.attempt_failed(now, call, Failure::ServerError, None, q);
             return;
         }
@@ -381,12 +463,25 @@ impl World<'_> {
             output,
             ..
         } = r.sizes;
-        self.ledger.answered();
-        self.bill(call, prompt as u64, output as u64, r.sizes.cache_split());
+        self.ledger.answered(provider);
+        if let Some(router) = self.router.as_mut() {
+            let sent_at = self.client.call(call).sent_at;
+            router.succeeded(provider, now);
+            router.latency(
+                provider,
+                crate::engine::time::nanos_to_secs(now.since(sent_at)),
+            );
+        }
+        self.bill(
+            call,
+            provider,
+            prompt as u64,
+            output as u64,
+            r.sizes.cache_split(),
+        );
         if output < max_tokens {
             let unused = (max_tokens - output) as f64;
-            self.provider
-                .refund_unused_output(now, r.admitted_at, unused);
+            self.providers[provider].refund_unused_output(now, r.admitted_at, unused);
             if self.policy.refund_unused_output {
                 let job = self.job_of(call);
                 let tenant = self.work.job(job).tenant;
@@ -408,37 +503,47 @@ impl World<'_> {
         let Some(id) = self.client.call_mut(call).request.take() else {
             return;
         };
-        let cut = self.provider.cut_off(now, id, &mut self.stamps, q);
+        let provider = self.client.call(call).target as usize;
+        let cut = self.providers[provider].cut_off(now, id, &mut self.stamps, q);
         self.ledger
-            .left_provider(now, cut.stay.wait_ns, cut.stay.total_ns);
+            .left_provider(now, provider, cut.stay.wait_ns, cut.stay.total_ns);
         self.ledger.life.cut_off += 1;
         if let Some((input, output)) = cut.billed {
             let cache = self.client.call(call).sizes.cache_split();
-            self.bill(call, input, output, cache);
-            self.ledger.wasted(input, output, cache);
+            self.bill(call, provider, input, output, cache);
+            self.ledger.wasted(provider, input, output, cache);
         }
     }
 
     /// The client stops waiting for `call`'s attempt at its timeout.
     pub(crate) fn timed_out(&mut self, now: SimTime, call: CallId, q: &mut EventQueue<Event>) {
-        self.ledger.timed_out();
+        let c = self.client.call(call);
+        let (provider, sent_at) = (c.target as usize, c.sent_at);
+        self.ledger.timed_out(provider);
+        if let Some(router) = self.router.as_mut() {
+            router.latency(
+                provider,
+                crate::engine::time::nanos_to_secs(now.since(sent_at)),
+            );
+        }
+        self.target_failed(now, provider, false);
         self.cut_off(now, call, q);
         self.observe(now, call, Outcome::Timeout);
         self.attempt_failed(now, call, Failure::Timeout, None, q);
     }
 
-    /// Bills `call`'s attempt `input` and `output` tokens, of which `cache` = (reads, writes)
-    /// of the input are cache tokens, for the run, its tenant and its job (whose work limits may
-    /// stop it).
+    /// Bills `call`'s attempt at `provider` `input` and `output` tokens, of which `cache` =
+    /// (reads, writes) of the input are cache tokens, for the run, its tenant and its job (whose
+    /// work limits may stop it).
     #[inline]
-    fn bill(&mut self, call: CallId, input: u64, output: u64, cache: (u64, u64)) {
-        let cost = self.ledger.cost(input, output, cache);
+    fn bill(&mut self, call: CallId, provider: usize, input: u64, output: u64, cache: (u64, u64)) {
+        let cost = self.ledger.cost(provider, input, output, cache);
         let job = self.job_of(call);
         let j = self.work.job_mut(job);
         j.tokens += input + output;
         j.cost_usd += cost;
         let tenant = j.tenant;
-        self.ledger.billed(tenant, input, output, cache);
+        self.ledger.billed(tenant, provider, input, output, cache);
     }
 
     /// The innermost layer that retries `failure` and has attempts left retries, if the budget
@@ -461,10 +566,25 @@ impl World<'_> {
             return;
         }
         let layers = &self.policy.layers;
+        let route = self.policy.route.as_ref();
+        if route.is_some() {
+            let c = self.client.call_mut(call);
+            c.hop_fails = c.hop_fails.saturating_add(1);
+        }
         let c = self.client.call(call);
-        let Some(i) = (0..layers.len())
-            .find(|&i| layers[i].retry_on.covers(failure) && c.tries[i] < layers[i].max_attempts)
-        else {
+        let layer = (0..layers.len())
+            .find(|&i| layers[i].retry_on.covers(failure) && c.tries[i] < layers[i].max_attempts);
+        // The SDK layers (sent straight out, innermost) retry on the same provider; past them
+        // the router falls back, and past the router the application's layers retry.
+        let sdk = layers.iter().take_while(|l| !l.through_admission).count();
+        let router_done = route
+            .is_some_and(|r| r.falls_back_on(failure) && c.hop_fails as u32 >= r.fallback_after());
+        let next_hop = route.is_some_and(|r| c.hop as usize + 1 < r.hops());
+        if layer.is_none_or(|i| i >= sdk) && router_done && next_hop {
+            self.fall_back(now, call, failure, sdk, q);
+            return;
+        }
+        let Some(i) = layer else {
             self.give_up(now, call, q);
             return;
         };
@@ -479,7 +599,7 @@ impl World<'_> {
             self.give_up(now, call, q);
             return;
         }
-        let active_requests = self.provider.in_flight() as u64 + self.client.admission.len() as u64;
+        let active_requests = self.in_flight() as u64 + self.client.admission.len() as u64;
         let active_retries = self.client.active_retries;
         if self
             .client
@@ -501,6 +621,15 @@ impl World<'_> {
             c.tries[j] = 1;
             c.previous_wait_s[j] = f64::NAN;
         }
+        if i >= sdk {
+            // The application retries through the router: it picks again, from the first hop
+            // once every hop has had its turn.
+            c.repick = true;
+            if router_done {
+                c.hop = 0;
+                c.hop_fails = 0;
+            }
+        }
         let serial = c.serial;
         self.ledger.retry_scheduled();
         q.push(
@@ -511,6 +640,59 @@ impl World<'_> {
                     stamp: serial,
                 },
                 through_admission,
+            ),
+        );
+    }
+
+    /// The router moves `call` to its next hop after `failure`: its next attempt leaves at once,
+    /// straight out (the router sits below the client's admission), with the `sdk` innermost
+    /// layers starting a new round. A retry like any other for the budget and the deadlines.
+    fn fall_back(
+        &mut self,
+        now: SimTime,
+        call: CallId,
+        failure: Failure,
+        sdk: usize,
+        q: &mut EventQueue<Event>,
+    ) {
+        if now > self.deadline(call) {
+            self.ledger.deadline_exceeded();
+            self.give_up(now, call, q);
+            return;
+        }
+        let active_requests = self.in_flight() as u64 + self.client.admission.len() as u64;
+        let active_retries = self.client.active_retries;
+        if self
+            .client
+            .budget
+            .as_mut()
+            .is_some_and(|b| !b.try_retry(now, failure, active_requests, active_retries))
+        {
+            self.ledger.retry_throttled();
+            self.give_up(now, call, q);
+            return;
+        }
+        self.client.active_retries += 1;
+        let c = self.client.call_mut(call);
+        c.retry_of = Some(failure);
+        c.retry_active = true;
+        for j in 0..sdk {
+            c.tries[j] = 1;
+            c.previous_wait_s[j] = f64::NAN;
+        }
+        c.hop += 1;
+        c.hop_fails = 0;
+        c.repick = true;
+        let serial = c.serial;
+        self.ledger.retry_scheduled();
+        q.push(
+            now,
+            Event::send(
+                Key {
+                    id: call,
+                    stamp: serial,
+                },
+                false,
             ),
         );
     }

@@ -63,6 +63,14 @@ pub struct Call {
     /// included): the sample an adaptive concurrency limit learns from.
     pub sent_at: SimTime,
     pub in_flight_at_send: u32,
+    /// The provider of the current (or last) attempt, by index.
+    pub target: u8,
+    /// With a route: the hop the call is on (0: the group; `k`: the `k`-th fallback), the
+    /// attempts that failed on it, and whether the next attempt picks its provider afresh (an
+    /// SDK retry stays where it was).
+    pub hop: u8,
+    pub hop_fails: u16,
+    pub repick: bool,
 }
 
 /// The client's state during one run.
@@ -156,6 +164,10 @@ impl Client {
             hedges_sent: 0,
             sent_at: now,
             in_flight_at_send: 0,
+            target: 0,
+            hop: 0,
+            hop_fails: 0,
+            repick: true,
         }))
     }
 
