@@ -10,13 +10,14 @@ use stampede::scenario::load;
 use std::path::{Path, PathBuf};
 
 /// The files `stampede run` writes that hold numbers.
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "summary.json",
     "summary.csv",
     "runs.csv",
     "latency.csv",
     "timeseries.csv",
     "tenants.csv",
+    "providers.csv",
 ];
 
 fn root() -> PathBuf {
