@@ -122,15 +122,14 @@ fn parse_all(
             let (position, from_preset) = x.map(position);
             ScenarioError {
                 position: Some(position),
-                field: if from_preset {
-                    Some(format!(
-                        "provider.preset{}",
+                field: match from_preset {
+                    Some(path) => Some(format!(
+                        "{path}.preset{}",
                         e.field
                             .as_ref()
                             .map_or(String::new(), |f| format!(" ({f})"))
-                    ))
-                } else {
-                    e.field
+                    )),
+                    None => e.field,
                 },
                 ..e
             }

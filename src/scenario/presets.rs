@@ -315,31 +315,42 @@ pub enum Expansion {
     Document(String),
 }
 
-/// The scenario text with the preset's fields inserted as whole lines.
+/// The scenario text with each preset's fields inserted as whole lines.
 pub struct Expanded {
     /// The text to read.
     pub text: String,
-    /// The preset's name.
-    pub name: String,
+    /// Where lines were inserted, in text order.
+    insertions: Vec<Insertion>,
+}
+
+/// The lines one preset filled in.
+struct Insertion {
+    /// Where the provider is written: `provider` or `provider[1]`.
+    path: String,
     /// Line and column of the `preset` value in the user's text.
-    pub at: (usize, usize),
-    /// The last line before the inserted lines (1-based).
+    at: (usize, usize),
+    /// The last line of the user's text before the inserted lines (1-based).
     after_line: usize,
     /// How many lines were inserted.
     inserted: usize,
 }
 
 impl Expanded {
-    /// The position in the user's text of `pos` in [`Expanded::text`], and whether it falls in a
-    /// value the preset filled in (then it is the `preset` value's own position).
-    pub fn map(&self, pos: (usize, usize)) -> ((usize, usize), bool) {
-        if pos.0 <= self.after_line {
-            (pos, false)
-        } else if pos.0 <= self.after_line + self.inserted {
-            (self.at, true)
-        } else {
-            ((pos.0 - self.inserted, pos.1), false)
+    /// The position in the user's text of `pos` in [`Expanded::text`], and, when it falls in a
+    /// value a preset filled in, that provider's path (the position is then the `preset`
+    /// value's own).
+    pub fn map(&self, pos: (usize, usize)) -> ((usize, usize), Option<&str>) {
+        let mut shift = 0;
+        for i in &self.insertions {
+            if pos.0 <= i.after_line + shift {
+                break;
+            }
+            if pos.0 <= i.after_line + shift + i.inserted {
+                return (i.at, Some(&i.path));
+            }
+            shift += i.inserted;
         }
+        ((pos.0 - shift, pos.1), None)
     }
 }
 
@@ -349,111 +360,161 @@ struct Peek {
 }
 
 #[derive(Deserialize)]
+struct PeekMany {
+    provider: Vec<PeekProvider>,
+}
+
+#[derive(Deserialize)]
 struct PeekProvider {
     preset: Option<Spanned<Value>>,
 }
 
-/// Applies the preset of scenario `text`, when it names one: `Ok(None)` when it does not (or the
-/// text is not TOML, which the scenario reader then reports).
+/// Applies the presets of scenario `text` (of `[provider]` or of `[[provider]]` entries), when
+/// it names some: `Ok(None)` when it does not (or the text is not TOML, which the scenario reader
+/// then reports).
 pub fn expand_text(text: &str) -> Result<Option<Expansion>, PresetError> {
     // Most scenarios name no preset: spare them a second parse.
     if !text.contains("preset") {
         return Ok(None);
     }
-    let Some(preset) = toml::from_str::<Peek>(text)
-        .ok()
-        .and_then(|p| p.provider)
-        .and_then(|p| p.preset)
-    else {
+    // `[[provider]]` first: serde would also read an array into the one-table form, field by
+    // position.
+    let presets: Vec<(usize, Spanned<Value>)> = match toml::from_str::<PeekMany>(text) {
+        Ok(many) => many
+            .provider
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.preset.map(|v| (i, v)))
+            .collect(),
+        Err(_) => toml::from_str::<Peek>(text)
+            .ok()
+            .and_then(|p| p.provider)
+            .and_then(|p| p.preset)
+            .map(|v| vec![(usize::MAX, v)])
+            .unwrap_or_default(),
+    };
+    if presets.is_empty() {
         return Ok(None);
-    };
-    let span = preset.span();
-    let err = |message: String| PresetError {
-        span: Some(span.clone()),
-        message,
-    };
-    let name = match preset.get_ref() {
-        Value::String(s) => s.clone(),
-        other => {
-            return Err(err(format!(
-                "expected a preset name such as \"anthropic/tier-2/claude-sonnet-4\", found {other}"
-            )));
-        }
-    };
-    let found = find(&name).map_err(err)?;
+    }
     let Ok(mut doc) = text.parse::<Table>() else {
         return Ok(None);
     };
-    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let before = text[line_start..span.start].trim();
-    let simple = before
-        .strip_suffix('=')
-        .is_some_and(|k| matches!(k.trim(), "preset" | "\"preset\"" | "'preset'"));
-    if !simple {
-        expand_document(&mut doc).map_err(err)?;
-        return toml::to_string(&doc)
-            .map(|t| Some(Expansion::Document(t)))
-            .map_err(|e| err(format!("cannot write the scenario back as TOML: {e}")));
-    }
-    let written = doc
-        .get("provider")
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
-    let mut lines = String::new();
-    let mut inserted = 0;
-    for (key, value) in found.provider_table() {
-        if !written.contains_key(key) {
-            lines.push_str(&format!("{key} = {value}\n"));
-            inserted += 1;
+    let mut entries = Vec::new();
+    for (i, preset) in &presets {
+        let span = preset.span();
+        let err = |message: String| PresetError {
+            span: Some(span.clone()),
+            message,
+        };
+        let name = match preset.get_ref() {
+            Value::String(s) => s.clone(),
+            other => {
+                return Err(err(format!(
+                    "expected a preset name such as \"anthropic/tier-2/claude-sonnet-4\", found {other}"
+                )));
+            }
+        };
+        let found = find(&name).map_err(err)?;
+        let (path, written) = match doc.get("provider") {
+            Some(Value::Array(list)) => (
+                format!("provider[{i}]"),
+                list.get(*i).and_then(Value::as_table).cloned(),
+            ),
+            other => (
+                "provider".to_string(),
+                other.and_then(Value::as_table).cloned(),
+            ),
+        };
+        let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let before = text[line_start..span.start].trim();
+        let simple = before
+            .strip_suffix('=')
+            .is_some_and(|k| matches!(k.trim(), "preset" | "\"preset\"" | "'preset'"));
+        if !simple {
+            // Written another way (`provider = { preset = ... }`): rewrite the document.
+            expand_document(&mut doc).map_err(err)?;
+            return toml::to_string(&doc)
+                .map(|t| Some(Expansion::Document(t)))
+                .map_err(|e| err(format!("cannot write the scenario back as TOML: {e}")));
         }
+        let written = written.unwrap_or_default();
+        let lines: Vec<String> = found
+            .provider_table()
+            .iter()
+            .filter(|(key, _)| !written.contains_key(*key))
+            .map(|(key, value)| format!("{key} = {value}\n"))
+            .collect();
+        entries.push((span, line_start, path, lines));
     }
-    let key_start = line_start + (text[line_start..].len() - text[line_start..].trim_start().len());
-    let mut out = String::with_capacity(text.len() + lines.len() + 1);
-    out.push_str(&text[..key_start]);
-    out.extend(
-        text[key_start..span.end]
-            .chars()
-            .map(|c| if c == '\n' || c == '\r' { c } else { ' ' }),
-    );
-    let insert_at = text[span.end..].find('\n').map(|i| span.end + i + 1);
-    match insert_at {
-        Some(i) => {
-            out.push_str(&text[span.end..i]);
-            out.push_str(&lines);
-            out.push_str(&text[i..]);
+    // Each `preset = "..."` is blanked where it stands and its fields go on the lines after it.
+    let mut out = String::with_capacity(text.len() + 1024);
+    let mut insertions = Vec::new();
+    let mut from = 0;
+    for (span, line_start, path, lines) in entries {
+        let key_start =
+            line_start + (text[line_start..].len() - text[line_start..].trim_start().len());
+        out.push_str(&text[from..key_start]);
+        out.extend(
+            text[key_start..span.end]
+                .chars()
+                .map(|c| if c == '\n' || c == '\r' { c } else { ' ' }),
+        );
+        let insert_at = text[span.end..].find('\n').map(|i| span.end + i + 1);
+        let after_line = match insert_at {
+            Some(i) => {
+                out.push_str(&text[span.end..i]);
+                from = i;
+                text[..i].matches('\n').count()
+            }
+            None => {
+                out.push_str(&text[span.end..]);
+                out.push('\n');
+                from = text.len();
+                text.matches('\n').count() + 1
+            }
+        };
+        for l in &lines {
+            out.push_str(l);
         }
-        None => {
-            out.push_str(&text[span.end..]);
-            out.push('\n');
-            out.push_str(&lines);
-        }
+        insertions.push(Insertion {
+            path,
+            at: super::line_col(text, span.start),
+            after_line,
+            inserted: lines.len(),
+        });
     }
-    let after_line = match insert_at {
-        Some(i) => text[..i].matches('\n').count(),
-        None => text.matches('\n').count() + 1,
-    };
+    out.push_str(&text[from..]);
     Ok(Some(Expansion::Text(Expanded {
         text: out,
-        name,
-        at: super::line_col(text, span.start),
-        after_line,
-        inserted,
+        insertions,
     })))
 }
 
 /// Applies the preset of the scenario document `doc` in place: the `preset` field is removed and
 /// the preset's fields not written beside it are added. A document without one is left alone.
 pub fn expand_document(doc: &mut Table) -> Result<(), String> {
-    let Some(Value::Table(provider)) = doc.get_mut("provider") else {
-        return Ok(());
-    };
+    match doc.get_mut("provider") {
+        Some(Value::Table(provider)) => expand_provider(provider, "provider"),
+        Some(Value::Array(entries)) => {
+            for (i, entry) in entries.iter_mut().enumerate() {
+                if let Value::Table(provider) = entry {
+                    expand_provider(provider, &format!("provider[{i}]"))?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Fills one provider table, written at `path`, from its `preset`, if it names one.
+fn expand_provider(provider: &mut Table, path: &str) -> Result<(), String> {
     let Some(value) = provider.remove("preset") else {
         return Ok(());
     };
     let Value::String(name) = value else {
         return Err(format!(
-            "field `provider.preset`: expected a preset name such as \"anthropic/tier-2/claude-sonnet-4\", found {value}"
+            "field `{path}.preset`: expected a preset name such as \"anthropic/tier-2/claude-sonnet-4\", found {value}"
         ));
     };
     let found = find(&name)?;
@@ -618,6 +679,43 @@ mod tests {
         let e = crate::scenario::parse(&text, "t.toml").unwrap_err();
         let line = text.lines().position(|l| l.contains("-5")).unwrap() + 1;
         assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
+    }
+
+    #[test]
+    fn each_provider_entry_takes_its_own_preset_and_errors_keep_their_positions() {
+        let text = "[scenario]\nname = \"t\"\n\
+            [[provider]]\nname = \"a\"\npreset = \"anthropic/tier-2/claude-sonnet-4\"\n\
+            [[provider]]\nname = \"b\"\npreset = \"openai/tier-1/gpt-4o\"\nprice_input_per_mtok = 9.0\n\
+            [[source]]\nname = \"s\"\narrival = { process = \"burst\", count = 1 }\n\
+            [source.job]\nprompt_tokens = 100\nmax_tokens = 50\noutput_tokens = 10\n\
+            [[policy]]\nname = \"p\"\nroute = { targets = [\"a\"], fallbacks = [\"b\"] }\n";
+        let s = crate::scenario::parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+        let plain = |name: &str| crate::scenario::parse(&with(name), "t.toml").unwrap();
+        let (a, b) = (&s.providers[0], &s.providers[1]);
+        assert_eq!((a.name.as_str(), b.name.as_str()), ("a", "b"));
+        let sonnet = plain("anthropic/tier-2/claude-sonnet-4")
+            .providers
+            .remove(0);
+        let gpt = plain("openai/tier-1/gpt-4o").providers.remove(0);
+        assert_eq!(a.limits, sonnet.limits);
+        assert_eq!(a.price_input_per_mtok, sonnet.price_input_per_mtok);
+        assert_eq!(b.limits, gpt.limits);
+        assert_eq!(
+            b.price_input_per_mtok, 9.0,
+            "a field beside the preset wins"
+        );
+        assert_eq!(b.price_output_per_mtok, gpt.price_output_per_mtok);
+        // An error after both presets is reported on the user's line.
+        let bad = text.replace("output_tokens = 10", "output_tokens = -1");
+        let e = crate::scenario::parse(&bad, "t.toml").unwrap_err();
+        let line = bad.lines().position(|l| l.contains("= -1")).unwrap() + 1;
+        assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
+        // An unknown preset in the second entry points at it.
+        let bad = text.replace("openai/tier-1/gpt-4o", "openai/tier-1/gpt-4");
+        let e = crate::scenario::parse(&bad, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.toml:9:10:"), "{e}");
     }
 
     #[test]
