@@ -144,7 +144,7 @@ fn parse_all(
         Err(e) => Err(ScenarioError {
             file: file.to_string(),
             position: e.span.map(|s| line_col(text, s.start)),
-            field: Some("provider.preset".into()),
+            field: Some(e.field),
             message: e.message,
         }),
     }

@@ -302,6 +302,8 @@ fn read_file(file: &'static str, text: &str) -> Result<Vec<Preset>, String> {
 #[derive(Debug)]
 pub struct PresetError {
     pub span: Option<Range<usize>>,
+    /// The field at fault: `provider.preset` or `provider[1].preset`.
+    pub field: String,
     pub message: String,
 }
 
@@ -402,8 +404,14 @@ pub fn expand_text(text: &str) -> Result<Option<Expansion>, PresetError> {
     let mut entries = Vec::new();
     for (i, preset) in &presets {
         let span = preset.span();
+        let field = if *i == usize::MAX {
+            "provider.preset".to_string()
+        } else {
+            format!("provider[{i}].preset")
+        };
         let err = |message: String| PresetError {
             span: Some(span.clone()),
+            field: field.clone(),
             message,
         };
         let name = match preset.get_ref() {
@@ -715,7 +723,10 @@ mod tests {
         let e = crate::scenario::parse(&bad, "t.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("t.toml:9:10:"), "{e}");
+        assert!(
+            e.starts_with("t.toml:8:10: field `provider[1].preset`: unknown preset"),
+            "{e}"
+        );
     }
 
     #[test]
