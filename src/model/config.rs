@@ -445,6 +445,10 @@ pub struct Policy {
     pub throttle: Option<ThrottleSpec>,
     /// Routing over several providers; `None` sends every call to the first.
     pub route: Option<super::router::RouteSpec>,
+    /// Whether the client marks the calls' cached prefixes for the provider's prompt cache
+    /// (Anthropic's `cache_control`): without it, a template's `cached_prompt_tokens` are
+    /// ordinary input.
+    pub prompt_cache: bool,
 }
 
 /// A client-side throttle that acts before an attempt is sent.

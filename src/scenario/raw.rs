@@ -471,6 +471,8 @@ struct RawPolicy {
     concurrency: Option<RawConcurrency>,
     throttle: Option<RawThrottle>,
     route: Option<Spanned<RawRoute>>,
+    #[serde(default = "yes")]
+    prompt_cache: bool,
 }
 
 #[derive(Deserialize)]
@@ -1141,6 +1143,7 @@ impl RawScenario {
                 layers,
                 buckets,
                 refund_unused_output: raw.refund_unused_output,
+                prompt_cache: raw.prompt_cache,
                 discipline: match raw.queue {
                     None | Some(RawQueue::Fifo) => Discipline::Fifo,
                     Some(RawQueue::FairTenant) => Discipline::Fair(Scope::Tenant),

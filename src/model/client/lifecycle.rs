@@ -94,6 +94,8 @@ impl World<'_> {
         };
         // The prefix has a stream of its own, so declaring one changes no other draw.
         let cached = match &spec.cache {
+            // A client that marks no cache breakpoint reads and writes no cache.
+            _ if !self.policy.prompt_cache => 0.0,
             None => 0.0,
             Some(c) => match &c.tokens {
                 Dist::Constant(t) => *t,
