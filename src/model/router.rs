@@ -186,6 +186,31 @@ impl RouteSpec {
             .map(|&i| i as usize)
     }
 
+    /// How the group's target is picked.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The group's providers, by index.
+    pub fn targets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.targets.iter().map(|&i| i as usize)
+    }
+
+    /// The fallback providers, in order, by index.
+    pub fn fallbacks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.fallbacks.iter().map(|&i| i as usize)
+    }
+
+    /// The failures that move a call on.
+    pub fn fallback_on(&self) -> RetryOn {
+        self.fallback_on
+    }
+
+    /// The cooldown, if any.
+    pub fn cooldown(&self) -> Option<Cooldown> {
+        self.cooldown
+    }
+
     /// Whether `failure` moves a call to its next hop.
     #[inline]
     pub fn falls_back_on(&self, failure: super::retry::Failure) -> bool {

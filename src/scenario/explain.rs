@@ -121,6 +121,61 @@ pub struct LimitInfo {
     /// Its provider, by index.
     #[serde(skip)]
     provider: usize,
+    /// Its provider's name, with several providers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+}
+
+/// A policy's route over several providers.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteInfo {
+    /// The policy's name.
+    pub policy: String,
+    /// The group's providers, by name.
+    pub targets: Vec<String>,
+    /// How the group's target is picked.
+    pub strategy: &'static str,
+    /// The fallbacks, by name, in order.
+    pub fallbacks: Vec<String>,
+    /// The failures that move a call on.
+    pub fallback_on: Vec<&'static str>,
+    /// Failed attempts on a hop before the call moves on.
+    pub fallback_after: u32,
+    /// Cooldown seconds, and the failures a minute past which a provider cools (`None`:
+    /// LiteLLM's default rule).
+    pub cooldown: Option<(f64, Option<u32>)>,
+}
+
+fn routes(s: &Scenario) -> Vec<RouteInfo> {
+    let name = |i: usize| s.providers[i].name.clone();
+    s.policies
+        .iter()
+        .filter_map(|p| {
+            let r = p.route.as_ref()?;
+            let on = r.fallback_on();
+            Some(RouteInfo {
+                policy: p.name.clone(),
+                targets: r.targets().map(name).collect(),
+                strategy: crate::model::router::Strategy::NAMES
+                    .iter()
+                    .find(|(_, st)| *st == r.strategy())
+                    .map_or("", |(n, _)| n),
+                fallbacks: r.fallbacks().map(name).collect(),
+                fallback_on: [
+                    (on.rate_limited, "rate_limited"),
+                    (on.server_error, "server_error"),
+                    (on.timeout, "timeout"),
+                ]
+                .into_iter()
+                .filter_map(|(yes, n)| yes.then_some(n))
+                .collect(),
+                fallback_after: r.fallback_after(),
+                cooldown: r
+                    .cooldown()
+                    .map(|c| (nanos_to_secs(c.cooldown_ns), c.allowed_fails)),
+            })
+        })
+        .collect()
 }
 
 /// One client bucket of a policy.
@@ -221,6 +276,8 @@ pub struct Explanation {
     pub utilisation: Vec<Utilisation>,
     /// The lowest capacity factor of the limits over time and when it starts, when below 1.
     pub lowest_capacity: Option<(f64, f64)>,
+    /// Each routed policy's route, in words: `"primary"`, then `"secondary"`, ....
+    pub routes: Vec<RouteInfo>,
     /// Likely mistakes.
     pub warnings: Vec<String>,
 }
@@ -266,6 +323,7 @@ fn limits(s: &Scenario) -> Vec<LimitInfo> {
                     format!("provider.limit[{i}]")
                 },
                 provider: k,
+                provider_name: several.then(|| s.providers[k].name.clone()),
                 resource: resource_name(l.resource()),
                 kind,
                 per_s,
@@ -619,6 +677,7 @@ pub fn explain(s: &Scenario) -> Explanation {
         })
         .collect();
     let mut e = Explanation {
+        routes: routes(s),
         scenario: s.name.clone(),
         limits,
         buckets,
@@ -682,6 +741,22 @@ fn call_sizes(s: &Scenario) -> Vec<CallSizes> {
 
 fn warnings(s: &Scenario, e: &Explanation) -> Vec<String> {
     let mut w = Vec::new();
+    if s.providers.len() > 1 {
+        // A policy without a route uses the first provider only.
+        let mut used = vec![false; s.providers.len()];
+        for p in &s.policies {
+            match &p.route {
+                None => used[0] = true,
+                Some(r) => r.providers().for_each(|i| used[i] = true),
+            }
+        }
+        for (p, _) in s.providers.iter().zip(&used).filter(|(_, u)| !**u) {
+            w.push(format!(
+                "provider \"{}\" is in no policy's route: no call reaches it",
+                p.name
+            ));
+        }
+    }
     for d in &e.sources {
         if !d.job.per_job.requests.is_finite() || d.job.per_job.requests > EXPLODING_CALLS {
             w.push(format!(
@@ -884,13 +959,51 @@ impl Explanation {
         for l in &self.limits {
             let _ = writeln!(
                 out,
-                "  {}: {} {}: {}, burst {}",
+                "  {}{}: {} {}: {}, burst {}",
                 l.field,
+                l.provider_name
+                    .as_ref()
+                    .map_or(String::new(), |n| format!(" ({n})")),
                 l.resource,
                 kind_words(l.kind),
                 limit_rate(l),
                 compact(l.burst)
             );
+        }
+        if !self.routes.is_empty() {
+            let _ = writeln!(out, "routes:");
+        }
+        for r in &self.routes {
+            let mut line = format!(
+                "  policy \"{}\": {}",
+                r.policy,
+                if r.targets.len() > 1 {
+                    format!("{} ({})", r.targets.join(", "), r.strategy)
+                } else {
+                    r.targets.join(", ")
+                }
+            );
+            if !r.fallbacks.is_empty() {
+                line.push_str(&format!(
+                    ", then {}, after {} failed attempt{} ({})",
+                    r.fallbacks.join(", then "),
+                    r.fallback_after,
+                    if r.fallback_after == 1 { "" } else { "s" },
+                    r.fallback_on.join(", ")
+                ));
+            }
+            match r.cooldown {
+                Some((secs, Some(n))) => line.push_str(&format!(
+                    "; a provider failing more than {n} times in a minute sits out {}s",
+                    compact(secs)
+                )),
+                Some((secs, None)) => line.push_str(&format!(
+                    "; cooldowns of {}s by LiteLLM's default rule",
+                    compact(secs)
+                )),
+                None => {}
+            }
+            let _ = writeln!(out, "{line}");
         }
         if !self.buckets.is_empty() {
             let _ = writeln!(out, "client buckets:");
@@ -939,6 +1052,12 @@ impl Explanation {
         }
         if !self.limits.is_empty() {
             let _ = writeln!(out, "against the limits:");
+            if self.limits.iter().any(|l| l.provider_name.is_some()) {
+                let _ = writeln!(
+                    out,
+                    "  (with several providers, each limit against the whole demand: what its provider would carry alone)"
+                );
+            }
         }
         for (l, u) in self.limits.iter().zip(&self.utilisation) {
             if let (Some(avg), Some(ratio)) = (u.average_per_s, u.average) {
@@ -1342,5 +1461,28 @@ name = "p"
         assert_eq!(v["limits"][0]["per_s"], 7_500.0);
         assert_eq!(v["sources"][0]["average"]["input_tokens"], 6_000.0);
         assert_eq!(v["utilisation"][0]["average"], 0.8);
+    }
+
+    #[test]
+    fn routes_are_told_in_words_and_an_unreached_provider_is_a_warning() {
+        let text = "[scenario]\nname = \"t\"\n\
+            [[provider]]\nname = \"a\"\nttft = \"1s\"\n\
+            [[provider]]\nname = \"b\"\nttft = \"1s\"\n\
+            [[provider]]\nname = \"c\"\nttft = \"1s\"\n\
+            [[source]]\nname = \"s\"\narrival = { process = \"burst\", count = 1 }\n\
+            [source.job]\nprompt_tokens = 100\nmax_tokens = 50\noutput_tokens = 10\n\
+            [[policy]]\nname = \"p\"\n\
+            route = { targets = [\"a\", \"b\"], strategy = \"least-busy\", fallback_after = 2, fallback_on = [\"rate_limited\"], cooldown = \"5s\", allowed_fails = 3 }\n";
+        let s = crate::scenario::parse(text, "t.toml").unwrap();
+        let e = explain(&s);
+        let out = e.render_text();
+        assert!(
+            out.contains("  policy \"p\": a, b (least-busy); a provider failing more than 3 times in a minute sits out 5s\n"),
+            "{out}"
+        );
+        assert_eq!(
+            e.warnings,
+            vec!["provider \"c\" is in no policy's route: no call reaches it".to_string()]
+        );
     }
 }
