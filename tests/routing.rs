@@ -173,8 +173,8 @@ fn round_robin_alternates_between_its_targets() {
     assert_eq!(out.providers[0].attempts, 5.0);
     assert_eq!(out.providers[1].attempts, 4.0);
     let series = out.series.unwrap();
-    for k in 0..9 {
-        let s = &series[k];
+    assert_eq!(series.len(), 9);
+    for (k, s) in series.iter().enumerate() {
         let one = if k == 8 { 2.0 } else { 1.0 };
         let expected = if k % 2 == 0 { [one, 0.0] } else { [0.0, one] };
         let got = [
