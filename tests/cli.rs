@@ -1356,3 +1356,123 @@ fn two_client_buckets_of_one_scope_and_resource_are_an_error_at_the_second() {
     );
     assert_rejected_at("tokens_twice", &s, 24, 61, "policy[0].buckets");
 }
+
+/// Two providers `a` and `b`, one source, and a policy `p` whose last line (22) is `policy_line`.
+fn two_providers(policy_line: &str) -> String {
+    format!(
+        "[scenario]\nname = \"r\"\n\n[[provider]]\nname = \"a\"\nttft = \"1s\"\n\n[[provider]]\n\
+         name = \"b\"\nttft = \"1s\"\n\n[[source]]\nname = \"s\"\n\
+         arrival = {{ process = \"burst\", count = 1 }}\n[source.job]\nprompt_tokens = 10\n\
+         max_tokens = 10\noutput_tokens = 1\n\n[[policy]]\nname = \"p\"\n{policy_line}\n"
+    )
+}
+
+#[test]
+fn the_base_of_the_routing_cases_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(
+        dir.path(),
+        "routed",
+        &two_providers(r#"route = { targets = ["a"], fallbacks = ["b"] }"#),
+    );
+    let out = stampede().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_route_naming_an_unknown_provider_is_an_error_at_the_name_listing_the_providers() {
+    let s = two_providers(r#"route = { targets = ["a"], fallbacks = ["c"] }"#);
+    assert_rejected_at("unknown_provider", &s, 22, 41, "policy[0].route.fallbacks");
+    let err = validate_stderr(&s);
+    assert!(err.contains("(a, b)") && err.contains("\"c\""), "{err}");
+    let s = two_providers(r#"route = { targets = ["x"] }"#);
+    assert_rejected_at("unknown_target", &s, 22, 22, "policy[0].route.targets");
+}
+
+#[test]
+fn a_provider_named_twice_is_an_error_at_the_second_name() {
+    let s = two_providers(r#"route = { targets = ["a"] }"#).replace("name = \"b\"", "name = \"a\"");
+    assert_rejected_at("provider_twice", &s, 9, 8, "provider[1].name");
+    assert!(validate_stderr(&s).contains("\"a\" again"));
+}
+
+#[test]
+fn a_provider_entry_without_a_name_among_several_is_an_error_at_the_entry() {
+    let s = two_providers("").replace("name = \"b\"\n", "");
+    assert_rejected_at("provider_unnamed", &s, 8, 1, "provider[1].name");
+}
+
+#[test]
+fn an_unknown_strategy_is_an_error_listing_the_strategies() {
+    let s = two_providers(r#"route = { targets = ["a", "b"], strategy = "fastest" }"#);
+    assert_rejected_at("strategy", &s, 22, 44, "policy[0].route.strategy");
+    let err = validate_stderr(&s);
+    assert!(
+        err.contains("simple-shuffle, round-robin, least-busy, latency-based, usage-based"),
+        "{err}"
+    );
+}
+
+#[test]
+fn allowed_fails_without_a_cooldown_is_an_error_at_allowed_fails() {
+    let s = two_providers(r#"route = { targets = ["a"], allowed_fails = 2 }"#);
+    assert_rejected_at("allowed_fails", &s, 22, 44, "policy[0].route.allowed_fails");
+}
+
+#[test]
+fn weights_not_one_per_target_are_an_error_at_the_weights() {
+    let s = two_providers(r#"route = { targets = ["a", "b"], weights = [1, 2, 3] }"#);
+    assert_rejected_at("weights", &s, 22, 43, "policy[0].route.weights");
+    assert!(validate_stderr(&s).contains("one weight per target (2), found 3 weights"));
+}
+
+#[test]
+fn other_bad_routes_are_errors_at_their_field() {
+    for (name, route, col, field) in [
+        (
+            "twice_in_route",
+            r#"route = { targets = ["a", "b"], fallbacks = ["a"] }"#,
+            46,
+            "fallbacks",
+        ),
+        (
+            "fallback_after_0",
+            r#"route = { targets = ["a"], fallback_after = 0 }"#,
+            45,
+            "fallback_after",
+        ),
+        (
+            "cooldown_0",
+            r#"route = { targets = ["a"], cooldown = "0s" }"#,
+            39,
+            "cooldown",
+        ),
+        ("no_targets", r#"route = { targets = [] }"#, 9, "targets"),
+        (
+            "negative_weight",
+            r#"route = { targets = ["a", "b"], weights = [1, -1] }"#,
+            43,
+            "weights",
+        ),
+    ] {
+        let s = two_providers(route);
+        assert_rejected_at(name, &s, 22, col, &format!("policy[0].route.{field}"));
+    }
+}
+
+#[test]
+fn a_provider_expectation_in_a_single_provider_scenario_is_an_error_at_the_metric() {
+    let s = "[scenario]\nname = \"r\"\n\n[provider]\nttft = \"1s\"\n\n[[source]]\nname = \"s\"\n\
+             arrival = { process = \"burst\", count = 1 }\n[source.job]\nprompt_tokens = 10\n\
+             max_tokens = 10\noutput_tokens = 1\n\n[[policy]]\nname = \"p\"\n\n[[expect]]\n\
+             policy = \"p\"\nmetric = \"provider.r.attempts\"\nop = \"<=\"\nvalue = 5\n";
+    assert_rejected_at("provider_metric_single", s, 20, 10, "expect[0].metric");
+    assert!(validate_stderr(s).contains("several [[provider]] entries"));
+    // With several, an unknown provider or metric is named with what exists.
+    let s = format!(
+        "{}\n[[expect]]\npolicy = \"p\"\nmetric = \"provider.c.attempts\"\nop = \"<=\"\nvalue = 5\n",
+        two_providers("")
+    );
+    assert_rejected_at("provider_metric_unknown", &s, 26, 10, "expect[0].metric");
+    assert!(validate_stderr(&s).contains("(a, b)"));
+}

@@ -99,6 +99,140 @@ proptest! {
     }
 }
 
+/// `PROPTEST_CASES` or 256 (about 1 s in a release build).
+fn routed_config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    ProptestConfig { cases, ..config() }
+}
+
+/// Every policy of a routed scenario, every replication, with the conservation checks forced
+/// on (they panic on a violation, per-provider sums and in-flight gauges among them): drained
+/// runs leave nothing in flight at any provider, and the providers' numbers add up to the run's.
+fn routed_runs_balance(s: &stampede::model::Scenario) -> Result<(), String> {
+    stampede::model::conservation::force();
+    for p in &s.policies {
+        for r in 0..s.replications {
+            let seed = stampede::run::replication_seed(s.seed, r);
+            let Ok(out) = stampede::model::world::simulate_full(s, p, seed, r == 0) else {
+                continue;
+            };
+            if s.providers.len() < 2 {
+                continue;
+            }
+            let m = &out.metrics;
+            let ps = &out.providers;
+            if ps.len() != s.providers.len() {
+                return Err(format!(
+                    "{} provider rows for {}",
+                    ps.len(),
+                    s.providers.len()
+                ));
+            }
+            let sum =
+                |f: fn(&stampede::metrics::ProviderMetrics) -> f64| ps.iter().map(f).sum::<f64>();
+            let pairs = [
+                ("attempts", sum(|p| p.attempts), m.attempts),
+                ("rate_limited", sum(|p| p.rate_limited), m.rate_limited),
+                ("server_errors", sum(|p| p.server_errors), m.server_errors),
+                ("timeouts", sum(|p| p.timeouts), m.timeouts),
+                ("tokens_input", sum(|p| p.tokens_input), m.tokens_input),
+                ("tokens_output", sum(|p| p.tokens_output), m.tokens_output),
+            ];
+            for (name, providers, run) in pairs {
+                if providers != run {
+                    return Err(format!(
+                        "policy {}, replication {r}: providers' {name} add up to {providers}, the run's is {run}",
+                        p.name
+                    ));
+                }
+            }
+            let cost = sum(|p| p.cost_usd);
+            if (cost - m.cost_usd).abs() > 1e-9 * m.cost_usd.max(1.0) {
+                return Err(format!(
+                    "policy {}: providers' cost {cost} != the run's {}",
+                    p.name, m.cost_usd
+                ));
+            }
+            let routed = p.route.is_some();
+            for (k, pm) in ps.iter().enumerate() {
+                if pm.attempts < pm.admitted || (!routed && k > 0 && pm.attempts > 0.0) {
+                    return Err(format!("policy {}: provider {k}: {pm:?}", p.name));
+                }
+                if !routed && (pm.fallbacks_in > 0.0 || pm.cooldowns > 0.0) {
+                    return Err(format!(
+                        "policy {} has no route: provider {k}: {pm:?}",
+                        p.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(routed_config())]
+
+    #[test]
+    fn generated_routed_runs_balance_across_providers(case in generator::routed_scenario()) {
+        let s = load(&case)?;
+        prop_assert!(s.providers.len() >= 2);
+        routed_runs_balance(&s).map_err(TestCaseError::fail)?;
+    }
+}
+
+#[test]
+fn the_routed_generator_reaches_every_routing_mechanism() {
+    // 200 cases from a fixed seed: how many scenarios had each routing metric nonzero, so that
+    // a generator that stopped reaching one fails here instead of quietly checking less.
+    let mut runner = TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, b"stampede generated routed checks"),
+    );
+    let strategy = generator::routed_scenario();
+    let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+    for _ in 0..200 {
+        let case = strategy.new_tree(&mut runner).unwrap().current();
+        let s = checks::load(&case).unwrap_or_else(|e| panic!("{e}\n{case:?}"));
+        for p in &s.policies {
+            let Ok(out) = stampede::model::world::simulate_full(&s, p, s.seed, false) else {
+                continue;
+            };
+            let ps = &out.providers;
+            let any =
+                |f: fn(&stampede::metrics::ProviderMetrics) -> f64| ps.iter().any(|p| f(p) > 0.0);
+            let hits = [
+                ("fallbacks_in", any(|p| p.fallbacks_in)),
+                ("cooldowns", any(|p| p.cooldowns)),
+                (
+                    "second_provider_used",
+                    ps.iter().skip(1).any(|p| p.attempts > 0.0),
+                ),
+                ("throttled_locally", out.metrics.throttled_locally > 0.0),
+                ("retries_throttled", out.metrics.retries_throttled > 0.0),
+                ("timeouts", out.metrics.timeouts > 0.0),
+                ("server_errors", out.metrics.server_errors > 0.0),
+                ("rate_limited", out.metrics.rate_limited > 0.0),
+            ];
+            for (name, hit) in hits {
+                *seen.entry(name).or_default() += hit as usize;
+            }
+        }
+    }
+    let rare: Vec<String> = seen
+        .iter()
+        .filter(|(_, n)| **n < 3)
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
+    assert!(
+        rare.is_empty(),
+        "reached in fewer than 3 runs: {rare:?} ({seen:?})"
+    );
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -305,6 +305,12 @@ pub fn violations(life: &Lifecycle, live: &Live, metrics: &Metrics, drained: boo
                 format!("{name}: {value} left when nothing more could happen"),
             );
         }
+        for (k, &(recorded, held)) in live.provider_in_flight_pairs.iter().enumerate() {
+            rule(
+                recorded == 0 && held == 0,
+                format!("provider {k}: {recorded} in flight left when nothing more could happen"),
+            );
+        }
     }
     broken
 }

@@ -1962,3 +1962,155 @@ impl Spec {
         Case { toml: out, files }
     }
 }
+
+/// A policy's `route` over a scenario's providers, drawn apart from [`spec`] so that the cases
+/// of the golden digest keep their bytes.
+#[derive(Clone, Debug)]
+pub struct RouteGen {
+    /// Sort keys of the providers: their order in targets, then fallbacks.
+    order: [u8; 4],
+    targets: Index,
+    fallbacks: Index,
+    strategy: Option<usize>,
+    weights: Option<[u32; 4]>,
+    fallback_on: Option<[bool; 3]>,
+    fallback_after: Option<u32>,
+    cooldown: Option<(f64, Option<u32>)>,
+}
+
+fn route() -> impl Strategy<Value = RouteGen> {
+    (
+        any::<[u8; 4]>(),
+        any::<Index>(),
+        any::<Index>(),
+        weighted(0.8, 0usize..5),
+        weighted(0.3, [1u32..=5, 1u32..=5, 1u32..=5, 1u32..=5]),
+        retry_on(),
+        weighted(0.4, 1u32..=4),
+        weighted(
+            0.5,
+            (
+                (100u32..=20_000).prop_map(f64::from),
+                weighted(0.6, 0u32..=3),
+            ),
+        ),
+    )
+        .prop_map(
+            |(
+                order,
+                targets,
+                fallbacks,
+                strategy,
+                weights,
+                fallback_on,
+                fallback_after,
+                cooldown,
+            )| {
+                RouteGen {
+                    order,
+                    targets,
+                    fallbacks,
+                    strategy,
+                    weights,
+                    fallback_on,
+                    fallback_after,
+                    cooldown,
+                }
+            },
+        )
+}
+
+impl RouteGen {
+    /// `route = { ... }` over providers `m0` .. `m{n-1}`.
+    fn render(&self, n: usize) -> String {
+        let mut ids: Vec<usize> = (0..n).collect();
+        ids.sort_by_key(|&i| (self.order[i], i));
+        let t = 1 + self.targets.index(n);
+        let f = self.fallbacks.index(n - t + 1);
+        let names = |ids: &[usize]| {
+            ids.iter()
+                .map(|i| format!("\"m{i}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut out = format!("route = {{ targets = [{}]", names(&ids[..t]));
+        if f > 0 {
+            let _ = write!(out, ", fallbacks = [{}]", names(&ids[t..t + f]));
+        }
+        if let Some(s) = self.strategy {
+            let strategies = [
+                "simple-shuffle",
+                "round-robin",
+                "least-busy",
+                "latency-based",
+                "usage-based",
+            ];
+            let _ = write!(out, ", strategy = \"{}\"", strategies[s]);
+        }
+        if let Some(w) = &self.weights {
+            let w: Vec<String> = w[..t].iter().map(u32::to_string).collect();
+            let _ = write!(out, ", weights = [{}]", w.join(", "));
+        }
+        if self.fallback_on.is_some() {
+            let _ = write!(
+                out,
+                ", fallback_on{}",
+                render_retry_on(&self.fallback_on).trim_start_matches(", retry_on")
+            );
+        }
+        if let Some(a) = self.fallback_after {
+            let _ = write!(out, ", fallback_after = {a}");
+        }
+        if let Some((cooldown_ms, allowed)) = self.cooldown {
+            let _ = write!(out, ", cooldown = {}", ms(cooldown_ms));
+            if let Some(a) = allowed {
+                let _ = write!(out, ", allowed_fails = {a}");
+            }
+        }
+        out.push_str(" }");
+        out
+    }
+}
+
+/// Random valid scenarios with 2 to 4 providers (`[[provider]]` entries `m0` ..) and a route in
+/// most policies: [`spec`] drawn first, then the other providers and the routes, so that nothing
+/// [`scenario`] draws changes.
+pub fn routed_scenario() -> impl Strategy<Value = Case> {
+    (
+        spec(),
+        vec(provider(), 1..=3),
+        vec(weighted(0.85, route()), 4),
+    )
+        .prop_map(|(s, extra, routes)| {
+            let mut case = s.render();
+            let n = 1 + extra.len();
+            let mut providers = String::new();
+            for (i, p) in std::iter::once(&s.provider).chain(&extra).enumerate() {
+                let mut one = String::new();
+                p.render(&mut one);
+                providers.push_str(&one.replacen(
+                    "\n[provider]\n",
+                    &format!("\n[[provider]]\nname = \"m{i}\"\n"),
+                    1,
+                ));
+            }
+            // The spec's provider block runs from `[provider]` to the first table after it that
+            // is none of its own.
+            let toml = &case.toml;
+            let start = toml.find("\n[provider]\n").expect("a provider");
+            let end = toml[start + 1..]
+                .match_indices("\n[")
+                .map(|(k, _)| start + 1 + k)
+                .find(|&k| !toml[k..].starts_with("\n[[provider."))
+                .unwrap_or(toml.len());
+            let mut out = format!("{}{}{}", &toml[..start], providers, &toml[end..]);
+            for (i, r) in routes.iter().enumerate() {
+                if let Some(r) = r {
+                    let name = format!("\n[[policy]]\nname = \"p{i}\"\n");
+                    out = out.replacen(&name, &format!("{name}{}\n", r.render(n)), 1);
+                }
+            }
+            case.toml = out;
+            case
+        })
+}

@@ -569,7 +569,8 @@ impl World<'_> {
         }
         let layers = &self.policy.layers;
         let route = self.policy.route.as_ref();
-        if route.is_some() {
+        let refused = route.is_some() && self.client.call(call).repick;
+        if route.is_some() && !refused {
             let c = self.client.call_mut(call);
             c.hop_fails = c.hop_fails.saturating_add(1);
         }
@@ -579,8 +580,10 @@ impl World<'_> {
         // The SDK layers (sent straight out, innermost) retry on the same provider; past them
         // the router falls back, and past the router the application's layers retry.
         let sdk = layers.iter().take_while(|l| !l.through_admission).count();
-        let router_done = route
-            .is_some_and(|r| r.falls_back_on(failure) && c.hop_fails as u32 >= r.fallback_after());
+        let router_done = !refused
+            && route.is_some_and(|r| {
+                r.falls_back_on(failure) && c.hop_fails as u32 >= r.fallback_after()
+            });
         let next_hop = route.is_some_and(|r| c.hop as usize + 1 < r.hops());
         if layer.is_none_or(|i| i >= sdk) && router_done && next_hop {
             self.fall_back(now, call, failure, sdk, q);
@@ -627,7 +630,7 @@ impl World<'_> {
             // The application retries through the router: it picks again, from the first hop
             // once every hop has had its turn.
             c.repick = true;
-            if router_done {
+            if router_done || refused {
                 c.hop = 0;
                 c.hop_fails = 0;
             }
