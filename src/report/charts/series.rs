@@ -19,6 +19,8 @@ pub(super) struct SeriesFigure {
     pub(super) legend: Vec<LegendEntry>,
     /// Policies a guard stopped: the time their series ends, their colour, their name.
     pub(super) stops: Vec<(f64, RGBColor, String)>,
+    /// The widest the legend column may be: wider with per-provider panels.
+    pub(super) legend_max: u32,
 }
 
 impl SeriesFigure {
@@ -105,6 +107,52 @@ impl SeriesFigure {
                 end_labels: (column == "spend_usd").then(|| column.to_string()),
             });
         }
+        // With several providers: each provider's goodput and its 429s, a panel each, so that a
+        // provider a fallback swamps shows its answers collapse as its refusals soar.
+        for provider in &series.providers {
+            for (quantity, caption, unit) in [
+                (
+                    "goodput_calls_per_s",
+                    format!("goodput at {provider}: calls it answered per second"),
+                    "calls / s",
+                ),
+                (
+                    "rate_limited_per_s",
+                    format!("429s per second at {provider}"),
+                    "429s / s",
+                ),
+            ] {
+                let column = data::provider_column(provider, quantity);
+                let mut lines: Vec<Line> = series
+                    .policies
+                    .iter()
+                    .map(|p| {
+                        let mut l = Line::new(
+                            &palette.label(&p.name),
+                            palette.color(&p.name),
+                            p.points(&column),
+                        );
+                        l.failed = palette.failed(&p.name);
+                        l
+                    })
+                    .collect();
+                if lines.iter().all(|l| l.points.is_empty()) {
+                    continue;
+                }
+                mark_duplicates(&mut lines);
+                let max = lines
+                    .iter()
+                    .flat_map(|l| l.points.iter().map(|p| p.1))
+                    .fold(0.0f64, f64::max);
+                panels.push(SeriesPanel {
+                    caption,
+                    y_desc: unit.to_string(),
+                    y: Axis::from_zero(max, 4),
+                    lines,
+                    end_labels: None,
+                });
+            }
+        }
         let mut legend: Vec<LegendEntry> = panels
             .first()
             .map(|p| {
@@ -141,6 +189,11 @@ impl SeriesFigure {
             .collect();
         SeriesFigure {
             stops,
+            legend_max: if series.providers.is_empty() {
+                360
+            } else {
+                480
+            },
             title: title.to_string(),
             x: Axis::linear(0.0, t_max.max(1.0), 12),
             panels,
@@ -151,12 +204,15 @@ impl SeriesFigure {
 
 impl Figure for SeriesFigure {
     fn size(&self) -> (u32, u32) {
-        (1100, TITLE_BAND + 30 + 215 * self.panels.len() as u32)
+        (
+            1100 + self.legend_max.saturating_sub(360),
+            TITLE_BAND + 30 + 215 * self.panels.len() as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let body = draw_title(root, &self.title)?;
-        let lw = legend_width(root, &self.legend);
+        let lw = legend_width_up_to(root, &self.legend, self.legend_max);
         let (w, h) = body.dim_in_pixel();
         let (plots, side) = body.split_horizontally(w - lw);
         let n = self.panels.len() as u32;
