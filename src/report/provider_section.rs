@@ -145,3 +145,67 @@ pub(super) fn markdown(p: &Providers, chart: Option<&Chart>) -> String {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn providers() -> Providers {
+        let row = |p: usize, v: usize, values: [f64; 4]| {
+            let names = ["attempts", "answered", "rate_limited", "fallbacks_in"];
+            (
+                p,
+                v,
+                names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .zip(values)
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        Providers {
+            metrics: vec![
+                "attempts".into(),
+                "answered".into(),
+                "rate_limited".into(),
+                "fallbacks_in".into(),
+            ],
+            policies: vec!["primary_only".into(), "naive_fallback".into()],
+            providers: vec!["primary".into(), "secondary".into()],
+            rows: vec![
+                row(0, 0, [2737.2, 1435.1, 1302.1, 0.0]),
+                row(0, 1, [0.0, 0.0, 0.0, 0.0]),
+                row(1, 0, [2695.8, 1449.5, 1246.3, 0.0]),
+                row(1, 1, [1246.3, 38.5, 1207.8, 1246.3]),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_reading_names_the_provider_a_fallback_swamped() {
+        let text = spans_md(&reading(&providers()));
+        assert_eq!(
+            text,
+            "**naive_fallback**: secondary took 1,246 fallbacks and answered 38 of 1,246 \
+             attempts (97% refused with a 429)."
+        );
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_policy_and_provider() {
+        let md = markdown(&providers(), None);
+        assert!(
+            md.contains("| naive_fallback | secondary | 1,246 | 38 | 1,208 | 1,246 | n/a | n/a |"),
+            "{md}"
+        );
+        assert_eq!(
+            md.lines()
+                .filter(|l| l.starts_with("| primary_only"))
+                .count(),
+            2
+        );
+        let html = html(&providers(), None);
+        assert!(html.contains("<h2>Providers</h2>") && html.contains("<td>secondary</td>"));
+    }
+}
