@@ -236,19 +236,34 @@ impl Figure for SeriesFigure {
             draw_lines(&mut chart, &self.x, &panel.y, &panel.lines)?;
             let note = font(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom));
             if let Some(metric) = &panel.end_labels {
+                // Each line's total at its end; a label that would cover another (lines ending
+                // close together) is lifted above it. Drawn in line order.
+                let mut labels: Vec<(String, RGBColor, i32, i32, i32)> = Vec::new();
                 for l in &panel.lines {
                     if let Some(&(t, v)) = l.points.last() {
                         let (px, py) = chart.backend_coord(&(self.x.map(t), panel.y.map(v)));
-                        area.draw_text(
-                            &format_value(metric, v),
-                            &note.color(&l.color),
-                            (
-                                px - 4 - area.get_base_pixel().0,
-                                py - 4 - area.get_base_pixel().1,
-                            ),
-                        )
-                        .msg()?;
+                        let text = format_value(metric, v);
+                        let (tw, _) = area.estimate_text_size(&text, &note).msg()?;
+                        labels.push((text, l.color, px - 4, py - 4, tw as i32));
                     }
+                }
+                let mut order: Vec<usize> = (0..labels.len()).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(labels[i].3));
+                let gap = TICK_SIZE as i32 + 2;
+                for k in 1..order.len() {
+                    let i = order[k];
+                    for &j in &order[..k] {
+                        let (xi, wi, xj, wj) = (labels[i].2, labels[i].4, labels[j].2, labels[j].4);
+                        let side_by_side = xi - wi >= xj || xj - wj >= xi;
+                        if !side_by_side && labels[i].3 > labels[j].3 - gap {
+                            labels[i].3 = labels[j].3 - gap;
+                        }
+                    }
+                }
+                let (bx, by) = area.get_base_pixel();
+                for (text, color, x, y, _) in &labels {
+                    area.draw_text(text, &note.color(color), (x - bx, y - by))
+                        .msg()?;
                 }
             }
             for (k, (t, color, name)) in self.stops.iter().enumerate() {
