@@ -354,6 +354,7 @@ fn every_tick_label_is_the_value_at_its_tick_in_every_chart() {
         "latency_cdf",
         "timeseries",
         "tenants",
+        "providers",
         "sweep_job_latency_p99_s",
         "heatmap_job_latency_p99_s",
     ] {
@@ -713,4 +714,104 @@ fn failed_sweep_points_carry_the_red_failure_mark() {
         check_ticks(&format!("sweep_{metric}"), &svg);
     }
     assert!(failed > 0, "the 12-agent sweep has failed points (naive)");
+}
+
+/// The providers chart of `fallback_storm`, read off its SVG: in each panel (answered, then
+/// 429s) each policy's bar over each provider reaches the value `providers.csv` holds, by the
+/// panel's own tick labels (log or linear); and a run with one provider draws no providers chart
+/// and no per-provider panel.
+#[test]
+fn provider_bars_reach_their_providers_csv_values_and_one_provider_draws_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fallback_storm");
+    run(&root().join("scenarios/fallback_storm.toml"), &dir, &[]);
+    let rows = read_csv(&dir.join("providers.csv"));
+    let svg = svg::parse(&std::fs::read_to_string(dir.join("charts/providers.svg")).unwrap());
+    let mut ys: Vec<ReadAxis> = read_axes(&svg).into_iter().filter(|a| !a.x).collect();
+    ys.sort_by(|a, b| a.ticks[0].0.total_cmp(&b.ticks[0].0));
+    assert_eq!(ys.len(), 2, "two panels: answered and 429s");
+    // Policy colours in file order (style::PALETTE).
+    let colours = ["#1F77B4", "#FF7F0E", "#2CA02C", "#393B79"];
+    let mut policies: Vec<String> = Vec::new();
+    let mut providers: Vec<String> = Vec::new();
+    for r in &rows {
+        for (list, key) in [(&mut policies, "policy"), (&mut providers, "provider")] {
+            if !list.contains(&r[key]) {
+                list.push(r[key].clone());
+            }
+        }
+    }
+    assert_eq!(providers, ["primary", "secondary"]);
+    let mut checked = 0;
+    for (axis, metric) in ys.iter().zip(["answered", "rate_limited"]) {
+        let log = axis.fit(false).map_or(f64::INFINITY, |f| f.2) > 1.0;
+        let (a, b, _) = axis.fit(log).expect("a numeric value axis");
+        let top = axis.ticks.first().unwrap().0;
+        let floor = axis.ticks.last().unwrap().0;
+        for (pi, policy) in policies.iter().enumerate() {
+            // This policy's bars in this panel, left to right: one per provider with a value.
+            let mut bars: Vec<&svg::Rect> = svg
+                .rects
+                .iter()
+                .filter(|r| r.fill == colours[pi] && r.bbox.x0 > axis.at)
+                .filter(|r| (r.bbox.y1 - floor).abs() <= 1.5 && r.bbox.y0 >= top - 1.5)
+                .collect();
+            bars.sort_by(|x, y| x.bbox.x0.total_cmp(&y.bbox.x0));
+            let values: Vec<f64> = providers
+                .iter()
+                .map(|v| {
+                    let row = rows
+                        .iter()
+                        .find(|r| &r["policy"] == policy && &r["provider"] == v)
+                        .unwrap();
+                    num(row, metric)
+                })
+                .collect();
+            let drawn: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
+            assert_eq!(
+                bars.len(),
+                drawn.len(),
+                "{policy} {metric}: one bar per nonzero value"
+            );
+            for (bar, v) in bars.iter().zip(&drawn) {
+                let want = a + b * if log { v.log10() } else { *v };
+                assert!(
+                    (bar.bbox.y0 - want).abs() <= 1.5,
+                    "{policy} {metric}: the bar of {v} tops at {} px, its value is at {want:.1} px",
+                    bar.bbox.y0
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 12, "only {checked} bars were read");
+    // naive_fallback's secondary: 429s well above its answers.
+    let naive = |m: &str| {
+        num(
+            rows.iter()
+                .find(|r| r["policy"] == "naive_fallback" && r["provider"] == "secondary")
+                .unwrap(),
+            m,
+        )
+    };
+    assert!(naive("rate_limited") > 10.0 * naive("answered"));
+    let series = std::fs::read_to_string(dir.join("charts/timeseries.svg")).unwrap();
+    assert!(
+        series.contains("goodput at secondary") && series.contains("429s per second at secondary")
+    );
+
+    let single = tmp.path().join("provider_brownout");
+    run(
+        &root().join("scenarios/provider_brownout.toml"),
+        &single,
+        &[],
+    );
+    assert!(!single.join("providers.csv").exists());
+    assert!(!single.join("charts/providers.svg").exists());
+    assert!(!single.join("charts/providers.png").exists());
+    let series = std::fs::read_to_string(single.join("charts/timeseries.svg")).unwrap();
+    assert!(
+        !series.contains("goodput at "),
+        "no per-provider panel with one provider"
+    );
 }

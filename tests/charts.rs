@@ -447,3 +447,34 @@ fn report_writes_a_self_contained_page_with_the_policies_and_inlined_charts() {
         "| metric | naive ✗ failed 1 of 1 jobs | jitter_only | **bucket_only** | **fixed** |"
     ));
 }
+
+#[test]
+fn a_malformed_providers_csv_is_bad_input_not_a_panic() {
+    for (csv, says) in [
+        (
+            "policy,provider,answered,rate_limited\nnaive,primary,12,lots\n",
+            "providers.csv:2: column \"rate_limited\": expected a number, found \"lots\"",
+        ),
+        ("policy,answered\nnaive,12\n", "no column \"provider\""),
+        ("policy,provider,answered\nnaive,primary\n", "providers.csv"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("providers.csv"), csv).unwrap();
+        let out = plot(dir.path());
+        assert_eq!(out.status.code(), Some(2), "{csv}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(says),
+            "{csv}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A well-formed one alone draws the chart.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("providers.csv"),
+        "policy,provider,answered,rate_limited\nnaive,primary,100,3\nnaive,secondary,4,90\n",
+    )
+    .unwrap();
+    ok(plot(dir.path()), "plot of providers.csv alone");
+    assert!(dir.path().join("charts/providers.svg").is_file());
+}

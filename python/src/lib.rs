@@ -247,6 +247,9 @@ impl RunReport {
         if let Some(t) = export::tenants_csv(r) {
             files.insert("tenants.csv", t);
         }
+        if let Some(p) = export::providers_csv(r) {
+            files.insert("providers.csv", p);
+        }
         if let Some(t) = export::timeseries_csv(r) {
             files.insert("timeseries.csv", t);
         }

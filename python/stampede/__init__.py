@@ -107,6 +107,9 @@ class Result:
         timeseries: the time series of replication 0 (``timeseries.csv``; empty when the
             scenario records none).
         tenants: per-tenant metrics (``tenants.csv``; empty with one tenant).
+        providers: per-provider metrics, one row per policy and provider (``providers.csv``:
+            attempts, answered, rate_limited, fallbacks_in, cooldowns, cost_usd, ... with their
+            ``_ci95``; empty with one provider).
         warnings: e.g. a replication a guard stopped early.
         files: every result file by name, with the bytes ``stampede run --out`` writes.
     """
@@ -127,6 +130,7 @@ class Result:
         self.latency: pd.DataFrame = _frame(self.files["latency.csv"])
         self.timeseries: pd.DataFrame = _frame(self.files.get("timeseries.csv"))
         self.tenants: pd.DataFrame = _frame(self.files.get("tenants.csv"))
+        self.providers: pd.DataFrame = _frame(self.files.get("providers.csv"))
 
     def to_json(self) -> str:
         """``summary.json``: every policy's metrics and intervals, as the CLI writes it."""

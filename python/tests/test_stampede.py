@@ -19,7 +19,15 @@ import stampede
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
-RUN_FILES = ["summary.json", "summary.csv", "runs.csv", "latency.csv", "timeseries.csv", "tenants.csv"]
+RUN_FILES = [
+    "summary.json",
+    "summary.csv",
+    "runs.csv",
+    "latency.csv",
+    "timeseries.csv",
+    "tenants.csv",
+    "providers.csv",
+]
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +75,23 @@ def test_the_summary_frame_holds_summary_json_values(tmp_path: Path) -> None:
     assert len(result.runs) == 4 * 3
     assert set(result.latency["policy"]) == set(result.summary.index)
     assert result.tenants.empty and result.timeseries.empty
+    assert result.providers.empty and "providers.csv" not in result.files
+
+
+def test_the_providers_frame_shows_naive_fallback_swamping_the_secondary() -> None:
+    result = stampede.run(ROOT / "scenarios/fallback_storm.toml")
+    providers = result.providers
+    assert len(providers) == 2 * 4
+    assert list(providers["provider"].unique()) == ["primary", "secondary"]
+    assert list(providers["policy"].unique()) == list(result.summary.index)
+    frame = providers.set_index(["policy", "provider"])
+    secondary = frame.loc[("naive_fallback", "secondary")]
+    assert secondary["rate_limited"] > secondary["answered"]
+    assert secondary["fallbacks_in"] > 0
+    # The frame is providers.csv, and its attempts add up to the policy's.
+    assert "providers.csv" in result.files
+    for policy, rows in providers.groupby("policy"):
+        assert rows["attempts"].sum() == pytest.approx(result.summary.loc[policy, "attempts"], rel=1e-9)
 
 
 def test_seed_policies_and_threads(tmp_path: Path, cli: Path) -> None:

@@ -277,6 +277,18 @@ pub const SERIES_COLUMNS: [&str; 11] = [
 pub struct Series {
     /// One entry per policy, in file order.
     pub policies: Vec<PolicySeries>,
+    /// The providers that have `provider.<name>.<quantity>` columns, in header order (empty for
+    /// a scenario with one provider).
+    pub providers: Vec<String>,
+}
+
+/// The per-provider quantities of `timeseries.csv`: `provider.<name>.<quantity>`.
+pub const PROVIDER_SERIES_COLUMNS: [&str; 3] =
+    ["in_flight", "rate_limited_per_s", "goodput_calls_per_s"];
+
+/// The name of a provider's column in `timeseries.csv`.
+pub fn provider_column(provider: &str, quantity: &str) -> String {
+    format!("provider.{provider}.{quantity}")
 }
 
 /// One policy's time series: `t_s` and every other numeric column, by name.
@@ -310,12 +322,25 @@ pub fn read_series(dir: &Path) -> Result<Option<Series>, DataError> {
     };
     let policy = csv.require("policy")?;
     csv.require("t_s")?;
-    let columns: Vec<(usize, &str)> = SERIES_COLUMNS
+    let mut columns: Vec<(usize, String)> = SERIES_COLUMNS
         .iter()
-        .filter_map(|name| csv.column(name).map(|c| (c, *name)))
+        .filter_map(|name| csv.column(name).map(|c| (c, name.to_string())))
         .collect();
-    let mut names = Vec::new();
     let mut out = Series::default();
+    for (c, h) in csv.header.iter().enumerate() {
+        let Some((provider, quantity)) = h
+            .strip_prefix("provider.")
+            .and_then(|rest| rest.rsplit_once('.'))
+        else {
+            continue;
+        };
+        if provider.is_empty() || !PROVIDER_SERIES_COLUMNS.contains(&quantity) {
+            continue;
+        }
+        index_of(&mut out.providers, provider);
+        columns.push((c, h.clone()));
+    }
+    let mut names = Vec::new();
     for (line, row) in &csv.rows {
         let i = index_of(&mut names, &row[policy]);
         if i == out.policies.len() {
@@ -328,7 +353,7 @@ pub fn read_series(dir: &Path) -> Result<Option<Series>, DataError> {
             let v = csv.number(*line, row, *col)?;
             out.policies[i]
                 .columns
-                .entry(name.to_string())
+                .entry(name.clone())
                 .or_default()
                 .push(v);
         }
@@ -463,6 +488,80 @@ pub fn read_tenants(dir: &Path) -> Result<Option<Tenants>, DataError> {
             values.insert(name.clone(), csv.number(*line, row, *col)?);
         }
         out.rows.push((p, t, values));
+    }
+    Ok(Some(out))
+}
+
+/// `providers.csv`: `policy, provider`, then per-provider metrics (means over replications)
+/// and their `_ci95`. Written only for a scenario with several providers.
+#[derive(Clone, Debug, Default)]
+pub struct Providers {
+    /// The metric columns, in file order (the `_ci95` columns are left out).
+    pub metrics: Vec<String>,
+    /// Policy names, in order of first appearance.
+    pub policies: Vec<String>,
+    /// Provider names, in order of first appearance.
+    pub providers: Vec<String>,
+    /// `(policy index, provider index, metrics)` per row.
+    pub rows: Vec<(usize, usize, BTreeMap<String, f64>)>,
+}
+
+impl Providers {
+    /// The value of `metric` for a policy and provider, NaN when absent.
+    pub fn get(&self, policy: usize, provider: usize, metric: &str) -> f64 {
+        self.rows
+            .iter()
+            .find(|(p, v, _)| *p == policy && *v == provider)
+            .and_then(|(_, _, m)| m.get(metric).copied())
+            .unwrap_or(f64::NAN)
+    }
+
+    /// The same, by names.
+    pub fn value(&self, policy: &str, provider: &str, metric: &str) -> f64 {
+        match (
+            self.policies.iter().position(|p| p == policy),
+            self.providers.iter().position(|p| p == provider),
+        ) {
+            (Some(p), Some(v)) => self.get(p, v, metric),
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Reads `providers.csv` from `dir`. Columns other than `policy`, `provider` and `scenario` are
+/// metrics; a cell that is not a number is an error.
+pub fn read_providers(dir: &Path) -> Result<Option<Providers>, DataError> {
+    let Some(csv) = Csv::read(&dir.join("providers.csv"))? else {
+        return Ok(None);
+    };
+    let policy = csv.require("policy")?;
+    let provider = csv.require("provider")?;
+    let scenario = csv.column("scenario");
+    let metrics: Vec<(usize, String)> = csv
+        .header
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| {
+            *i != policy
+                && *i != provider
+                && Some(*i) != scenario
+                && !h.is_empty()
+                && !h.ends_with("_ci95")
+        })
+        .map(|(i, h)| (i, h.clone()))
+        .collect();
+    let mut out = Providers {
+        metrics: metrics.iter().map(|(_, h)| h.clone()).collect(),
+        ..Providers::default()
+    };
+    for (line, row) in &csv.rows {
+        let p = index_of(&mut out.policies, &row[policy]);
+        let v = index_of(&mut out.providers, &row[provider]);
+        let mut values = BTreeMap::new();
+        for (col, name) in &metrics {
+            values.insert(name.clone(), csv.number(*line, row, *col)?);
+        }
+        out.rows.push((p, v, values));
     }
     Ok(Some(out))
 }

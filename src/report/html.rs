@@ -11,7 +11,8 @@
 
 use super::charts::{self, Chart, Charts, PlotError};
 use super::comments::{comments_html, comments_md};
-use super::data::{self, PolicySummary, ScenarioInfo, Summary, Sweep};
+use super::data::{self, PolicySummary, Providers, ScenarioInfo, Summary, Sweep};
+use super::provider_section;
 use super::reading::{failed, failed_jobs, reading};
 use super::sweep_section;
 use super::table::{Format, ROWS, RowStyle};
@@ -32,6 +33,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
         info: data::read_scenario_info(dir)?,
         summary: data::read_summary(dir)?,
         sweep: data::read_sweep(dir)?,
+        providers: data::read_providers(dir)?,
         charts,
     };
     let mut written = Vec::new();
@@ -68,6 +70,7 @@ struct Page {
     info: ScenarioInfo,
     summary: Option<Summary>,
     sweep: Option<Sweep>,
+    providers: Option<Providers>,
     charts: Charts,
 }
 
@@ -102,6 +105,23 @@ monospace;font-size:13px;margin:4px 0;overflow-x:auto}figcaption{color:#444;font
 details{margin:12px 0}summary{cursor:pointer;color:#1f77b4}.note{color:#777;font-size:13px}";
 
 impl Page {
+    /// The providers chart, shown in the providers section when there is one.
+    fn providers_chart(&self) -> Option<&Chart> {
+        self.providers
+            .as_ref()
+            .and_then(|_| self.charts.charts.iter().find(|c| c.name == "providers"))
+    }
+
+    /// The charts of the Charts section: all but one shown in the providers section.
+    fn other_charts(&self) -> Vec<&Chart> {
+        let shown = self.providers_chart().map(|c| c.name.as_str());
+        self.charts
+            .charts
+            .iter()
+            .filter(|c| Some(c.name.as_str()) != shown)
+            .collect()
+    }
+
     fn title(&self) -> String {
         self.info
             .name
@@ -227,18 +247,28 @@ impl Page {
             h.push_str("<h2>Policies</h2>\n");
             h.push_str(&self.table_html(s));
         }
-        if !self.charts.charts.is_empty() {
+        if let Some(p) = &self.providers {
+            h.push_str(&provider_section::html(p, self.providers_chart()));
+        }
+        let charts = self.other_charts();
+        if !charts.is_empty() {
             h.push_str("<h2>Charts</h2>\n");
-            for c in &self.charts.charts {
+            for c in charts {
                 h.push_str(&chart_html(c));
             }
         }
         for n in &self.charts.notes {
             let _ = writeln!(h, "<p class=\"note\">{}</p>", escape(n));
         }
-        h.push_str(
+        let files = if self.providers.is_some() {
+            "summary.csv, latency.csv, timeseries.csv, sweep_summary.csv, providers.csv"
+        } else {
+            "summary.csv, latency.csv, timeseries.csv, sweep_summary.csv"
+        };
+        let _ = write!(
+            h,
             "<p class=\"note\">Every number on this page comes from the CSV files beside it \
-             (summary.csv, latency.csv, timeseries.csv, sweep_summary.csv); the charts are also in charts/ as SVG and PNG. \
+             ({files}); the charts are also in charts/ as SVG and PNG. \
              Regenerate with <code>stampede report DIR</code>.</p>\n</body>\n</html>\n",
         );
         h
@@ -367,9 +397,13 @@ impl Page {
             }
             m.push('\n');
         }
-        if !self.charts.charts.is_empty() {
+        if let Some(p) = &self.providers {
+            m.push_str(&provider_section::markdown(p, self.providers_chart()));
+        }
+        let charts = self.other_charts();
+        if !charts.is_empty() {
             m.push_str("## Charts\n\n");
-            for c in &self.charts.charts {
+            for c in charts {
                 let _ = writeln!(
                     m,
                     "### {}\n\n![{}]({}/{}.png)\n\n{}\n",
@@ -388,7 +422,7 @@ impl Page {
     }
 }
 
-fn chart_html(c: &Chart) -> String {
+pub(super) fn chart_html(c: &Chart) -> String {
     format!(
         "<figure id=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
         escape(&c.name),

@@ -5,6 +5,7 @@ pub mod charts;
 mod comments;
 pub mod data;
 pub mod html;
+mod provider_section;
 mod reading;
 mod sweep_reading;
 mod sweep_section;

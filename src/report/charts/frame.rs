@@ -26,13 +26,23 @@ pub(super) fn legend_width<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     entries: &[LegendEntry],
 ) -> u32 {
+    legend_width_up_to(root, entries, 360)
+}
+
+/// The same, up to `max` pixels (the per-provider charts, whose failed policies' long labels
+/// would run off a 360-pixel column).
+pub(super) fn legend_width_up_to<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+    max: u32,
+) -> u32 {
     let style = font(LEGEND_SIZE);
     let widest = entries
         .iter()
         .map(|e| root.estimate_text_size(&e.label, &style).map_or(0, |s| s.0))
         .max()
         .unwrap_or(0);
-    (widest + 60).clamp(120, 360)
+    (widest + 60).clamp(120, max)
 }
 
 /// Draws a legend column, entries from `top` down.

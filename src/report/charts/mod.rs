@@ -11,7 +11,10 @@
 //! - `sweep_<metric>`: a metric against the one swept parameter, a line per policy with its 95%
 //!   confidence band; `heatmap_<metric>`: with two swept parameters, a heatmap per policy on one
 //!   shared colour scale (`sweep_summary.csv`);
-//! - `tenants`: per-tenant job latency p99 and 429s, a bar per policy (`tenants.csv`).
+//! - `tenants`: per-tenant job latency p99 and 429s, a bar per policy (`tenants.csv`);
+//! - `providers`: with several providers, each provider's answered attempts and 429s, a bar per
+//!   policy (`providers.csv`); the time-series chart then also has each provider's goodput and
+//!   429s over time.
 //!
 //! Every chart is drawn twice by the same code, once on plotters' SVG backend and once on its
 //! bitmap backend (encoded as PNG here), with text laid out by ab_glyph from the DejaVu Sans font
@@ -20,7 +23,7 @@
 //! Labels and legends sit outside the plotted data (legends in a column on the right, point labels
 //! placed where they overlap neither points nor each other).
 
-use super::data::{self, DataError, Latency, Series, Summary, Sweep, Tenants};
+use super::data::{self, DataError, Latency, Providers, Series, Summary, Sweep, Tenants};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
@@ -31,6 +34,7 @@ mod axis;
 mod cdf;
 mod frame;
 mod heatmap;
+mod providers;
 mod series;
 mod style;
 mod sweep_lines;
@@ -42,6 +46,7 @@ use axis::*;
 use cdf::*;
 use frame::*;
 use heatmap::*;
+use providers::*;
 use series::*;
 pub use style::palette_rgb;
 use style::*;
@@ -133,6 +138,7 @@ pub fn render_dir(dir: &Path) -> Result<Charts, PlotError> {
         series: data::read_series(dir)?,
         sweep: data::read_sweep(dir)?,
         tenants: data::read_tenants(dir)?,
+        providers: data::read_providers(dir)?,
         scenario: data::read_scenario_info(dir)?.name,
     };
     if inputs.summary.is_none()
@@ -140,6 +146,7 @@ pub fn render_dir(dir: &Path) -> Result<Charts, PlotError> {
         && inputs.series.is_none()
         && inputs.sweep.is_none()
         && inputs.tenants.is_none()
+        && inputs.providers.is_none()
     {
         return Err(PlotError::NoData {
             dir: dir.to_path_buf(),
@@ -254,6 +261,7 @@ struct Inputs {
     series: Option<Series>,
     sweep: Option<Sweep>,
     tenants: Option<Tenants>,
+    providers: Option<Providers>,
     scenario: Option<String>,
 }
 
@@ -278,6 +286,9 @@ impl Inputs {
             add(p);
         }
         for p in self.tenants.iter().flat_map(|t| &t.policies) {
+            add(p);
+        }
+        for p in self.providers.iter().flat_map(|t| &t.policies) {
             add(p);
         }
         let failed = self
@@ -334,16 +345,21 @@ impl Inputs {
                 out.notes
                     .push("timeseries.csv has no rows: no time series chart".into());
             } else {
-                out.charts.push(render(
-                    "timeseries",
-                    &title,
+                let mut about =
                     "Per interval of replication 0: money spent so far (when calls cost \
                      anything), tokens the provider admitted per second against its limit \
                      (dashed), 429s per second, completed calls per second (goodput) and attempts \
                      in flight at the provider. Each line ends where its run ended; a dashed \
-                     vertical line marks a run a guard stopped.",
-                    &fig,
-                )?);
+                     vertical line marks a run a guard stopped."
+                        .to_string();
+                if !series.providers.is_empty() {
+                    about.push_str(
+                        " The last panels take the providers one at a time: the calls each \
+                         answered per second and the 429s it returned, so that a provider a \
+                         fallback swamps shows its goodput collapse as its 429s soar.",
+                    );
+                }
+                out.charts.push(render("timeseries", &title, &about, &fig)?);
             }
         }
         if let Some(summary) = &self.summary {
@@ -387,6 +403,26 @@ impl Inputs {
                     "Each tenant's metrics under each policy: who pays for whose burst. A panel \
                      whose values span more than 1.5 decades is on a log scale, where a 0 on the \
                      axis floor marks a policy with none.",
+                    &fig,
+                )?);
+            }
+        }
+        if let Some(providers) = &self.providers {
+            let title = titled("per provider");
+            let fig = provider_figure(providers, &palette, &title);
+            if fig.metrics.is_empty() || providers.rows.is_empty() {
+                out.notes.push(
+                    "providers.csv has no answered or rate_limited column, or no rows: no provider chart"
+                        .into(),
+                );
+            } else {
+                out.charts.push(render(
+                    "providers",
+                    &title,
+                    "Each provider's answered attempts and 429s under each policy (means per run), \
+                     both panels on one scale: a provider that a fallback swamps shows few answers \
+                     and a tall bar of 429s. When the values span more than 1.5 decades the scale \
+                     is logarithmic, where a 0 on the axis floor marks a policy with none.",
                     &fig,
                 )?);
             }

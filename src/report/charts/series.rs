@@ -19,6 +19,8 @@ pub(super) struct SeriesFigure {
     pub(super) legend: Vec<LegendEntry>,
     /// Policies a guard stopped: the time their series ends, their colour, their name.
     pub(super) stops: Vec<(f64, RGBColor, String)>,
+    /// The widest the legend column may be: wider with per-provider panels.
+    pub(super) legend_max: u32,
 }
 
 impl SeriesFigure {
@@ -105,6 +107,52 @@ impl SeriesFigure {
                 end_labels: (column == "spend_usd").then(|| column.to_string()),
             });
         }
+        // With several providers: each provider's goodput and its 429s, a panel each, so that a
+        // provider a fallback swamps shows its answers collapse as its refusals soar.
+        for provider in &series.providers {
+            for (quantity, caption, unit) in [
+                (
+                    "goodput_calls_per_s",
+                    format!("goodput at {provider}: calls it answered per second"),
+                    "calls / s",
+                ),
+                (
+                    "rate_limited_per_s",
+                    format!("429s per second at {provider}"),
+                    "429s / s",
+                ),
+            ] {
+                let column = data::provider_column(provider, quantity);
+                let mut lines: Vec<Line> = series
+                    .policies
+                    .iter()
+                    .map(|p| {
+                        let mut l = Line::new(
+                            &palette.label(&p.name),
+                            palette.color(&p.name),
+                            p.points(&column),
+                        );
+                        l.failed = palette.failed(&p.name);
+                        l
+                    })
+                    .collect();
+                if lines.iter().all(|l| l.points.is_empty()) {
+                    continue;
+                }
+                mark_duplicates(&mut lines);
+                let max = lines
+                    .iter()
+                    .flat_map(|l| l.points.iter().map(|p| p.1))
+                    .fold(0.0f64, f64::max);
+                panels.push(SeriesPanel {
+                    caption,
+                    y_desc: unit.to_string(),
+                    y: Axis::from_zero(max, 4),
+                    lines,
+                    end_labels: None,
+                });
+            }
+        }
         let mut legend: Vec<LegendEntry> = panels
             .first()
             .map(|p| {
@@ -141,6 +189,11 @@ impl SeriesFigure {
             .collect();
         SeriesFigure {
             stops,
+            legend_max: if series.providers.is_empty() {
+                360
+            } else {
+                480
+            },
             title: title.to_string(),
             x: Axis::linear(0.0, t_max.max(1.0), 12),
             panels,
@@ -151,12 +204,15 @@ impl SeriesFigure {
 
 impl Figure for SeriesFigure {
     fn size(&self) -> (u32, u32) {
-        (1100, TITLE_BAND + 30 + 215 * self.panels.len() as u32)
+        (
+            1100 + self.legend_max.saturating_sub(360),
+            TITLE_BAND + 30 + 215 * self.panels.len() as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let body = draw_title(root, &self.title)?;
-        let lw = legend_width(root, &self.legend);
+        let lw = legend_width_up_to(root, &self.legend, self.legend_max);
         let (w, h) = body.dim_in_pixel();
         let (plots, side) = body.split_horizontally(w - lw);
         let n = self.panels.len() as u32;
@@ -180,19 +236,34 @@ impl Figure for SeriesFigure {
             draw_lines(&mut chart, &self.x, &panel.y, &panel.lines)?;
             let note = font(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom));
             if let Some(metric) = &panel.end_labels {
+                // Each line's total at its end; a label that would cover another (lines ending
+                // close together) is lifted above it. Drawn in line order.
+                let mut labels: Vec<(String, RGBColor, i32, i32, i32)> = Vec::new();
                 for l in &panel.lines {
                     if let Some(&(t, v)) = l.points.last() {
                         let (px, py) = chart.backend_coord(&(self.x.map(t), panel.y.map(v)));
-                        area.draw_text(
-                            &format_value(metric, v),
-                            &note.color(&l.color),
-                            (
-                                px - 4 - area.get_base_pixel().0,
-                                py - 4 - area.get_base_pixel().1,
-                            ),
-                        )
-                        .msg()?;
+                        let text = format_value(metric, v);
+                        let (tw, _) = area.estimate_text_size(&text, &note).msg()?;
+                        labels.push((text, l.color, px - 4, py - 4, tw as i32));
                     }
+                }
+                let mut order: Vec<usize> = (0..labels.len()).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(labels[i].3));
+                let gap = TICK_SIZE as i32 + 2;
+                for k in 1..order.len() {
+                    let i = order[k];
+                    for &j in &order[..k] {
+                        let (xi, wi, xj, wj) = (labels[i].2, labels[i].4, labels[j].2, labels[j].4);
+                        let side_by_side = xi - wi >= xj || xj - wj >= xi;
+                        if !side_by_side && labels[i].3 > labels[j].3 - gap {
+                            labels[i].3 = labels[j].3 - gap;
+                        }
+                    }
+                }
+                let (bx, by) = area.get_base_pixel();
+                for (text, color, x, y, _) in &labels {
+                    area.draw_text(text, &note.color(color), (x - bx, y - by))
+                        .msg()?;
                 }
             }
             for (k, (t, color, name)) in self.stops.iter().enumerate() {

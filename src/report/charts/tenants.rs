@@ -8,6 +8,10 @@ pub(super) const MAX_TENANT_GROUPS: usize = 10;
 
 pub(super) struct TenantFigure {
     pub(super) title: String,
+    /// What a group of bars is: "tenant" (or "provider", for [`super::providers`]).
+    pub(super) x_desc: &'static str,
+    /// The widest the legend column may be.
+    pub(super) legend_max: u32,
     pub(super) metrics: Vec<String>,
     pub(super) policies: Vec<String>,
     pub(super) colors: Vec<RGBColor>,
@@ -110,6 +114,8 @@ impl TenantFigure {
             .collect();
         TenantFigure {
             title: title.to_string(),
+            x_desc: "tenant",
+            legend_max: 360,
             metrics,
             policies: tenants.policies.clone(),
             colors: tenants.policies.iter().map(|p| palette.color(p)).collect(),
@@ -132,7 +138,7 @@ impl Figure for TenantFigure {
         // bars, beside the axis (~100) and a legend that may carry a failure note (~330).
         let groups = self.categories.len() as u32;
         (
-            1000.max(430 + 90 * groups),
+            1000.max(430 + 90 * groups) + self.legend_max.saturating_sub(360),
             TITLE_BAND + 26 + 290 * self.metrics.len() as u32,
         )
     }
@@ -150,7 +156,7 @@ impl Figure for TenantFigure {
                 failed: self.labels.get(p).is_some_and(|l| l != p),
             })
             .collect();
-        let lw = legend_width(root, &legend);
+        let lw = legend_width_up_to(root, &legend, self.legend_max);
         let (w, h) = body.dim_in_pixel();
         let (body, _) = body.split_vertically(h - 26);
         let (plots, side) = body.split_horizontally(w - lw);
@@ -178,7 +184,7 @@ impl Figure for TenantFigure {
                     caption: Some(&caption),
                     x: &x,
                     y,
-                    x_desc: "tenant",
+                    x_desc: self.x_desc,
                     y_desc: &metric_label(metric),
                     x_title: true,
                 },
