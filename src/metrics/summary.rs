@@ -221,7 +221,8 @@ metrics! {
     answered,
     /// Answered attempts per second of the run.
     goodput_calls_per_s,
-    /// Attempts that reached it as a fallback from another provider.
+    /// Attempts the router sent it from a fallback hop: after failures at the hops before it,
+    /// or because their providers sat out a cooldown (retries at that hop included).
     fallbacks_in,
     /// Times the router took it out of every pick after it kept failing.
     cooldowns,

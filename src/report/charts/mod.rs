@@ -62,7 +62,7 @@ pub const CHARTS_DIR: &str = "charts";
 pub enum PlotError {
     /// The directory has none of the files charts are drawn from.
     #[error(
-        "nothing to plot in {}: it has none of summary.csv, latency.csv, timeseries.csv, sweep_summary.csv, tenants.csv (`stampede run SCENARIO --out DIR` writes them)",
+        "nothing to plot in {}: it has none of summary.csv, latency.csv, timeseries.csv, sweep_summary.csv, tenants.csv, providers.csv (`stampede run SCENARIO --out DIR` writes them)",
         dir.display()
     )]
     NoData { dir: PathBuf },
