@@ -278,13 +278,13 @@ impl Ledger {
         self.rec.tokens_cache_read += cache.0;
         self.rec.tokens_cache_write += cache.1;
         let several = self.several_providers();
-        let prices = self.prices[provider];
+        let prices = several.then(|| self.prices[provider]);
         if let Some(t) = self.tenant(tenant) {
             t.tokens_input += input;
             t.tokens_output += output;
             t.tokens_cache_read += cache.0;
             t.tokens_cache_write += cache.1;
-            if several {
+            if let Some(prices) = prices {
                 // Tokens at different prices: the tenant's spend is summed bill by bill.
                 t.cost_usd += prices.cost(input, output, cache.0, cache.1);
                 t.saved_usd += prices.saved_by_cache(cache.0, cache.1);
