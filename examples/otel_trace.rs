@@ -242,8 +242,8 @@ impl Job {
         }
     }
 
-    /// An `invoke_agent` span starting at `t` making `calls` calls (2 to 5 when `None`);
-    /// `body` runs between its first and last calls. Returns the agent's end.
+    /// An `invoke_agent` span starting at `t` making `calls` calls separated by tool spans.
+    /// Returns the agent's end.
     fn agent(&mut self, t: u64, parent: &str, agent: &str, model: &ModelTruth, calls: u64) -> u64 {
         let id = self.span_id();
         let conversation = format!("{:016x}", self.rng.next_u64());
@@ -430,11 +430,11 @@ fn main() -> ExitCode {
         }
     }
     let truth = out.with_file_name("truth.toml");
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("error: {}: {e}", dir.display());
-            return ExitCode::FAILURE;
-        }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: {}: {e}", dir.display());
+        return ExitCode::FAILURE;
     }
     let trace = generate(seed);
     for (path, text) in [(&out, &trace), (&truth, &truth_toml(seed))] {
