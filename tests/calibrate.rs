@@ -144,6 +144,7 @@ fn calibration_recovers_the_true_parameters_of_the_example_trace() {
         );
         // The section parses in a scenario.
         let section = to_provider_toml(c);
+        eprintln!("{section}");
         let scenario = format!(
             "[scenario]\nname = \"calibrated\"\n\n{section}\n[[source]]\nname = \"s\"\narrival = {{ process = \"poisson\", rate = 1, count = 10 }}\n\n[source.job]\nprompt_tokens = 100\nmax_tokens = 100\noutput_tokens = 50\n\n[[policy]]\nname = \"p\"\n"
         );
