@@ -5,6 +5,7 @@
 //! write or print the [`run::Report`] with [`report`]. Same scenario and seed, same bytes, on any
 //! machine and with any number of threads.
 
+pub mod calibrate;
 pub mod check;
 pub mod engine;
 pub mod init;
