@@ -997,3 +997,273 @@ pub(super) fn read_source(
         .collect();
     Ok((rows, warnings))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+
+    /// A span from `start_ms` to `end_ms`, with `op` as its operation and `usage` its tokens.
+    fn span(
+        id: &str,
+        parent: &str,
+        (start_ms, end_ms): (u64, u64),
+        op: &str,
+        usage: Option<(u32, u32)>,
+    ) -> String {
+        let mut attrs = vec![format!(
+            r#"{{"key":"gen_ai.operation.name","value":{{"stringValue":"{op}"}}}}"#
+        )];
+        if let Some((i, o)) = usage {
+            attrs.push(format!(
+                r#"{{"key":"gen_ai.usage.input_tokens","value":{{"intValue":"{i}"}}}}"#
+            ));
+            attrs.push(format!(
+                r#"{{"key":"gen_ai.usage.output_tokens","value":{{"intValue":"{o}"}}}}"#
+            ));
+        }
+        format!(
+            r#"{{"traceId":"t1","spanId":"{id}","parentSpanId":"{parent}","name":"{id}","startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":[{}]}}"#,
+            T0 + start_ms * 1_000_000,
+            T0 + end_ms * 1_000_000,
+            attrs.join(",")
+        )
+    }
+
+    fn line(spans: &[String]) -> String {
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        ) + "\n"
+    }
+
+    fn build(text: &str) -> (Built, Vec<Node>) {
+        let spans = parse_spans(text, "t.jsonl", &ReadOptions::default()).unwrap();
+        let mut nodes = Vec::new();
+        let b = build_jobs(&spans, JobBy::Root, &mut nodes, MAX_OTEL_NODES).unwrap();
+        (b, nodes)
+    }
+
+    /// The tree under `root` as text: `call(in,out)`, `wait(ms)`, `seq[..]`, `par[..]`.
+    fn show(nodes: &[Node], root: usize) -> String {
+        match &nodes[root] {
+            Node::Call(c) => format!(
+                "call({},{})",
+                c.prompt_tokens.mean(),
+                c.output_tokens.mean()
+            ),
+            Node::Wait { secs } => format!("wait({})", (secs.mean() * 1000.0).round()),
+            Node::Seq { steps } => format!(
+                "seq[{}]",
+                steps
+                    .iter()
+                    .map(|&s| show(nodes, s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Node::Parallel { branches } => format!(
+                "par[{}]",
+                branches
+                    .iter()
+                    .map(|&s| show(nodes, s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            _ => "?".into(),
+        }
+    }
+
+    #[test]
+    fn children_that_follow_each_other_run_in_sequence_with_gaps_as_waits() {
+        let text = line(&[
+            span("r", "", (0, 500), "invoke_agent", None),
+            span("a", "r", (0, 100), "chat", Some((10, 1))),
+            span("b", "r", (300, 500), "chat", Some((20, 2))),
+        ]);
+        let (b, nodes) = build(&text);
+        assert_eq!(b.jobs.len(), 1);
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+        assert_eq!(
+            show(&nodes, b.jobs[0].root),
+            "seq[call(10,1),wait(200),call(20,2)]"
+        );
+    }
+
+    #[test]
+    fn overlapping_children_run_in_parallel_each_after_its_offset() {
+        let text = line(&[
+            span("r", "", (0, 400), "invoke_agent", None),
+            span("a", "r", (0, 300), "chat", Some((10, 1))),
+            span("b", "r", (100, 400), "chat", Some((20, 2))),
+        ]);
+        let (b, nodes) = build(&text);
+        assert_eq!(
+            show(&nodes, b.jobs[0].root),
+            "par[call(10,1),seq[wait(100),call(20,2)]]"
+        );
+    }
+
+    #[test]
+    fn nested_agents_with_tools_keep_their_shape() {
+        let text = line(&[
+            span("r", "", (0, 1000), "invoke_agent", None),
+            span("p", "r", (0, 100), "chat", Some((1, 1))),
+            span("s1", "r", (100, 600), "invoke_agent", None),
+            span("s2", "r", (100, 700), "invoke_agent", None),
+            span("c1", "s1", (100, 200), "chat", Some((2, 2))),
+            span("t1", "s1", (200, 600), "execute_tool", None),
+            span("c2", "s2", (100, 700), "chat", Some((3, 3))),
+            span("f", "r", (700, 1000), "chat", Some((4, 4))),
+        ]);
+        let (b, nodes) = build(&text);
+        assert_eq!(
+            show(&nodes, b.jobs[0].root),
+            "seq[call(1,1),par[seq[call(2,2),wait(400)],call(3,3)],call(4,4)]"
+        );
+    }
+
+    #[test]
+    fn an_orphan_is_a_root_of_its_own_with_a_warning() {
+        let text = line(&[
+            span("r", "", (0, 100), "chat", Some((1, 1))),
+            span("o", "gone", (50, 150), "chat", Some((2, 2))),
+        ]);
+        let (b, nodes) = build(&text);
+        assert_eq!(b.jobs.len(), 2);
+        assert_eq!(b.jobs[1].start_ns - b.jobs[0].start_ns, 50_000_000);
+        assert_eq!(show(&nodes, b.jobs[1].root), "call(2,2)");
+        assert_eq!(b.warnings.len(), 1);
+        assert!(
+            b.warnings[0].starts_with("1 span(s) name a parent"),
+            "{:?}",
+            b.warnings
+        );
+    }
+
+    #[test]
+    fn inference_spans_without_usage_are_skipped_and_counted() {
+        let text = line(&[
+            span("r", "", (0, 300), "invoke_agent", None),
+            span("a", "r", (0, 100), "chat", None),
+            span("b", "r", (100, 300), "chat", Some((5, 5))),
+            span("c", "", (400, 500), "text_completion", None),
+        ]);
+        let (b, nodes) = build(&text);
+        assert_eq!(show(&nodes, b.jobs[0].root), "seq[wait(100),call(5,5)]");
+        assert!(
+            b.warnings[0].starts_with("2 inference span(s) without"),
+            "{:?}",
+            b.warnings
+        );
+    }
+
+    #[test]
+    fn jobs_by_conversation_join_the_roots_of_one_conversation() {
+        let conv = |id: &str, start, end| {
+            span(id, "", (start, end), "chat", Some((1, 1))).replace(
+                r#""attributes":["#,
+                r#""attributes":[{"key":"gen_ai.conversation.id","value":{"stringValue":"c"}},"#,
+            )
+        };
+        let text = line(&[conv("a", 0, 100), conv("b", 600, 700)]);
+        let spans = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap();
+        assert_eq!(spans[0].conversation_id.as_deref(), Some("c"));
+        let mut nodes = Vec::new();
+        let b = build_jobs(&spans, JobBy::Conversation, &mut nodes, MAX_OTEL_NODES).unwrap();
+        assert_eq!(b.jobs.len(), 1);
+        assert_eq!(
+            show(&nodes, b.jobs[0].root),
+            "seq[call(1,1),wait(500),call(1,1)]"
+        );
+    }
+
+    #[test]
+    fn a_malformed_line_is_an_error_at_its_line_and_column() {
+        let good = line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]);
+        let text = format!("{good}{good}{{\"resourceSpans\": 7}}\n");
+        let e = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        assert!(e.to_string().starts_with("t.jsonl:3:"), "{e}");
+        let bad_time = good.replace(&format!("\"{}\"", T0), "\"soon\"");
+        let e = parse_spans(&bad_time, "t.jsonl", &ReadOptions::default()).unwrap_err();
+        assert!(e.message.contains("expected nanoseconds"), "{e}");
+        let backwards = line(&[span("r", "", (100, 0), "chat", None)]);
+        let e = parse_spans(&backwards, "t.jsonl", &ReadOptions::default()).unwrap_err();
+        assert!(e.message.contains("expected an endTimeUnixNano"), "{e}");
+    }
+
+    #[test]
+    fn a_pretty_printed_request_reads_with_every_attribute() {
+        let text = r#"{
+  "resourceSpans": [{
+    "resource": {"attributes": [{"key": "user.id", "value": {"stringValue": "bob"}}]},
+    "scopeSpans": [{
+      "scope": {"name": "x"},
+      "spans": [{
+        "traceId": "t", "spanId": "s", "parentSpanId": "", "name": "chat m", "kind": 3,
+        "startTimeUnixNano": "1000000000", "endTimeUnixNano": "3000000000",
+        "attributes": [
+          {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+          {"key": "gen_ai.request.model", "value": {"stringValue": "gpt"}},
+          {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
+          {"key": "gen_ai.request.max_tokens", "value": {"intValue": "512"}},
+          {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 100}},
+          {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "20"}},
+          {"key": "gen_ai.usage.cache_read.input_tokens", "value": {"intValue": "64"}},
+          {"key": "gen_ai.response.time_to_first_chunk", "value": {"doubleValue": 0.25}},
+          {"key": "error.type", "value": {"stringValue": "timeout"}},
+          {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "x"}]}}}
+        ],
+        "status": {"code": 2}
+      }]
+    }]
+  }]
+}"#;
+        let opts = ReadOptions {
+            tenant_attribute: Some("user.id".into()),
+        };
+        let s = &parse_spans(text, "t.json", &opts).unwrap()[0];
+        assert_eq!((s.start_ns, s.end_ns), (1_000_000_000, 3_000_000_000));
+        assert_eq!(s.operation, Operation::Chat);
+        assert_eq!(s.model.as_deref(), Some("gpt"));
+        assert_eq!(s.provider.as_deref(), Some("openai"));
+        assert_eq!(s.max_tokens, Some(512));
+        assert_eq!((s.input_tokens, s.output_tokens), (Some(100), Some(20)));
+        assert_eq!(s.cache_read_tokens, Some(64));
+        assert_eq!(s.ttft_s, Some(0.25));
+        assert_eq!(s.error_type.as_deref(), Some("timeout"));
+        assert!(s.status_error);
+        assert_eq!(s.tenant.as_deref(), Some("bob"));
+        assert_eq!(s.parent_id, None);
+    }
+
+    #[test]
+    fn spans_past_the_cap_are_refused_as_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        let one = line(&[span("r", "", (0, 1), "chat", Some((1, 1)))]);
+        std::fs::write(&p, one.repeat(4)).unwrap();
+        assert_eq!(
+            read_spans_at_most(&p, &ReadOptions::default(), 4)
+                .unwrap()
+                .len(),
+            4
+        );
+        let e = read_spans_at_most(&p, &ReadOptions::default(), 3).unwrap_err();
+        assert!(e.message.contains("expected at most 3 spans"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(4), "{e}");
+    }
+
+    #[test]
+    fn the_node_cap_is_an_error_not_a_panic() {
+        let text = line(&[
+            span("r", "", (0, 500), "invoke_agent", None),
+            span("a", "r", (0, 100), "chat", Some((10, 1))),
+            span("b", "r", (300, 500), "chat", Some((20, 2))),
+        ]);
+        let spans = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap();
+        let e = build_jobs(&spans, JobBy::Root, &mut Vec::new(), 3).unwrap_err();
+        assert!(e.contains("at most 3 nodes"), "{e}");
+    }
+}
