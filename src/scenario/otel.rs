@@ -640,10 +640,11 @@ pub fn build_jobs(
     let mut duplicate = vec![false; n];
     for (i, s) in spans.iter().enumerate() {
         let k = (s.trace_id.as_str(), s.span_id.as_str());
-        if index.contains_key(&k) {
-            duplicate[i] = true;
-        } else {
-            index.insert(k, i);
+        match index.entry(k) {
+            std::collections::hash_map::Entry::Occupied(_) => duplicate[i] = true,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
         }
     }
     let duplicates = duplicate.iter().filter(|d| **d).count();
