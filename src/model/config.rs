@@ -154,6 +154,8 @@ pub struct Scenario {
     pub nodes: Vec<super::workload::Node>,
     /// Client policies, compared on identical draws.
     pub policies: Vec<Policy>,
+    /// What reading the scenario's inputs left out (spans of a trace skipped, and why).
+    pub warnings: Vec<String>,
 }
 
 /// What a rate limit counts.

@@ -12,7 +12,7 @@ use super::ledger::JobOutcome;
 use super::workload::{CallSpec, Node};
 use super::world::{Event, World};
 use crate::engine::rng::{derive, purpose, stream, unit};
-use crate::engine::time::round_to_u32;
+use crate::engine::time::{round_to_u32, secs_to_nanos};
 use crate::engine::{EventQueue, SimTime};
 use slab::Slab;
 
@@ -21,6 +21,7 @@ const JOB: u64 = purpose("job");
 const CHILD: u64 = purpose("child");
 const SPAWN: u64 = purpose("spawn");
 const AGENT_CALLS: u64 = purpose("agent-calls");
+const WAIT: u64 = purpose("wait");
 
 pub struct Job {
     pub tenant: u32,
@@ -349,6 +350,19 @@ impl World<'_> {
                         depth,
                     }),
                     None => self.complete(now, task, false, q),
+                }
+            }
+            Node::Wait { secs } => {
+                let secs = match secs {
+                    Dist::Constant(v) => *v,
+                    d => d.sample(&mut stream(self.seed, WAIT, &[key])),
+                };
+                let ns = secs_to_nanos(secs.max(0.0));
+                if ns == 0 {
+                    self.complete(now, task, false, q);
+                } else {
+                    // The task stays live until then; it ends through `complete` like any other.
+                    q.push(now.after(ns), Event::WaitDone { task });
                 }
             }
             Node::Fanout { width, .. } => {

@@ -56,6 +56,9 @@ pub enum Node {
         child: usize,
         max_depth: u32,
     },
+    /// A step that only takes time: `secs` seconds (a tool run, or the time between two steps
+    /// of a recorded trace), then it ends without failing.
+    Wait { secs: Dist },
 }
 
 /// Caps a client puts on each job's work: the runaway-loop fix. A job that reaches one stops

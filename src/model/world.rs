@@ -61,6 +61,8 @@ pub enum Event {
     Hedge { call: CallId, attempt: u64 },
     /// An agent's pause between calls is over.
     NextCall { task: TaskId },
+    /// A wait task's time is up.
+    WaitDone { task: TaskId },
     /// The client's buckets may now all hold enough for the head of its line (the wake is set at
     /// the longest of their waits).
     AdmissionWake,
@@ -251,6 +253,7 @@ impl Model for World<'_> {
             Event::Timeout { call, .. } => self.timed_out(now, call, q),
             Event::Hedge { call, .. } => self.hedge(now, call, q),
             Event::NextCall { task } => self.start_call(now, task, q),
+            Event::WaitDone { task } => self.complete(now, task, false, q),
             Event::AdmissionWake => {
                 if self.client.wake_at.is_some_and(|t| t <= now) {
                     self.client.wake_at = None;

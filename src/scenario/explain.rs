@@ -359,7 +359,7 @@ fn buckets(s: &Scenario) -> Vec<BucketInfo> {
 /// The children of `node`: `(child, through a spawn)`.
 fn children(node: &Node) -> Vec<(usize, bool)> {
     match node {
-        Node::Call(_) | Node::Agent { .. } => Vec::new(),
+        Node::Call(_) | Node::Agent { .. } | Node::Wait { .. } => Vec::new(),
         Node::Seq { steps: c } | Node::Parallel { branches: c } => {
             c.iter().map(|&c| (c, false)).collect()
         }
@@ -448,6 +448,7 @@ fn node_shapes(nodes: &[Node]) -> (Vec<Amounts>, bool) {
                     .iter()
                     .fold(Amounts::default(), |acc, &c| acc.plus(here[c])),
                 Node::Fanout { width, child } => here[*child].times(width.mean().max(0.0)),
+                Node::Wait { .. } => Amounts::default(),
                 Node::Spawn {
                     probability,
                     width,
@@ -740,7 +741,7 @@ fn call_sizes(s: &Scenario) -> Vec<CallSizes> {
 }
 
 fn warnings(s: &Scenario, e: &Explanation) -> Vec<String> {
-    let mut w = Vec::new();
+    let mut w = s.warnings.clone();
     if s.providers.len() > 1 {
         // A policy without a route uses the first provider only.
         let mut used = vec![false; s.providers.len()];

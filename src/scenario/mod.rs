@@ -8,6 +8,7 @@
 mod error;
 mod expect;
 pub mod explain;
+pub mod otel;
 mod overrides;
 pub mod presets;
 mod raw;

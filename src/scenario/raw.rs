@@ -356,6 +356,8 @@ struct RawArrival {
     period: Option<Spanned<Secs>>,
     peak: Option<Spanned<Secs>>,
     file: Option<Spanned<String>>,
+    tenant_attribute: Option<Spanned<String>>,
+    job_by: Option<Spanned<JobBy>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -366,6 +368,14 @@ enum Process {
     Interval,
     Diurnal,
     Trace,
+    Otel,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum JobBy {
+    Root,
+    Conversation,
 }
 
 #[derive(Deserialize)]
@@ -915,6 +925,7 @@ impl RawScenario {
         let mut nodes = Vec::new();
         let template_index = super::templates::compile(self.templates, &mut nodes)?;
         let mut tenants = Tenants::default();
+        let mut warnings = Vec::new();
         for (i, t) in self.tenant.iter().enumerate() {
             if tenants.get(t.name.get_ref()).is_some() {
                 return invalid(
@@ -934,8 +945,34 @@ impl RawScenario {
         }
         for (i, s) in self.source.into_iter().enumerate() {
             let trace_file = s.arrival.file.clone();
+            let otel = (*s.arrival.process.get_ref() == Process::Otel).then(|| {
+                (
+                    s.arrival.tenant_attribute.clone(),
+                    s.arrival
+                        .job_by
+                        .as_ref()
+                        .map_or(JobBy::Root, |j| *j.get_ref()),
+                )
+            });
             let mut arrival = arrival(s.arrival, &format!("source[{i}].arrival"))?;
             let root = match (s.job, s.template) {
+                (job, template) if otel.is_some() => {
+                    if let Some(t) = template {
+                        return invalid(
+                            Some(t.span()),
+                            format!("source[{i}].template"),
+                            "an \"otel\" source takes its jobs from the trace: it takes no `template`",
+                        );
+                    }
+                    if job.is_some() {
+                        return invalid(
+                            Some(s.name.span()),
+                            format!("source[{i}].job"),
+                            "an \"otel\" source takes its jobs from the trace: it takes no `job`",
+                        );
+                    }
+                    0 // set from the trace below
+                }
                 (Some(_), Some(t)) => {
                     return invalid(
                         Some(t.span()),
@@ -1043,7 +1080,23 @@ impl RawScenario {
                 }
                 first
             };
-            if let Some(file) = trace_file {
+            let mut root = root;
+            if let (Some((tenant_attribute, job_by)), Some(file)) = (&otel, &trace_file) {
+                let path = format!("source[{i}].arrival.file");
+                let (rows, notes) = super::otel::read_source(
+                    file,
+                    &path,
+                    base_dir,
+                    tenant,
+                    tenant_attribute.as_ref(),
+                    *job_by == JobBy::Conversation,
+                    &mut nodes,
+                    &mut tenants,
+                )?;
+                root = rows[0].root;
+                arrival = Arrival::Trace(rows);
+                warnings.extend(notes.into_iter().map(|n| format!("source \"{name}\": {n}")));
+            } else if let Some(file) = trace_file {
                 let path = format!("source[{i}].arrival.file");
                 let rows = super::trace::read(
                     &file,
@@ -1216,6 +1269,7 @@ impl RawScenario {
             tenant_weights: tenants.weights,
             nodes,
             policies,
+            warnings,
         })
     }
 }
@@ -1819,6 +1873,8 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
         ("period", span_of(&a.period)),
         ("peak", span_of(&a.peak)),
         ("file", span_of(&a.file)),
+        ("tenant_attribute", span_of(&a.tenant_attribute)),
+        ("job_by", span_of(&a.job_by)),
     ];
     let until_ns = a.until.as_ref().map(|u| secs_to_nanos(u.get_ref().0));
     let process_span = a.process.span();
@@ -1943,6 +1999,17 @@ fn arrival(a: RawArrival, path: &str) -> Result<Arrival, Invalid> {
                 &["file"],
             )?;
             // The rows are read by the caller, which knows the tenants and templates.
+            Ok(Arrival::Trace(Vec::new()))
+        }
+        Process::Otel => {
+            kind_fields(
+                path,
+                ("otel", a.process.span()),
+                &fields,
+                &["file"],
+                &["file", "tenant_attribute", "job_by"],
+            )?;
+            // The spans are read by the caller, which knows the tenants and the nodes.
             Ok(Arrival::Trace(Vec::new()))
         }
         Process::Poisson => {

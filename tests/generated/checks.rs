@@ -208,6 +208,7 @@ fn node_calls(
     };
     let c = match &s.nodes[node] {
         Node::Call(_) => Some(1),
+        Node::Wait { .. } => Some(0),
         Node::Agent { calls, .. } => constant(calls),
         Node::Seq { steps: kids } | Node::Parallel { branches: kids } => kids
             .iter()
