@@ -468,6 +468,54 @@ pub fn to_provider_toml(c: &Calibration) -> String {
     out
 }
 
+/// The calls of a trace's inference spans (`chat`, `text_completion`, `generate_content`), as
+/// [`calibrate`] takes them: duration from start to end, time to first chunk, output tokens,
+/// and `error.type` (or an error status) as the error. Spans without a model are left out.
+pub fn from_spans(spans: &[crate::scenario::otel::Span]) -> Vec<CallRecord> {
+    spans
+        .iter()
+        .filter(|s| s.operation.is_inference())
+        .filter_map(|s| {
+            Some(CallRecord {
+                model: s.model.clone()?,
+                duration_s: s.end_ns.saturating_sub(s.start_ns) as f64 / 1e9,
+                ttft_s: s.ttft_s,
+                output_tokens: s.output_tokens.unwrap_or(0),
+                error: match (&s.error_type, s.status_error) {
+                    (Some(t), _) => Some(ErrorKind::from_error_type(t)),
+                    (None, true) => Some(ErrorKind::Other("error".into())),
+                    (None, false) => None,
+                },
+            })
+        })
+        .collect()
+}
+
+/// `stampede calibrate TRACE`: one `[[provider]]` section per model of the trace at `path`, ready
+/// to paste, each with its fit quality in comments.
+pub fn calibrate_trace(path: &std::path::Path) -> Result<String, String> {
+    let spans =
+        crate::scenario::otel::read_spans(path, &Default::default()).map_err(|e| e.to_string())?;
+    let records = from_spans(&spans);
+    if records.is_empty() {
+        return Err(format!(
+            "{}: no inference span with a gen_ai.request.model (gen_ai.operation.name chat, text_completion or generate_content) to calibrate from",
+            path.display()
+        ));
+    }
+    let mut out = format!(
+        "# Calibrated from {} ({} inference spans; OpenTelemetry GenAI conventions {}).\n",
+        path.display(),
+        records.len(),
+        crate::scenario::otel::SEMCONV_VERSION
+    );
+    for c in calibrate(&records) {
+        out.push('\n');
+        out.push_str(&to_provider_toml(&c));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

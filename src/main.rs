@@ -144,6 +144,12 @@ enum Command {
         /// Only the presets whose name starts with this (e.g. `anthropic/` or `openai/tier-2`).
         prefix: Option<String>,
     },
+    /// Fit each model's time to first token, decode speed and error rates from an OpenTelemetry
+    /// GenAI trace (OTLP JSON) and print a [[provider]] section per model, with the fit quality.
+    Calibrate {
+        /// The trace: OTLP JSON, one ExportTraceServiceRequest per line or one document.
+        trace: PathBuf,
+    },
     /// Print a commented starter scenario comparing the usual retry and rate-limit policies.
     Init {
         /// The provider preset (see `stampede presets`).
@@ -281,6 +287,10 @@ fn main() -> ExitCode {
             out,
             no_charts,
         } => merge_command(&dirs, &out, no_charts),
+        Command::Calibrate { trace } => match stampede::calibrate::calibrate_trace(&trace) {
+            Ok(text) => print_out(&text),
+            Err(e) => fail(EXIT_BAD_INPUT, &e),
+        },
         Command::Presets { prefix } => {
             match scenario::presets::listing(prefix.as_deref().unwrap_or("")) {
                 Ok(text) => print_out(&text),

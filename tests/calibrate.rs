@@ -166,3 +166,47 @@ fn the_example_trace_is_regenerated_byte_for_byte() {
     assert_eq!(otel_trace::truth_toml(1), truth);
     assert_ne!(otel_trace::generate(2), again);
 }
+
+/// `stampede calibrate` reads the example trace with the OTLP reader and prints one
+/// `[[provider]]` per model, which a scenario takes as it is; a trace with no inference span
+/// is bad input (exit 2).
+#[test]
+fn the_calibrate_command_prints_sections_a_scenario_reads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .arg("calibrate")
+        .arg(root.join("examples/otel/agents.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("[[provider]]").count(), 2, "{text}");
+    let scenario = format!(
+        "[scenario]\nname = \"t\"\n{text}\n[[source]]\nname = \"s\"\narrival = {{ process = \"burst\", count = 1 }}\n\
+         [source.job]\nprompt_tokens = 10\nmax_tokens = 10\noutput_tokens = 10\n[[policy]]\nname = \"p\"\n"
+    );
+    let s =
+        stampede::scenario::parse(&scenario, "t.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let names: Vec<&str> = s.providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["claude-haiku-3-5", "claude-sonnet-4"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "{\"resourceSpans\":[]}\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .arg("calibrate")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no inference span"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
