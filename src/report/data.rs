@@ -454,14 +454,23 @@ impl Tenants {
     }
 }
 
-/// Reads `tenants.csv` from `dir`. Columns other than `policy`, `tenant` and `scenario` are
-/// metrics; a cell that is not a number is an error.
-pub fn read_tenants(dir: &Path) -> Result<Option<Tenants>, DataError> {
-    let Some(csv) = Csv::read(&dir.join("tenants.csv"))? else {
+/// A table of metrics per policy and one other key (`tenant`, `provider`), read from `file` in
+/// `dir`: the metric columns (every column but `policy`, the key, `scenario` and `_ci95`), the
+/// policies and keys in order of first appearance, and `(policy, key, metrics)` per row. A cell
+/// that is not a number is an error.
+type ByPolicy = (
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<(usize, usize, BTreeMap<String, f64>)>,
+);
+
+fn read_by_policy(dir: &Path, file: &str, key: &str) -> Result<Option<ByPolicy>, DataError> {
+    let Some(csv) = Csv::read(&dir.join(file))? else {
         return Ok(None);
     };
     let policy = csv.require("policy")?;
-    let tenant = csv.require("tenant")?;
+    let key = csv.require(key)?;
     let scenario = csv.column("scenario");
     let metrics: Vec<(usize, String)> = csv
         .header
@@ -469,27 +478,40 @@ pub fn read_tenants(dir: &Path) -> Result<Option<Tenants>, DataError> {
         .enumerate()
         .filter(|(i, h)| {
             *i != policy
-                && *i != tenant
+                && *i != key
                 && Some(*i) != scenario
                 && !h.is_empty()
                 && !h.ends_with("_ci95")
         })
         .map(|(i, h)| (i, h.clone()))
         .collect();
-    let mut out = Tenants {
-        metrics: metrics.iter().map(|(_, h)| h.clone()).collect(),
-        ..Tenants::default()
-    };
+    let (mut policies, mut keys, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     for (line, row) in &csv.rows {
-        let p = index_of(&mut out.policies, &row[policy]);
-        let t = index_of(&mut out.tenants, &row[tenant]);
+        let p = index_of(&mut policies, &row[policy]);
+        let k = index_of(&mut keys, &row[key]);
         let mut values = BTreeMap::new();
         for (col, name) in &metrics {
             values.insert(name.clone(), csv.number(*line, row, *col)?);
         }
-        out.rows.push((p, t, values));
+        rows.push((p, k, values));
     }
-    Ok(Some(out))
+    let names = metrics.into_iter().map(|(_, h)| h).collect();
+    Ok(Some((names, policies, keys, rows)))
+}
+
+/// Reads `tenants.csv` from `dir`. Columns other than `policy`, `tenant` and `scenario` are
+/// metrics; a cell that is not a number is an error.
+pub fn read_tenants(dir: &Path) -> Result<Option<Tenants>, DataError> {
+    Ok(
+        read_by_policy(dir, "tenants.csv", "tenant")?.map(|(metrics, policies, tenants, rows)| {
+            Tenants {
+                metrics,
+                policies,
+                tenants,
+                rows,
+            }
+        }),
+    )
 }
 
 /// `providers.csv`: `policy, provider`, then per-provider metrics (means over replications)
@@ -531,39 +553,14 @@ impl Providers {
 /// Reads `providers.csv` from `dir`. Columns other than `policy`, `provider` and `scenario` are
 /// metrics; a cell that is not a number is an error.
 pub fn read_providers(dir: &Path) -> Result<Option<Providers>, DataError> {
-    let Some(csv) = Csv::read(&dir.join("providers.csv"))? else {
-        return Ok(None);
-    };
-    let policy = csv.require("policy")?;
-    let provider = csv.require("provider")?;
-    let scenario = csv.column("scenario");
-    let metrics: Vec<(usize, String)> = csv
-        .header
-        .iter()
-        .enumerate()
-        .filter(|(i, h)| {
-            *i != policy
-                && *i != provider
-                && Some(*i) != scenario
-                && !h.is_empty()
-                && !h.ends_with("_ci95")
-        })
-        .map(|(i, h)| (i, h.clone()))
-        .collect();
-    let mut out = Providers {
-        metrics: metrics.iter().map(|(_, h)| h.clone()).collect(),
-        ..Providers::default()
-    };
-    for (line, row) in &csv.rows {
-        let p = index_of(&mut out.policies, &row[policy]);
-        let v = index_of(&mut out.providers, &row[provider]);
-        let mut values = BTreeMap::new();
-        for (col, name) in &metrics {
-            values.insert(name.clone(), csv.number(*line, row, *col)?);
-        }
-        out.rows.push((p, v, values));
-    }
-    Ok(Some(out))
+    Ok(read_by_policy(dir, "providers.csv", "provider")?.map(
+        |(metrics, policies, providers, rows)| Providers {
+            metrics,
+            policies,
+            providers,
+            rows,
+        },
+    ))
 }
 
 /// What `summary.json` and a copied `scenario.toml` say about the scenario.

@@ -599,24 +599,9 @@ impl World<'_> {
         let wait_s = layer.wait_secs(c.tries[i], previous, retry_after_s, u);
         let through_admission = layer.through_admission;
         let retry_at = now.after(secs_to_nanos(wait_s));
-        if retry_at > self.deadline(call) {
-            self.ledger.deadline_exceeded();
-            self.give_up(now, call, q);
+        if !self.grant_retry(now, call, failure, retry_at, q) {
             return;
         }
-        let active_requests = self.in_flight() as u64 + self.client.admission.len() as u64;
-        let active_retries = self.client.active_retries;
-        if self
-            .client
-            .budget
-            .as_mut()
-            .is_some_and(|b| !b.try_retry(now, failure, active_requests, active_retries))
-        {
-            self.ledger.retry_throttled();
-            self.give_up(now, call, q);
-            return;
-        }
-        self.client.active_retries += 1;
         let c = self.client.call_mut(call);
         c.tries[i] += 1;
         c.previous_wait_s[i] = wait_s;
@@ -649,21 +634,20 @@ impl World<'_> {
         );
     }
 
-    /// The router moves `call` to its next hop after `failure`: its next attempt leaves at once,
-    /// straight out (the router sits below the client's admission), with the `sdk` innermost
-    /// layers starting a new round. A retry like any other for the budget and the deadlines.
-    fn fall_back(
+    /// Whether `call` may retry `failure` at `retry_at`: not past its deadlines, and the retry
+    /// budget grants it (the retry then counts as active). When not, the call gives up.
+    fn grant_retry(
         &mut self,
         now: SimTime,
         call: CallId,
         failure: Failure,
-        sdk: usize,
+        retry_at: SimTime,
         q: &mut EventQueue<Event>,
-    ) {
-        if now > self.deadline(call) {
+    ) -> bool {
+        if retry_at > self.deadline(call) {
             self.ledger.deadline_exceeded();
             self.give_up(now, call, q);
-            return;
+            return false;
         }
         let active_requests = self.in_flight() as u64 + self.client.admission.len() as u64;
         let active_retries = self.client.active_retries;
@@ -675,9 +659,26 @@ impl World<'_> {
         {
             self.ledger.retry_throttled();
             self.give_up(now, call, q);
-            return;
+            return false;
         }
         self.client.active_retries += 1;
+        true
+    }
+
+    /// The router moves `call` to its next hop after `failure`: its next attempt leaves at once,
+    /// straight out (the router sits below the client's admission), with the `sdk` innermost
+    /// layers starting a new round. A retry like any other for the budget and the deadlines.
+    fn fall_back(
+        &mut self,
+        now: SimTime,
+        call: CallId,
+        failure: Failure,
+        sdk: usize,
+        q: &mut EventQueue<Event>,
+    ) {
+        if !self.grant_retry(now, call, failure, now, q) {
+            return;
+        }
         let c = self.client.call_mut(call);
         c.retry_of = Some(failure);
         c.retry_active = true;
