@@ -403,21 +403,7 @@ pub fn to_provider_toml(c: &Calibration) -> String {
     match &c.ttft {
         Some(f) => {
             fit_comment(&mut out, "ttft (s)", "s", f);
-            if f.lognormal_rejected() {
-                let values: Vec<String> =
-                    f.quantiles.iter().map(|q| format!("\"{q:.6}s\"")).collect();
-                let _ = writeln!(
-                    out,
-                    "ttft = {{ dist = \"empirical\", values = [{}] }}",
-                    values.join(", ")
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "ttft = {{ dist = \"lognormal\", mean = \"{:.6}s\", sd = \"{:.6}s\" }}",
-                    f.lognormal.mean, f.lognormal.sd
-                );
-            }
+            dist_line(&mut out, "ttft", f, |v| format!("\"{v:.6}s\""));
         }
         None => {
             let _ = writeln!(
@@ -430,20 +416,7 @@ pub fn to_provider_toml(c: &Calibration) -> String {
     match &c.decode_tokens_per_s {
         Some(f) => {
             fit_comment(&mut out, "decode speed (tokens/s)", "", f);
-            if f.lognormal_rejected() {
-                let values: Vec<String> = f.quantiles.iter().map(|q| format!("{q:.4}")).collect();
-                let _ = writeln!(
-                    out,
-                    "decode_rate = {{ dist = \"empirical\", values = [{}] }}",
-                    values.join(", ")
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "decode_rate = {{ dist = \"lognormal\", mean = {:.4}, sd = {:.4} }}",
-                    f.lognormal.mean, f.lognormal.sd
-                );
-            }
+            dist_line(&mut out, "decode_rate", f, |v| format!("{v:.4}"));
         }
         None => {
             let _ = writeln!(
@@ -466,6 +439,26 @@ pub fn to_provider_toml(c: &Calibration) -> String {
         r.k, r.n, r.p, r.ci95.0, r.ci95.1
     );
     out
+}
+
+/// Writes `key = { dist = ... }` for fit `f`: the log-normal, or the empirical quantiles when the
+/// KS test rejects it; `value` writes one number in the field's unit.
+fn dist_line(out: &mut String, key: &str, f: &Fit, value: impl Fn(f64) -> String) {
+    let _ = if f.lognormal_rejected() {
+        let values: Vec<String> = f.quantiles.iter().map(|&q| value(q)).collect();
+        writeln!(
+            out,
+            "{key} = {{ dist = \"empirical\", values = [{}] }}",
+            values.join(", ")
+        )
+    } else {
+        writeln!(
+            out,
+            "{key} = {{ dist = \"lognormal\", mean = {}, sd = {} }}",
+            value(f.lognormal.mean),
+            value(f.lognormal.sd)
+        )
+    };
 }
 
 /// The calls of a trace's inference spans (`chat`, `text_completion`, `generate_content`), as
