@@ -352,7 +352,7 @@ fn calibrate_model(model: &str, calls: &[&CallRecord]) -> Calibration {
 }
 
 /// A provider name the scenario format accepts (letters, digits, `_ - .`): others become `-`.
-fn provider_name(model: &str) -> String {
+pub(crate) fn provider_name(model: &str) -> String {
     let name: String = model
         .chars()
         .map(|c| {

@@ -8,6 +8,7 @@
 pub mod calibrate;
 pub mod check;
 pub mod engine;
+pub mod import;
 pub mod init;
 pub mod io;
 pub mod metrics;

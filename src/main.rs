@@ -150,6 +150,25 @@ enum Command {
         /// The trace: OTLP JSON, one ExportTraceServiceRequest per line or one document.
         trace: PathBuf,
     },
+    /// Write a recorded trace (or a scenario's `otel` sources) as editable templates and a trace
+    /// CSV that replay the same jobs.
+    Import {
+        /// An OTLP JSON trace (a new scenario, its providers calibrated from the trace), or a
+        /// scenario (.toml) whose `otel` sources are rewritten, all else kept.
+        input: PathBuf,
+        /// The scenario to write; the trace CSV goes beside it (FILE's stem + .csv).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// For a trace: the span or resource attribute naming each job's tenant (e.g. user.id).
+        #[arg(long, value_name = "ATTRIBUTE")]
+        tenant_attribute: Option<String>,
+        /// For a trace: one job per root span, or per gen_ai.conversation.id.
+        #[arg(long, value_enum, default_value_t = JobByArg::Root)]
+        job_by: JobByArg,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a commented starter scenario comparing the usual retry and rate-limit policies.
     Init {
         /// The provider preset (see `stampede presets`).
@@ -291,6 +310,13 @@ fn main() -> ExitCode {
             Ok(text) => print_out(&text),
             Err(e) => fail(EXIT_BAD_INPUT, &e),
         },
+        Command::Import {
+            input,
+            out,
+            tenant_attribute,
+            job_by,
+            force,
+        } => import_command(&input, &out, tenant_attribute, job_by, force),
         Command::Presets { prefix } => {
             match scenario::presets::listing(prefix.as_deref().unwrap_or("")) {
                 Ok(text) => print_out(&text),
@@ -326,6 +352,65 @@ fn main() -> ExitCode {
 }
 
 /// `stampede init`: the starter scenario on stdout, or in a new file.
+/// How `import` groups a trace's spans into jobs.
+#[derive(Clone, Copy, ValueEnum)]
+enum JobByArg {
+    Root,
+    Conversation,
+}
+
+fn import_command(
+    input: &Path,
+    out: &Path,
+    tenant_attribute: Option<String>,
+    job_by: JobByArg,
+    force: bool,
+) -> ExitCode {
+    use stampede::import;
+    let is_scenario = input.extension().is_some_and(|e| e == "toml");
+    let imported = if is_scenario {
+        // A scenario is checked whole first, so its errors come with their positions.
+        if let Err(e) = scenario::load(input) {
+            return fail(EXIT_BAD_INPUT, &e.to_string());
+        }
+        match scenario::read_file(input) {
+            Ok(text) => import::import_scenario(input, &text, out),
+            Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
+        }
+    } else {
+        let options = import::ImportOptions {
+            tenant_attribute,
+            job_by: match job_by {
+                JobByArg::Root => scenario::otel::JobBy::Root,
+                JobByArg::Conversation => scenario::otel::JobBy::Conversation,
+            },
+        };
+        import::import_trace(input, out, &options)
+    };
+    let imported = match imported {
+        Ok(i) => i,
+        Err(e) => return fail(EXIT_BAD_INPUT, &e),
+    };
+    for w in &imported.warnings {
+        eprintln!("warning: {w}");
+    }
+    match import::write(&imported, out, force) {
+        Ok(()) => print_out(&format!(
+            "wrote {0} ({1} jobs, {2} templates) and {3}; next: stampede validate {0}\n",
+            out.display(),
+            imported.jobs,
+            imported.templates,
+            imported
+                .traces
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => fail(EXIT_BAD_INPUT, &e),
+    }
+}
+
 fn init_command(
     options: &stampede::init::InitOptions,
     out: Option<&Path>,

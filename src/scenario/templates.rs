@@ -21,6 +21,7 @@ pub(super) enum NodeKind {
     Parallel,
     Fanout,
     Spawn,
+    Wait,
 }
 
 /// One `[templates.NAME]` table.
@@ -41,6 +42,7 @@ pub(super) struct RawNode {
     child: Option<Spanned<String>>,
     probability: Option<Spanned<f64>>,
     max_depth: Option<Spanned<u32>>,
+    duration: Option<Spanned<Of<Secs>>>,
 }
 
 fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
@@ -90,6 +92,7 @@ pub(super) fn compile(
             ("child", span(&r.child)),
             ("probability", span(&r.probability)),
             ("max_depth", span(&r.max_depth)),
+            ("duration", span(&r.duration)),
         ];
         let kind_span = r.kind.span();
         let call_spec = || -> Result<CallSpec, Invalid> {
@@ -243,6 +246,24 @@ pub(super) fn compile(
                     width: count(&r.width, "width", MAX_WIDTH)?,
                     child,
                     max_depth: *max_depth.get_ref(),
+                }
+            }
+            NodeKind::Wait => {
+                super::raw::kind_fields(
+                    &path,
+                    ("wait", kind_span),
+                    &fields,
+                    &["duration"],
+                    &["duration"],
+                )?;
+                Node::Wait {
+                    secs: r
+                        .duration
+                        .as_ref()
+                        .expect("checked: wait has a duration")
+                        .get_ref()
+                        .0
+                        .clone(),
                 }
             }
         };
