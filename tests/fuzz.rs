@@ -290,9 +290,10 @@ static TRIED: AtomicU64 = AtomicU64::new(0);
 static PARSED: AtomicU64 = AtomicU64::new(0);
 static SIMULATED: AtomicU64 = AtomicU64::new(0);
 
-/// Parses `text` and, if it parses, runs every policy under tight guards. Panics on a bug.
-fn check(text: &str) -> bool {
-    let Ok(mut scenario) = stampede::scenario::parse(text, "fuzz.toml") else {
+/// Parses `text` as if read from `file` (relative paths in it, such as an `otel` source's trace,
+/// resolve beside `file`) and, if it parses, runs every policy under tight guards. Panics on a bug.
+fn check(text: &str, file: &str) -> bool {
+    let Ok(mut scenario) = stampede::scenario::parse(text, file) else {
         return false;
     };
     // What `validate` prints of it must not panic either.
@@ -311,7 +312,7 @@ fn check(text: &str) -> bool {
 }
 
 /// `check` on its own thread: a panic or a run longer than [`CASE_TIMEOUT`] fails the case.
-fn guarded(text: String) -> Result<(), TestCaseError> {
+fn guarded(text: String, file: String) -> Result<(), TestCaseError> {
     TRIED.fetch_add(1, Ordering::Relaxed);
     // A stack overflow aborts the process: FUZZ_LAST names a file that keeps the input in flight.
     if let Ok(last) = std::env::var("FUZZ_LAST") {
@@ -322,7 +323,7 @@ fn guarded(text: String) -> Result<(), TestCaseError> {
     let handle = std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let parsed = check(&text);
+            let parsed = check(&text, &file);
             let _ = tx.send(parsed);
         })
         .expect("spawn");
@@ -351,6 +352,7 @@ fn guarded(text: String) -> Result<(), TestCaseError> {
 fn mutated_scenarios_never_panic_or_hang() {
     let seeds = seeds();
     let texts: Vec<String> = seeds.iter().map(|(_, t)| t.clone()).collect();
+    let files: Vec<String> = seeds.iter().map(|(p, _)| p.clone()).collect();
     let cases = cases();
     let config = Config {
         cases,
@@ -366,7 +368,10 @@ fn mutated_scenarios_never_panic_or_hang() {
         for m in &muts {
             apply(&mut text, m);
         }
-        guarded(String::from_utf8_lossy(&text).into_owned())
+        guarded(
+            String::from_utf8_lossy(&text).into_owned(),
+            files[seed].clone(),
+        )
     });
     println!(
         "fuzz: {} inputs tried, {} parsed, {} policy runs, {} seeds, {:.1?}",
@@ -385,7 +390,7 @@ fn mutated_scenarios_never_panic_or_hang() {
 #[test]
 fn every_seed_runs_under_tight_guards() {
     for (path, text) in seeds() {
-        let parsed = check(&text);
+        let parsed = check(&text, &path);
         assert!(
             parsed || !path.contains("/scenarios/"),
             "{path} does not parse"
@@ -399,6 +404,6 @@ fn every_seed_runs_under_tight_guards() {
 fn replay() {
     let path = std::env::var("FUZZ_FILE").expect("FUZZ_FILE names the input");
     let text = std::fs::read_to_string(&path).expect("FUZZ_FILE readable");
-    guarded(text).unwrap();
+    guarded(text, path.clone()).unwrap();
     println!("{path}: ran, parsed = {}", PARSED.load(Ordering::Relaxed));
 }
