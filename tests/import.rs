@@ -319,3 +319,36 @@ fn wait_templates_take_a_duration_and_nothing_else() {
         .to_string();
     assert!(bare.contains("bare number"), "{bare}");
 }
+
+/// Jobs whose spans name their tenant leave the source's own name out of the tenants; a job that
+/// names none is the source's.
+#[test]
+fn an_otel_source_registers_its_default_tenant_only_when_a_job_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = |trace: &str| {
+        std::fs::write(dir.path().join("t.jsonl"), trace).unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "[scenario]\nname = \"t\"\n[provider]\nttft = \"1s\"\n[[source]]\nname = \"replay\"\n\
+             arrival = { process = \"otel\", file = \"t.jsonl\", tenant_attribute = \"user.id\" }\n\
+             [[policy]]\nname = \"p\"\n",
+        )
+        .unwrap();
+        stampede::scenario::load(&path).unwrap().tenants
+    };
+    let named = two_identical_jobs().replace(
+        r#""attributes":["#,
+        r#""attributes":[{"key":"user.id","value":{"stringValue":"ann"}},"#,
+    );
+    assert_eq!(tenants(&named), vec!["ann".to_string()]);
+    assert_eq!(tenants(&two_identical_jobs()), vec!["replay".to_string()]);
+    let first_named = named.lines().next().unwrap().to_string()
+        + "\n"
+        + two_identical_jobs().lines().nth(1).unwrap()
+        + "\n";
+    assert_eq!(
+        tenants(&first_named),
+        vec!["ann".to_string(), "replay".to_string()]
+    );
+}

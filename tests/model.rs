@@ -707,13 +707,14 @@ fn a_trace_replays_its_rows_with_their_tenants_templates_and_sizes() {
     // alice: one call of 1,000 prompt tokens at 0.5 s; bob: the 5-call pipeline from 2 s.
     assert_eq!((m.jobs, m.calls_ok, m.makespan_s), (2.0, 6.0, 5.0));
     assert_eq!(m.tokens_input, 1000.0 + 5.0 * 100.0);
-    assert_eq!(out.tenants.len(), 3); // the source's own tenant, then alice and bob
+    // alice and bob; the source's own tenant is left out, as no row needs it.
+    assert_eq!(out.tenants.len(), 2);
     assert_eq!(
-        (out.tenants[1].jobs, out.tenants[1].tokens_billed),
+        (out.tenants[0].jobs, out.tenants[0].tokens_billed),
         (1.0, 1000.0)
     );
     assert_eq!(
-        (out.tenants[2].jobs, out.tenants[2].job_latency_p50_s),
+        (out.tenants[1].jobs, out.tenants[1].job_latency_p50_s),
         (1.0, 3.0)
     );
 }

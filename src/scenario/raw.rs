@@ -12,7 +12,7 @@ use crate::model::concurrency::{Aimd, ConcurrencySpec, Gradient2};
 use crate::model::config::{
     CapacityStep, HedgeSpec, LimitKind, MAX_AGENT_CALLS, MAX_JOBS, MAX_LAYERS, MAX_PEAK_RATE_PER_S,
     MAX_REPLICATIONS, MAX_SPREAD, MAX_WIDTH, MIN_TIMESERIES_INTERVAL_NS, Outage, Serving,
-    SpecError, ThrottleSpec,
+    SpecError, ThrottleSpec, TraceRow,
 };
 use crate::model::dist::Dist;
 use crate::model::retry::{Backoff, Jitter, RetryLayer, RetryOn};
@@ -1062,8 +1062,14 @@ impl RawScenario {
                     format!("expected from 1 to {MAX_SPREAD} tenants, found {spread}"),
                 );
             }
-            let tenant = if spread == 1 {
-                tenants.intern(tenant_name)
+            // A trace's jobs may name their tenants; its source's default tenant is registered only
+            // if some job names none, so that no empty tenant shows in the results.
+            let lazy_default =
+                trace_file.is_some() && spread == 1 && tenants.get(&tenant_name).is_none();
+            let tenant = if lazy_default {
+                PENDING_TENANT
+            } else if spread == 1 {
+                tenants.intern(tenant_name.clone())
             } else {
                 // `name-1` .. `name-N`: consecutive indices, so that job k goes to first + k % N.
                 let first = tenants.names.len() as u32;
@@ -1081,9 +1087,10 @@ impl RawScenario {
                 first
             };
             let mut root = root;
+            let mut tenant = tenant;
             if let (Some((tenant_attribute, job_by)), Some(file)) = (&otel, &trace_file) {
                 let path = format!("source[{i}].arrival.file");
-                let (rows, notes) = super::otel::read_source(
+                let (mut rows, notes) = super::otel::read_source(
                     file,
                     &path,
                     base_dir,
@@ -1094,11 +1101,14 @@ impl RawScenario {
                     &mut tenants,
                 )?;
                 root = rows[0].root;
+                if lazy_default {
+                    tenant = settle_default_tenant(&mut rows, tenant_name, &mut tenants);
+                }
                 arrival = Arrival::Trace(rows);
                 warnings.extend(notes.into_iter().map(|n| format!("source \"{name}\": {n}")));
             } else if let Some(file) = trace_file {
                 let path = format!("source[{i}].arrival.file");
-                let rows = super::trace::read(
+                let mut rows = super::trace::read(
                     &file,
                     &path,
                     base_dir,
@@ -1107,6 +1117,9 @@ impl RawScenario {
                     &template_index,
                     &mut tenants,
                 )?;
+                if lazy_default {
+                    tenant = settle_default_tenant(&mut rows, tenant_name, &mut tenants);
+                }
                 arrival = Arrival::Trace(rows);
             }
             sources.push(Source {
@@ -1857,6 +1870,20 @@ pub(super) fn kind_fields(
 /// Longest source or tenant name: tenant names are repeated for every tenant a source spreads
 /// over, and printed in every table.
 pub const MAX_NAME_BYTES: usize = 256;
+
+/// The tenant of a trace's jobs that name none, until it is known whether any does.
+const PENDING_TENANT: u32 = u32::MAX;
+
+/// Registers `default` for the rows that name no tenant, if any; returns the source's tenant.
+fn settle_default_tenant(rows: &mut [TraceRow], default: String, tenants: &mut Tenants) -> u32 {
+    if rows.iter().any(|r| r.tenant == PENDING_TENANT) {
+        let t = tenants.intern(default);
+        for r in rows.iter_mut().filter(|r| r.tenant == PENDING_TENANT) {
+            r.tenant = t;
+        }
+    }
+    rows.first().map_or(0, |r| r.tenant)
+}
 
 fn span_of<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
     v.as_ref().map(|s| s.span())
