@@ -473,7 +473,7 @@ pub fn from_spans(spans: &[crate::scenario::otel::Span]) -> Vec<CallRecord> {
         .filter(|s| s.operation.is_inference())
         .filter_map(|s| {
             Some(CallRecord {
-                model: s.model.clone()?,
+                model: s.model.as_deref()?.to_string(),
                 duration_s: s.end_ns.saturating_sub(s.start_ns) as f64 / 1e9,
                 ttft_s: s.ttft_s,
                 output_tokens: s.output_tokens.unwrap_or(0),

@@ -38,13 +38,14 @@ use crate::model::workload::{CallSpec, Node, PromptCache};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use toml::Spanned;
 
-/// The most spans one trace file may hold: each is kept in memory (a few hundred bytes) while
-/// the jobs are built.
+/// The most spans one trace file may hold: each is kept in memory (~250 bytes, with repeated
+/// strings shared) while the jobs are built.
 pub const MAX_OTEL_SPANS: usize = 1_000_000;
 
 /// The most nodes the jobs of one trace file may compile to (a span makes at most three).
@@ -99,19 +100,38 @@ impl Operation {
     }
 }
 
+/// A string many spans repeat (trace ids, names, models, tenants): stored once per file.
+pub type Shared = Arc<str>;
+
+/// Hands out one [`Shared`] per distinct string, so that a million spans of a few models and
+/// tenants hold a few copies, not a million.
+#[derive(Default)]
+struct Interner(HashSet<Shared>);
+
+impl Interner {
+    fn get(&mut self, s: String) -> Shared {
+        if let Some(a) = self.0.get(s.as_str()) {
+            return a.clone();
+        }
+        let a: Shared = s.into();
+        self.0.insert(a.clone());
+        a
+    }
+}
+
 /// One span, with the GenAI attributes stampede uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Span {
     /// The 1-based line of the file its object begins on (what problems found later cite).
     pub line: u32,
     /// `traceId`, hex.
-    pub trace_id: String,
+    pub trace_id: Shared,
     /// `spanId`, hex.
     pub span_id: String,
     /// `parentSpanId`; `None` when empty or absent.
     pub parent_id: Option<String>,
     /// `name`.
-    pub name: String,
+    pub name: Shared,
     /// `startTimeUnixNano`.
     pub start_ns: u64,
     /// `endTimeUnixNano` (at least `start_ns`).
@@ -119,9 +139,9 @@ pub struct Span {
     /// `gen_ai.operation.name`.
     pub operation: Operation,
     /// `gen_ai.request.model`.
-    pub model: Option<String>,
+    pub model: Option<Shared>,
     /// `gen_ai.provider.name`, or else the older `gen_ai.system`.
-    pub provider: Option<String>,
+    pub provider: Option<Shared>,
     /// `gen_ai.request.max_tokens`.
     pub max_tokens: Option<u32>,
     /// `gen_ai.usage.input_tokens`.
@@ -133,13 +153,13 @@ pub struct Span {
     /// `gen_ai.response.time_to_first_chunk`, seconds.
     pub ttft_s: Option<f64>,
     /// `error.type`.
-    pub error_type: Option<String>,
+    pub error_type: Option<Shared>,
     /// The span's `status.code` is error (2).
     pub status_error: bool,
     /// `gen_ai.conversation.id`.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<Shared>,
     /// The value of [`ReadOptions::tenant_attribute`] on the span, or else on its resource.
-    pub tenant: Option<String>,
+    pub tenant: Option<Shared>,
 }
 
 impl Span {
@@ -319,6 +339,7 @@ where
     });
     LINE.with(|l| l.set(1));
     let mut spans = Vec::new();
+    let mut interner = Interner::default();
     for request in stream {
         let request = request.map_err(|e| json_error(file, &e))?;
         for rs in request.resource_spans {
@@ -326,10 +347,13 @@ where
                 .resource
                 .as_ref()
                 .and_then(|r| r.attributes.0.iter().find(|(k, _)| k.is_tenant))
-                .and_then(|(_, v)| v.text());
+                .and_then(|(_, v)| v.text())
+                .map(|t| interner.get(t));
             for ss in rs.scope_spans {
                 for raw in ss.spans.0 {
-                    let span = raw.span.into_span(raw.line, resource_tenant.as_deref());
+                    let span =
+                        raw.span
+                            .into_span(raw.line, resource_tenant.as_ref(), &mut interner);
                     if span.end_ns < span.start_ns {
                         return Err(OtelError::of_span(
                             file,
@@ -654,9 +678,16 @@ impl<'de> Deserialize<'de> for SpanList {
 }
 
 impl RawSpan {
-    fn into_span(self, line: u32, resource_tenant: Option<&str>) -> Span {
+    fn into_span(
+        self,
+        line: u32,
+        resource_tenant: Option<&Shared>,
+        interner: &mut Interner,
+    ) -> Span {
+        let trace_id = interner.get(self.trace_id);
+        let name = interner.get(self.name);
         let a = &self.attributes;
-        let text = |k: &str| a.get(k).and_then(AnyValue::text);
+        let mut text = |k: &str| a.get(k).and_then(AnyValue::text).map(|t| interner.get(t));
         let count = |k: &str| a.get(k).and_then(AnyValue::count);
         let status_error = self
             .status
@@ -665,15 +696,20 @@ impl RawSpan {
         Span {
             line,
             parent_id: (!self.parent_span_id.is_empty()).then_some(self.parent_span_id),
-            trace_id: self.trace_id,
+            trace_id,
             span_id: self.span_id,
-            name: self.name,
+            name,
             start_ns: self.start_time_unix_nano,
             end_ns: self.end_time_unix_nano,
-            operation: text("gen_ai.operation.name")
+            operation: a
+                .get("gen_ai.operation.name")
+                .and_then(AnyValue::text)
                 .map_or(Operation::None, |o| Operation::parse(&o)),
             model: text("gen_ai.request.model"),
-            provider: text("gen_ai.provider.name").or_else(|| text("gen_ai.system")),
+            provider: match text("gen_ai.provider.name") {
+                Some(p) => Some(p),
+                None => text("gen_ai.system"),
+            },
             max_tokens: count("gen_ai.request.max_tokens"),
             input_tokens: count("gen_ai.usage.input_tokens"),
             output_tokens: count("gen_ai.usage.output_tokens"),
@@ -684,12 +720,15 @@ impl RawSpan {
             error_type: text("error.type"),
             status_error,
             conversation_id: text("gen_ai.conversation.id"),
-            tenant: a
+            tenant: match a
                 .0
                 .iter()
                 .find(|(k, _)| k.is_tenant)
                 .and_then(|(_, v)| v.text())
-                .or_else(|| resource_tenant.map(str::to_string)),
+            {
+                Some(t) => Some(interner.get(t)),
+                None => resource_tenant.cloned(),
+            },
         }
     }
 }
@@ -745,7 +784,7 @@ pub fn build_jobs(
     let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(n);
     let mut duplicate = vec![false; n];
     for (i, s) in spans.iter().enumerate() {
-        let k = (s.trace_id.as_str(), s.span_id.as_str());
+        let k = (&*s.trace_id, s.span_id.as_str());
         match index.entry(k) {
             std::collections::hash_map::Entry::Occupied(_) => duplicate[i] = true,
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -756,7 +795,7 @@ pub fn build_jobs(
     let duplicates = duplicate.iter().filter(|d| **d).count();
     if let Some(first) = duplicate.iter().position(|d| *d) {
         let s = &spans[first];
-        let earlier = index[&(s.trace_id.as_str(), s.span_id.as_str())];
+        let earlier = index[&(&*s.trace_id, s.span_id.as_str())];
         warnings.push(warn_first(
             file,
             s,
@@ -802,7 +841,7 @@ pub fn build_jobs(
         match s
             .parent_id
             .as_deref()
-            .and_then(|p| index.get(&(s.trace_id.as_str(), p)))
+            .and_then(|p| index.get(&(&*s.trace_id, p)))
         {
             Some(&p) => children[p].push(i),
             None => {
@@ -875,7 +914,7 @@ pub fn build_jobs(
                     match spans[at]
                         .parent_id
                         .as_deref()
-                        .and_then(|p| index.get(&(spans[at].trace_id.as_str(), p)))
+                        .and_then(|p| index.get(&(&*spans[at].trace_id, p)))
                     {
                         Some(&p) => at = p,
                         None => return false,
@@ -956,7 +995,7 @@ pub fn build_jobs(
         let tenant_span = group.iter().find_map(|&k| tenant_of_root[k]);
         jobs.push(Job {
             start_ns: start,
-            tenant: tenant_span.and_then(|s| spans[s].tenant.clone()),
+            tenant: tenant_span.and_then(|s| spans[s].tenant.as_deref().map(str::to_string)),
             tenant_span,
             root,
         });
@@ -1106,7 +1145,10 @@ pub(super) fn read_source(
     let mut rows = Vec::with_capacity(built.jobs.len());
     for job in built.jobs {
         // The span the tenant came from, for the messages below.
-        let from = || job.tenant_span.map_or(shown.clone(), |s| spans[s].at(&shown));
+        let from = || {
+            job.tenant_span
+                .map_or(shown.clone(), |s| spans[s].at(&shown))
+        };
         let tenant = match job.tenant {
             None => default_tenant,
             Some(name) if name.len() > MAX_NAME_BYTES => {
@@ -1296,7 +1338,11 @@ mod tests {
             "{:?}",
             b.warnings
         );
-        assert!(b.warnings[0].ends_with("(2 span(s) like it in all)"), "{:?}", b.warnings);
+        assert!(
+            b.warnings[0].ends_with("(2 span(s) like it in all)"),
+            "{:?}",
+            b.warnings
+        );
     }
 
     #[test]
@@ -1394,11 +1440,19 @@ mod tests {
         let (b, _) = build(&text);
         let w = b.warnings.join("\n");
         assert!(
-            w.contains("t.jsonl:2: span t1/r \"r\" repeats the trace and span ids of the span at line 1"),
+            w.contains(
+                "t.jsonl:2: span t1/r \"r\" repeats the trace and span ids of the span at line 1"
+            ),
             "{w}"
         );
-        assert!(w.contains("t.jsonl:4: span t1/o \"o\" names a parent"), "{w}");
-        assert!(w.contains("t.jsonl:5: span t1/u \"u\" lies under an inference span"), "{w}");
+        assert!(
+            w.contains("t.jsonl:4: span t1/o \"o\" names a parent"),
+            "{w}"
+        );
+        assert!(
+            w.contains("t.jsonl:5: span t1/u \"u\" lies under an inference span"),
+            "{w}"
+        );
         // A cycle: x -> y -> x, on lines 2 and 3.
         let cycle = [
             line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]),
