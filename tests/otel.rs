@@ -164,7 +164,10 @@ fn stampede(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
         .args(args)
         .output()
         .unwrap();
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -178,7 +181,12 @@ fn a_bad_span_mid_file_is_an_error_at_its_line_through_validate_run_and_calibrat
     let want = "trace.jsonl:3: span 0af7651916cd43dd8448eb211c80319c/cc00000000000001 \"cc00000000000001\": expected an endTimeUnixNano";
     for args in [
         vec!["validate".as_ref(), path.as_os_str()],
-        vec!["run".as_ref(), path.as_os_str(), "--out".as_ref(), dir.path().join("out").as_os_str()],
+        vec![
+            "run".as_ref(),
+            path.as_os_str(),
+            "--out".as_ref(),
+            dir.path().join("out").as_os_str(),
+        ],
         vec!["calibrate".as_ref(), trace_path.as_os_str()],
     ] {
         let (code, err) = stampede(&args);

@@ -301,8 +301,14 @@ fn an_otel_trace_at_the_span_cap_validates_and_one_span_more_is_refused() {
             .arg(&path)
             .output()
             .unwrap();
-        eprintln!("{what}: validate in {:.1} s", started.elapsed().as_secs_f64());
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        eprintln!(
+            "{what}: validate in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     for (spans, ok) in [(cap + 1, false), (cap, true)] {
         otel_trace(&dir.join("trace.jsonl"), spans);
