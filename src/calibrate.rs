@@ -305,7 +305,9 @@ pub struct Calibration {
     pub ttft: Option<Fit>,
     /// Decode speed (tokens/s) of the calls [`CallRecord::decode_tokens_per_s`] accepts.
     pub decode_tokens_per_s: Option<Fit>,
-    /// Failures other than 429s over all calls.
+    /// Failures other than 429s over the calls not refused with a 429: the provider draws
+    /// `error_rate` once per admitted attempt (`start_service` in `src/model/provider.rs`), and a
+    /// refused call was never admitted.
     pub error_rate: Proportion,
     /// 429s over all calls.
     pub rate_limited_rate: Proportion,
@@ -346,7 +348,7 @@ fn calibrate_model(model: &str, calls: &[&CallRecord]) -> Calibration {
         calls: calls.len(),
         ttft: Fit::of(&ttfts),
         decode_tokens_per_s: Fit::of(&speeds),
-        error_rate: wilson95(other, calls.len()),
+        error_rate: wilson95(other, calls.len() - limited),
         rate_limited_rate: wilson95(limited, calls.len()),
     }
 }
@@ -387,7 +389,8 @@ fn fit_comment(out: &mut String, what: &str, unit: &str, f: &Fit) {
 
 /// `[[provider]]` text for `c`, ready to paste into a scenario: `ttft` and `decode_rate` as
 /// log-normals (or, when the KS test rejects the log-normal at 1%, as empirical distributions
-/// over the 101 quantiles), `error_rate` as the non-429 failure share, and comments giving the
+/// over the 101 quantiles), `error_rate` as the non-429 failure share of the calls not refused
+/// with a 429 (the provider's rate is per admitted attempt), and comments giving the
 /// sample sizes, intervals and KS figures. 429s are not a provider parameter (the simulator makes
 /// them from `[[provider.limit]]`), so their share is a comment. Limits and prices are left to
 /// the user.
@@ -428,7 +431,7 @@ pub fn to_provider_toml(c: &Calibration) -> String {
     let e = &c.error_rate;
     let _ = writeln!(
         out,
-        "# errors other than 429: {} of {} calls, Wilson 95% CI {:.5} to {:.5}",
+        "# errors other than 429: {} of {} calls not refused with a 429 (error_rate is per admitted attempt), Wilson 95% CI {:.5} to {:.5}",
         e.k, e.n, e.ci95.0, e.ci95.1
     );
     let _ = writeln!(out, "error_rate = {:.6}", e.p);
@@ -470,7 +473,7 @@ pub fn from_spans(spans: &[crate::scenario::otel::Span]) -> Vec<CallRecord> {
         .filter(|s| s.operation.is_inference())
         .filter_map(|s| {
             Some(CallRecord {
-                model: s.model.clone()?,
+                model: s.model.as_deref()?.to_string(),
                 duration_s: s.end_ns.saturating_sub(s.start_ns) as f64 / 1e9,
                 ttft_s: s.ttft_s,
                 output_tokens: s.output_tokens.unwrap_or(0),
@@ -666,7 +669,9 @@ mod tests {
         assert!((d.lognormal.mu - mu).abs() < 1e-12);
         assert_eq!(d.quantiles[0], 25.0);
         assert_eq!(a.ttft.as_ref().unwrap().lognormal.n, 4);
-        assert_eq!((a.error_rate.k, a.error_rate.n), (1, 7));
+        // The 500 over the 5 calls not refused with a 429 (7 calls, 2 of them 429s).
+        assert_eq!((a.error_rate.k, a.error_rate.n), (1, 5));
+        assert_eq!((a.rate_limited_rate.k, a.rate_limited_rate.n), (2, 7));
         assert_eq!(a.rate_limited_rate.k, 2);
         assert!(cals[1].ttft.is_none() && cals[1].decode_tokens_per_s.is_none());
     }

@@ -131,9 +131,18 @@ fn calibration_recovers_the_true_parameters_of_the_example_trace() {
         );
         // The log-normal is the true shape: KS does not reject it.
         assert!(ttft.ks_p > 0.01 && decode.ks_p > 0.01, "{name}");
-        // Error shares: the true per-attempt probabilities lie in the Wilson intervals.
+        // Error shares: the true probabilities lie in the Wilson intervals. The generator
+        // draws one uniform u per call: a 429 when u < p_429, a 500 when
+        // p_429 <= u < p_429 + p_500. So a call not refused fails with a 500 with probability
+        // p_500 / (1 - p_429), the provider's per-admitted-attempt error_rate.
+        let (p_429, p_500) = (
+            truth["p_429"].as_float().unwrap(),
+            truth["p_500"].as_float().unwrap(),
+        );
+        let admitted_calls = c.calls - c.rate_limited_rate.k;
+        assert_eq!(c.error_rate.n, admitted_calls, "{name}");
         assert!(
-            contains(c.error_rate.ci95, truth["p_500"].as_float().unwrap()),
+            contains(c.error_rate.ci95, p_500 / (1.0 - p_429)),
             "{name} {:?}",
             c.error_rate
         );

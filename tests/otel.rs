@@ -148,7 +148,68 @@ fn validate_passes_a_good_otel_file_and_warns_of_spans_it_skipped() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(o.status.code(), Some(0), "{all}");
-    assert!(all.contains("1 inference span(s) without"), "{all}");
+    // The warning names the span's line and ids.
+    assert!(
+        all.contains(
+            "trace.jsonl:2: span 0af7651916cd43dd8448eb211c80319c/bb00000000000001 \"bb00000000000001\" is an inference span without"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("(1 span(s) like it in all)"), "{all}");
+}
+
+/// `stampede ARGS...`: exit code and stderr.
+fn stampede(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_span_mid_file_is_an_error_at_its_line_through_validate_run_and_calibrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = two_calls_and_a_tool();
+    let backwards = request(&[chat("cc00000000000001", "", 900, 100, 10, 10)]) + "\n";
+    let trace = format!("{good}{good}{backwards}{good}");
+    let path = scenario(dir.path(), &trace);
+    let trace_path = dir.path().join("trace.jsonl");
+    let want = "trace.jsonl:3: span 0af7651916cd43dd8448eb211c80319c/cc00000000000001 \"cc00000000000001\": expected an endTimeUnixNano";
+    for args in [
+        vec!["validate".as_ref(), path.as_os_str()],
+        vec![
+            "run".as_ref(),
+            path.as_os_str(),
+            "--out".as_ref(),
+            dir.path().join("out").as_os_str(),
+        ],
+        vec!["calibrate".as_ref(), trace_path.as_os_str()],
+    ] {
+        let (code, err) = stampede(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A tenant name too long is refused at the line of the span it came from.
+    let long_user = span(
+        "dd00000000000001",
+        "",
+        0,
+        100,
+        &[("user.id", s(&"u".repeat(300)))],
+    );
+    let trace = format!("{good}{}\n{good}", request(&[long_user]));
+    let path = scenario(dir.path(), &trace);
+    let (code, err) = stampede(&["validate".as_ref(), path.as_os_str()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("trace.jsonl:2: span 0af7651916cd43dd8448eb211c80319c/dd00000000000001 \"dd00000000000001\": expected a tenant name of at most 256 bytes, found 300 bytes"),
+        "{err}"
+    );
 }
 
 #[test]

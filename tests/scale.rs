@@ -203,3 +203,127 @@ fn max_tokens(n: &stampede::model::workload::Node) -> Option<u32> {
         _ => None,
     }
 }
+
+/// Writes an OTLP JSON trace of `spans` spans to `path`, one request per line, each an agent job
+/// of five spans (agent, chat, tool, chat, chat; the last job cut short) from 100 users.
+fn otel_trace(path: &std::path::Path, spans: usize) {
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let t0 = 1_700_000_000_000_000_000u64;
+    let ms = 1_000_000u64;
+    // (parent, start ms, end ms, operation) of each span of a job.
+    let shape: [(bool, u64, u64, &str); 5] = [
+        (false, 0, 4000, "invoke_agent"),
+        (true, 0, 1000, "chat"),
+        (true, 1000, 1500, "execute_tool"),
+        (true, 1500, 3000, "chat"),
+        (true, 3000, 4000, "chat"),
+    ];
+    for job in 0..spans.div_ceil(5) {
+        let start = t0 + job as u64 * 100 * ms;
+        let list: Vec<String> = shape
+            .iter()
+            .enumerate()
+            .take(spans - job * 5)
+            .map(|(k, &(child, from, to, op))| {
+                let mut attrs = format!(
+                    r#"{{"key":"gen_ai.operation.name","value":{{"stringValue":"{op}"}}}},{{"key":"user.id","value":{{"stringValue":"u{}"}}}}"#,
+                    job % 100
+                );
+                if op == "chat" {
+                    attrs.push_str(r#",{"key":"gen_ai.request.model","value":{"stringValue":"m"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"2000"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"200"}}"#);
+                }
+                format!(
+                    r#"{{"traceId":"{job:032x}","spanId":"{:016x}","parentSpanId":"{}","name":"{op}","kind":1,"startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":[{attrs}],"status":{{}}}}"#,
+                    job * 5 + k,
+                    if child { format!("{:016x}", job * 5) } else { String::new() },
+                    start + from * ms,
+                    start + to * ms,
+                )
+            })
+            .collect();
+        writeln!(
+            w,
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            list.join(",")
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// A scenario replaying `trace.jsonl` in `dir`, its tenant from `user.id`.
+fn otel_scenario(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("s.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{HEAD}[[source]]\nname = \"s\"\narrival = {{ process = \"otel\", file = \"trace.jsonl\", tenant_attribute = \"user.id\" }}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn an_otel_trace_of_100000_spans_validates_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    otel_trace(&dir.path().join("trace.jsonl"), 100_000);
+    let path = otel_scenario(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let file = path.display().to_string();
+    let scenario = within(120, SMALL_STACK, move || parse(&text, &file).unwrap());
+    let stampede::model::Arrival::Trace(rows) = &scenario.sources[0].arrival else {
+        panic!("a trace source");
+    };
+    assert_eq!(rows.len(), 20_000);
+    assert_eq!(scenario.tenants.len(), 101);
+}
+
+/// The span cap itself, through the CLI: 1,000,000 spans validate, one more is bad input. About
+/// 450 MB of trace; run with
+/// `cargo test --release --test scale -- --ignored an_otel_trace_at_the_span_cap`. With
+/// `STAMPEDE_SCALE_KEEP=DIR` the 1,000,000-span scenario is left in DIR (`DIR/s.toml`) to
+/// measure, e.g. `/usr/bin/time -v target/release/stampede validate DIR/s.toml`.
+#[test]
+#[ignore = "writes a 450 MB trace; run on demand (see the doc comment)"]
+fn an_otel_trace_at_the_span_cap_validates_and_one_span_more_is_refused() {
+    let cap = stampede::scenario::otel::MAX_OTEL_SPANS;
+    let keep = std::env::var_os("STAMPEDE_SCALE_KEEP").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = keep.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = otel_scenario(&dir);
+    let validate = |what: &str| {
+        let started = std::time::Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .arg("validate")
+            .arg(&path)
+            .output()
+            .unwrap();
+        eprintln!(
+            "{what}: validate in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for (spans, ok) in [(cap + 1, false), (cap, true)] {
+        otel_trace(&dir.join("trace.jsonl"), spans);
+        let (code, err) = validate(&format!("{spans} spans"));
+        if ok {
+            assert_eq!(code, Some(0), "{err}");
+        } else {
+            assert_eq!(code, Some(2), "{err}");
+            assert!(
+                err.contains(&format!("expected at most {cap} spans, found more")),
+                "{err}"
+            );
+            // The 1,000,001st span is on the last line, the 200,001st.
+            assert!(err.contains("trace.jsonl:200001:"), "{err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}

@@ -28,7 +28,8 @@
 //! first one too many), keeping only the attributes used here; the tree is built with explicit
 //! stacks (no recursion over the file's shape) into at most [`MAX_OTEL_NODES`] nodes. Malformed
 //! input is an error at its `line:column`; spans that are merely incomplete are skipped, and
-//! counted in the warnings returned.
+//! counted in the warnings returned. Each span keeps the line its object begins on, so that a
+//! problem found after parsing (a cycle, an orphan, the node cap) names `file:line` and the span.
 
 use super::raw::{Invalid, MAX_NAME_BYTES, Tenants, invalid};
 use crate::model::config::{MAX_TRACE_TENANTS, TraceRow};
@@ -36,14 +37,15 @@ use crate::model::dist::Dist;
 use crate::model::workload::{CallSpec, Node, PromptCache};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use toml::Spanned;
 
-/// The most spans one trace file may hold: each is kept in memory (a few hundred bytes) while
-/// the jobs are built.
+/// The most spans one trace file may hold: each is kept in memory (~250 bytes, with repeated
+/// strings shared) while the jobs are built.
 pub const MAX_OTEL_SPANS: usize = 1_000_000;
 
 /// The most nodes the jobs of one trace file may compile to (a span makes at most three).
@@ -98,17 +100,38 @@ impl Operation {
     }
 }
 
+/// A string many spans repeat (trace ids, names, models, tenants): stored once per file.
+pub type Shared = Arc<str>;
+
+/// Hands out one [`Shared`] per distinct string, so that a million spans of a few models and
+/// tenants hold a few copies, not a million.
+#[derive(Default)]
+struct Interner(HashSet<Shared>);
+
+impl Interner {
+    fn get(&mut self, s: String) -> Shared {
+        if let Some(a) = self.0.get(s.as_str()) {
+            return a.clone();
+        }
+        let a: Shared = s.into();
+        self.0.insert(a.clone());
+        a
+    }
+}
+
 /// One span, with the GenAI attributes stampede uses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Span {
+    /// The 1-based line of the file its object begins on (what problems found later cite).
+    pub line: u32,
     /// `traceId`, hex.
-    pub trace_id: String,
+    pub trace_id: Shared,
     /// `spanId`, hex.
     pub span_id: String,
     /// `parentSpanId`; `None` when empty or absent.
     pub parent_id: Option<String>,
     /// `name`.
-    pub name: String,
+    pub name: Shared,
     /// `startTimeUnixNano`.
     pub start_ns: u64,
     /// `endTimeUnixNano` (at least `start_ns`).
@@ -116,9 +139,9 @@ pub struct Span {
     /// `gen_ai.operation.name`.
     pub operation: Operation,
     /// `gen_ai.request.model`.
-    pub model: Option<String>,
+    pub model: Option<Shared>,
     /// `gen_ai.provider.name`, or else the older `gen_ai.system`.
-    pub provider: Option<String>,
+    pub provider: Option<Shared>,
     /// `gen_ai.request.max_tokens`.
     pub max_tokens: Option<u32>,
     /// `gen_ai.usage.input_tokens`.
@@ -130,13 +153,13 @@ pub struct Span {
     /// `gen_ai.response.time_to_first_chunk`, seconds.
     pub ttft_s: Option<f64>,
     /// `error.type`.
-    pub error_type: Option<String>,
+    pub error_type: Option<Shared>,
     /// The span's `status.code` is error (2).
     pub status_error: bool,
     /// `gen_ai.conversation.id`.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<Shared>,
     /// The value of [`ReadOptions::tenant_attribute`] on the span, or else on its resource.
-    pub tenant: Option<String>,
+    pub tenant: Option<Shared>,
 }
 
 impl Span {
@@ -144,6 +167,30 @@ impl Span {
     pub fn duration_ns(&self) -> u64 {
         self.end_ns - self.start_ns
     }
+
+    /// `file:line: span TRACE/SPAN "name"`, ids and name cut to 64 bytes (a message stays short
+    /// whatever the file holds).
+    pub fn at(&self, file: &str) -> String {
+        format!(
+            "{file}:{}: span {}/{} {:?}",
+            self.line,
+            cut(&self.trace_id),
+            cut(&self.span_id),
+            cut(&self.name)
+        )
+    }
+}
+
+/// `s` up to 64 bytes (at a character boundary), with `...` when cut.
+fn cut(s: &str) -> String {
+    if s.len() <= 64 {
+        return s.to_string();
+    }
+    let mut end = 64;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
 }
 
 /// How to read a trace.
@@ -159,17 +206,39 @@ pub struct ReadOptions {
 pub struct OtelError {
     /// The file, as given.
     pub file: String,
-    /// 1-based line and column, when known.
-    pub position: Option<(usize, usize)>,
-    /// What was expected and what was found.
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known (a problem with a whole span has its line only).
+    pub column: Option<usize>,
+    /// What was expected and what was found (and which span, when it is about one).
     pub message: String,
+}
+
+impl OtelError {
+    /// A problem with span `s` of `file`: `file:line: span ...: message`.
+    fn of_span(file: &str, s: &Span, message: impl fmt::Display) -> OtelError {
+        OtelError {
+            file: file.to_string(),
+            line: Some(s.line as usize),
+            column: None,
+            message: format!(
+                "span {}/{} {:?}: {message}",
+                cut(&s.trace_id),
+                cut(&s.span_id),
+                cut(&s.name)
+            ),
+        }
+    }
 }
 
 impl fmt::Display for OtelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
-        if let Some((line, col)) = self.position {
-            write!(f, ":{line}:{col}")?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
         }
         write!(f, ": {}", self.message)
     }
@@ -190,7 +259,8 @@ fn read_spans_at_most(
     let file = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|e| OtelError {
         file: file.clone(),
-        position: None,
+        line: None,
+        column: None,
         message: format!("cannot read trace: {e}"),
     })?;
     let reader = Limit {
@@ -203,11 +273,22 @@ fn read_spans_at_most(
 
 /// [`read_spans`] on text already in memory; `file` names it in errors.
 pub fn parse_spans(text: &str, file: &str, opts: &ReadOptions) -> Result<Vec<Span>, OtelError> {
-    let stream = serde_json::Deserializer::from_str(text).into_iter::<Request>();
+    // Through the reader, like a file: the line count comes from the bytes it passes on.
+    let reader = Limit {
+        inner: text.as_bytes(),
+        left: MAX_OTEL_FILE_BYTES,
+    };
+    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Request>();
     collect(stream, file, opts, MAX_OTEL_SPANS)
 }
 
-/// Passes bytes through up to a limit, then fails.
+thread_local! {
+    /// The line the JSON parser has reached: [`Limit`] counts the newlines it passes on, and
+    /// serde_json reads a reader one byte at a time, without reading ahead into the next value.
+    static LINE: Cell<u32> = const { Cell::new(1) };
+}
+
+/// Passes bytes through up to a limit, then fails; counts the newlines it passes in [`LINE`].
 struct Limit<R> {
     inner: R,
     left: u64,
@@ -232,6 +313,10 @@ impl<R: std::io::Read> std::io::Read for Limit<R> {
         let n = buf.len().min(self.left.min(usize::MAX as u64) as usize);
         let got = self.inner.read(&mut buf[..n])?;
         self.left -= got as u64;
+        let newlines = buf[..got].iter().filter(|&&b| b == b'\n').count() as u32;
+        if newlines > 0 {
+            LINE.with(|l| l.set(l.get().saturating_add(newlines)));
+        }
         Ok(got)
     }
 }
@@ -252,7 +337,9 @@ where
             max_spans,
         }
     });
+    LINE.with(|l| l.set(1));
     let mut spans = Vec::new();
+    let mut interner = Interner::default();
     for request in stream {
         let request = request.map_err(|e| json_error(file, &e))?;
         for rs in request.resource_spans {
@@ -260,10 +347,24 @@ where
                 .resource
                 .as_ref()
                 .and_then(|r| r.attributes.0.iter().find(|(k, _)| k.is_tenant))
-                .and_then(|(_, v)| v.text());
+                .and_then(|(_, v)| v.text())
+                .map(|t| interner.get(t));
             for ss in rs.scope_spans {
                 for raw in ss.spans.0 {
-                    spans.push(raw.into_span(resource_tenant.as_deref()));
+                    let span =
+                        raw.span
+                            .into_span(raw.line, resource_tenant.as_ref(), &mut interner);
+                    if span.end_ns < span.start_ns {
+                        return Err(OtelError::of_span(
+                            file,
+                            &span,
+                            format_args!(
+                                "expected an endTimeUnixNano at least its startTimeUnixNano ({}), found {}",
+                                span.start_ns, span.end_ns
+                            ),
+                        ));
+                    }
+                    spans.push(span);
                 }
             }
         }
@@ -273,16 +374,17 @@ where
 
 fn json_error(file: &str, e: &serde_json::Error) -> OtelError {
     let full = e.to_string();
-    let (position, message) = if e.line() == 0 {
-        (None, full)
+    let (line, column, message) = if e.line() == 0 {
+        (None, None, full)
     } else {
         let suffix = format!(" at line {} column {}", e.line(), e.column());
         let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        (Some((e.line(), e.column())), message)
+        (Some(e.line()), Some(e.column()), message)
     };
     OtelError {
         file: file.to_string(),
-        position,
+        line,
+        column,
         message,
     }
 }
@@ -516,9 +618,34 @@ impl<'de> Deserialize<'de> for Attrs {
     }
 }
 
+/// A span and the line its object begins on.
+struct Located {
+    line: u32,
+    span: RawSpan,
+}
+
+impl<'de> Deserialize<'de> for Located {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Located;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a span object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Located, A::Error> {
+                // The parser has just read the `{`: [`LINE`] is its line.
+                let line = LINE.with(Cell::get);
+                let span = RawSpan::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Located { line, span })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// A list of spans, counted against the cap as each is read.
 #[derive(Default)]
-struct SpanList(Vec<RawSpan>);
+struct SpanList(Vec<Located>);
 
 impl<'de> Deserialize<'de> for SpanList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -530,7 +657,7 @@ impl<'de> Deserialize<'de> for SpanList {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SpanList, A::Error> {
                 let mut out = Vec::new();
-                while let Some(span) = seq.next_element::<RawSpan>()? {
+                while let Some(span) = seq.next_element::<Located>()? {
                     let over = CONTEXT.with(|c| {
                         let mut c = c.borrow_mut();
                         c.spans += 1;
@@ -539,12 +666,6 @@ impl<'de> Deserialize<'de> for SpanList {
                     if let Some(max) = over {
                         return Err(de::Error::custom(format!(
                             "expected at most {max} spans, found more"
-                        )));
-                    }
-                    if span.end_time_unix_nano < span.start_time_unix_nano {
-                        return Err(de::Error::custom(format!(
-                            "span {}: expected an endTimeUnixNano at least its startTimeUnixNano ({}), found {}",
-                            span.span_id, span.start_time_unix_nano, span.end_time_unix_nano
                         )));
                     }
                     out.push(span);
@@ -557,25 +678,38 @@ impl<'de> Deserialize<'de> for SpanList {
 }
 
 impl RawSpan {
-    fn into_span(self, resource_tenant: Option<&str>) -> Span {
+    fn into_span(
+        self,
+        line: u32,
+        resource_tenant: Option<&Shared>,
+        interner: &mut Interner,
+    ) -> Span {
+        let trace_id = interner.get(self.trace_id);
+        let name = interner.get(self.name);
         let a = &self.attributes;
-        let text = |k: &str| a.get(k).and_then(AnyValue::text);
+        let mut text = |k: &str| a.get(k).and_then(AnyValue::text).map(|t| interner.get(t));
         let count = |k: &str| a.get(k).and_then(AnyValue::count);
         let status_error = self
             .status
             .and_then(|s| s.code)
             .is_some_and(|c| c == 2 || c == "STATUS_CODE_ERROR");
         Span {
+            line,
             parent_id: (!self.parent_span_id.is_empty()).then_some(self.parent_span_id),
-            trace_id: self.trace_id,
+            trace_id,
             span_id: self.span_id,
-            name: self.name,
+            name,
             start_ns: self.start_time_unix_nano,
             end_ns: self.end_time_unix_nano,
-            operation: text("gen_ai.operation.name")
+            operation: a
+                .get("gen_ai.operation.name")
+                .and_then(AnyValue::text)
                 .map_or(Operation::None, |o| Operation::parse(&o)),
             model: text("gen_ai.request.model"),
-            provider: text("gen_ai.provider.name").or_else(|| text("gen_ai.system")),
+            provider: match text("gen_ai.provider.name") {
+                Some(p) => Some(p),
+                None => text("gen_ai.system"),
+            },
             max_tokens: count("gen_ai.request.max_tokens"),
             input_tokens: count("gen_ai.usage.input_tokens"),
             output_tokens: count("gen_ai.usage.output_tokens"),
@@ -586,12 +720,15 @@ impl RawSpan {
             error_type: text("error.type"),
             status_error,
             conversation_id: text("gen_ai.conversation.id"),
-            tenant: a
+            tenant: match a
                 .0
                 .iter()
                 .find(|(k, _)| k.is_tenant)
                 .and_then(|(_, v)| v.text())
-                .or_else(|| resource_tenant.map(str::to_string)),
+            {
+                Some(t) => Some(interner.get(t)),
+                None => resource_tenant.cloned(),
+            },
         }
     }
 }
@@ -614,6 +751,8 @@ pub struct Job {
     pub start_ns: u64,
     /// The tenant attribute of its first span that has one.
     pub tenant: Option<String>,
+    /// That span's index in the spans (a bad tenant name is reported at its line).
+    pub tenant_span: Option<usize>,
     /// Its root node in the `nodes` the jobs were built into.
     pub root: usize,
 }
@@ -625,21 +764,27 @@ pub struct Built {
     pub warnings: Vec<String>,
 }
 
+/// A warning about `count` spans alike: the first's `file:line` and ids, then `what`.
+fn warn_first(file: &str, first: &Span, count: usize, what: &str) -> String {
+    format!("{} {what} ({count} span(s) like it in all)", first.at(file))
+}
+
 /// Builds one job per root span (or conversation) into `nodes`, at most `max_nodes` in all.
-/// Errors are messages without a position (the spans have none).
+/// Errors and warnings name `file:line` and the span (the first, when they count several).
 pub fn build_jobs(
     spans: &[Span],
+    file: &str,
     job_by: JobBy,
     nodes: &mut Vec<Node>,
     max_nodes: usize,
-) -> Result<Built, String> {
+) -> Result<Built, OtelError> {
     let n = spans.len();
     let mut warnings = Vec::new();
     // Index, first of each (trace, span) id.
     let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(n);
     let mut duplicate = vec![false; n];
     for (i, s) in spans.iter().enumerate() {
-        let k = (s.trace_id.as_str(), s.span_id.as_str());
+        let k = (&*s.trace_id, s.span_id.as_str());
         match index.entry(k) {
             std::collections::hash_map::Entry::Occupied(_) => duplicate[i] = true,
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -648,32 +793,47 @@ pub fn build_jobs(
         }
     }
     let duplicates = duplicate.iter().filter(|d| **d).count();
-    if duplicates > 0 {
-        warnings.push(format!(
-            "{duplicates} span(s) repeat the trace and span ids of an earlier one: ignored"
+    if let Some(first) = duplicate.iter().position(|d| *d) {
+        let s = &spans[first];
+        let earlier = index[&(&*s.trace_id, s.span_id.as_str())];
+        warnings.push(warn_first(
+            file,
+            s,
+            duplicates,
+            &format!(
+                "repeats the trace and span ids of the span at line {}: ignored",
+                spans[earlier].line
+            ),
         ));
     }
     // Inference spans without usage are kept as time only.
     let mut call = vec![false; n];
     let mut no_usage = 0usize;
+    let mut first_no_usage = None;
     for (i, s) in spans.iter().enumerate() {
         if s.operation.is_inference() {
             if s.input_tokens.is_some() && s.output_tokens.is_some() {
                 call[i] = true;
             } else if !duplicate[i] {
                 no_usage += 1;
+                first_no_usage.get_or_insert(i);
             }
         }
     }
-    if no_usage > 0 {
-        warnings.push(format!(
-            "{no_usage} inference span(s) without gen_ai.usage.input_tokens and \
-             gen_ai.usage.output_tokens skipped (no call; their time is kept as a wait)"
+    if let Some(first) = first_no_usage {
+        warnings.push(warn_first(
+            file,
+            &spans[first],
+            no_usage,
+            "is an inference span without usable gen_ai.usage.input_tokens and \
+             gen_ai.usage.output_tokens (whole numbers below 2^32): skipped as a call, its time \
+             kept as a wait",
         ));
     }
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut roots = Vec::new();
     let mut orphans = 0usize;
+    let mut first_orphan = None;
     for (i, s) in spans.iter().enumerate() {
         if duplicate[i] {
             continue;
@@ -681,27 +841,32 @@ pub fn build_jobs(
         match s
             .parent_id
             .as_deref()
-            .and_then(|p| index.get(&(s.trace_id.as_str(), p)))
+            .and_then(|p| index.get(&(&*s.trace_id, p)))
         {
             Some(&p) => children[p].push(i),
             None => {
                 if s.parent_id.is_some() {
                     orphans += 1;
+                    first_orphan.get_or_insert(i);
                 }
                 roots.push(i);
             }
         }
     }
-    if orphans > 0 {
-        warnings.push(format!(
-            "{orphans} span(s) name a parent that is not in the file: each is a root"
+    if let Some(first) = first_orphan {
+        warnings.push(warn_first(
+            file,
+            &spans[first],
+            orphans,
+            "names a parent that is not in the file: it is a root",
         ));
     }
     // Pre-order walks from each root: its conversation and tenant, and what is reachable.
     let mut reached = vec![false; n];
     let mut under_calls = 0usize;
+    let mut first_under_call = None;
     let mut conv_of_root: Vec<Option<&str>> = Vec::with_capacity(roots.len());
-    let mut tenant_of_root: Vec<Option<&str>> = Vec::with_capacity(roots.len());
+    let mut tenant_of_root: Vec<Option<usize>> = Vec::with_capacity(roots.len());
     let mut stack = Vec::new();
     for &r in &roots {
         let (mut conv, mut tenant) = (None, None);
@@ -711,9 +876,14 @@ pub fn build_jobs(
                 continue;
             }
             conv = conv.or(spans[s].conversation_id.as_deref());
-            tenant = tenant.or(spans[s].tenant.as_deref());
+            if tenant.is_none() && spans[s].tenant.is_some() {
+                tenant = Some(s);
+            }
             if call[s] {
                 under_calls += children[s].len();
+                if let Some(&c) = children[s].first() {
+                    first_under_call.get_or_insert(c);
+                }
                 continue;
             }
             stack.extend(children[s].iter().rev());
@@ -721,15 +891,18 @@ pub fn build_jobs(
         conv_of_root.push(conv);
         tenant_of_root.push(tenant);
     }
-    if under_calls > 0 {
-        warnings.push(format!(
-            "{under_calls} span(s) under inference spans ignored: an inference span is one \
-             logical call, its retries regenerated by the policy"
+    if let Some(first) = first_under_call {
+        warnings.push(warn_first(
+            file,
+            &spans[first],
+            under_calls,
+            "lies under an inference span: ignored (an inference span is one logical call, \
+             its retries regenerated by the policy)",
         ));
     }
     if reached.iter().zip(&duplicate).any(|(r, d)| !r && !d) {
         // Spans under inference spans are not walked: count only those in parent cycles.
-        let in_cycles = (0..n)
+        let mut in_cycles = (0..n)
             .filter(|&i| !duplicate[i] && !reached[i])
             .filter(|&i| {
                 // Walk up at most n steps: a cycle never reaches a root.
@@ -741,18 +914,21 @@ pub fn build_jobs(
                     match spans[at]
                         .parent_id
                         .as_deref()
-                        .and_then(|p| index.get(&(spans[at].trace_id.as_str(), p)))
+                        .and_then(|p| index.get(&(&*spans[at].trace_id, p)))
                     {
                         Some(&p) => at = p,
                         None => return false,
                     }
                 }
                 true
-            })
-            .count();
-        if in_cycles > 0 {
-            warnings.push(format!(
-                "{in_cycles} span(s) in parent cycles (no root above them): ignored"
+            });
+        if let Some(first) = in_cycles.next() {
+            let count = 1 + in_cycles.count();
+            warnings.push(warn_first(
+                file,
+                &spans[first],
+                count,
+                "is in a parent cycle (no root above it): ignored",
             ));
         }
     }
@@ -781,6 +957,7 @@ pub fn build_jobs(
         nodes,
         max_nodes,
     };
+    let at = |s: usize, message: String| OtelError::of_span(file, &spans[s], message);
     let mut node_of = vec![usize::MAX; n];
     let mut jobs = Vec::with_capacity(groups.len());
     let mut walk: Vec<(usize, bool)> = Vec::new();
@@ -789,10 +966,12 @@ pub fn build_jobs(
             walk.push((roots[k], false));
             while let Some((s, expanded)) = walk.pop() {
                 if call[s] {
-                    node_of[s] = b.call(&spans[s])?;
+                    node_of[s] = b.call(&spans[s]).map_err(|m| at(s, m))?;
                 } else if expanded {
                     let kids = &mut children[s];
-                    node_of[s] = b.arrange(spans[s].start_ns, spans[s].end_ns, kids, &node_of)?;
+                    node_of[s] = b
+                        .arrange(spans[s].start_ns, spans[s].end_ns, kids, &node_of)
+                        .map_err(|m| at(s, m))?;
                 } else {
                     walk.push((s, true));
                     walk.extend(children[s].iter().map(|&c| (c, false)));
@@ -806,17 +985,18 @@ pub fn build_jobs(
             .min()
             .unwrap_or(0);
         let end = members.iter().map(|&s| spans[s].end_ns).max().unwrap_or(0);
+        let first = members[0];
         let root = if members.len() == 1 {
-            node_of[members[0]]
+            node_of[first]
         } else {
-            b.arrange(start, end, &mut members, &node_of)?
+            b.arrange(start, end, &mut members, &node_of)
+                .map_err(|m| at(first, m))?
         };
+        let tenant_span = group.iter().find_map(|&k| tenant_of_root[k]);
         jobs.push(Job {
             start_ns: start,
-            tenant: group
-                .iter()
-                .find_map(|&k| tenant_of_root[k])
-                .map(str::to_string),
+            tenant: tenant_span.and_then(|s| spans[s].tenant.as_deref().map(str::to_string)),
+            tenant_span,
             root,
         });
     }
@@ -954,22 +1134,27 @@ pub(super) fn read_source(
     } else {
         JobBy::Root
     };
-    let built = match build_jobs(&spans, job_by, nodes, MAX_OTEL_NODES) {
+    let shown = full.display().to_string();
+    let built = match build_jobs(&spans, &shown, job_by, nodes, MAX_OTEL_NODES) {
         Ok(b) => b,
-        Err(e) => return fail(format!("{}: {e}", full.display())),
+        Err(e) => return fail(e.to_string()),
     };
-    drop(spans);
     let Some(first) = built.jobs.first().map(|j| j.start_ns) else {
         return fail(format!("trace {} has no spans", full.display()));
     };
     let mut rows = Vec::with_capacity(built.jobs.len());
     for job in built.jobs {
+        // The span the tenant came from, for the messages below.
+        let from = || {
+            job.tenant_span
+                .map_or(shown.clone(), |s| spans[s].at(&shown))
+        };
         let tenant = match job.tenant {
             None => default_tenant,
             Some(name) if name.len() > MAX_NAME_BYTES => {
                 return fail(format!(
                     "{}: expected a tenant name of at most {MAX_NAME_BYTES} bytes, found {} bytes",
-                    full.display(),
+                    from(),
                     name.len()
                 ));
             }
@@ -977,7 +1162,7 @@ pub(super) fn read_source(
                 if tenants.get(&name).is_none() && tenants.names.len() >= MAX_TRACE_TENANTS {
                     return fail(format!(
                         "{}: expected at most {MAX_TRACE_TENANTS} tenants in all, found more",
-                        full.display()
+                        from()
                     ));
                 }
                 tenants.intern(name)
@@ -991,12 +1176,8 @@ pub(super) fn read_source(
             output_tokens: None,
         });
     }
-    let warnings = built
-        .warnings
-        .into_iter()
-        .map(|w| format!("{}: {w}", full.display()))
-        .collect();
-    Ok((rows, warnings))
+    drop(spans);
+    Ok((rows, built.warnings))
 }
 
 #[cfg(test)]
@@ -1042,7 +1223,7 @@ mod tests {
     fn build(text: &str) -> (Built, Vec<Node>) {
         let spans = parse_spans(text, "t.jsonl", &ReadOptions::default()).unwrap();
         let mut nodes = Vec::new();
-        let b = build_jobs(&spans, JobBy::Root, &mut nodes, MAX_OTEL_NODES).unwrap();
+        let b = build_jobs(&spans, "t.jsonl", JobBy::Root, &mut nodes, MAX_OTEL_NODES).unwrap();
         (b, nodes)
     }
 
@@ -1136,7 +1317,7 @@ mod tests {
         assert_eq!(show(&nodes, b.jobs[1].root), "call(2,2)");
         assert_eq!(b.warnings.len(), 1);
         assert!(
-            b.warnings[0].starts_with("1 span(s) name a parent"),
+            b.warnings[0].starts_with("t.jsonl:1: span t1/o \"o\" names a parent"),
             "{:?}",
             b.warnings
         );
@@ -1153,7 +1334,12 @@ mod tests {
         let (b, nodes) = build(&text);
         assert_eq!(show(&nodes, b.jobs[0].root), "seq[wait(100),call(5,5)]");
         assert!(
-            b.warnings[0].starts_with("2 inference span(s) without"),
+            b.warnings[0].starts_with("t.jsonl:1: span t1/a \"a\" is an inference span without"),
+            "{:?}",
+            b.warnings
+        );
+        assert!(
+            b.warnings[0].ends_with("(2 span(s) like it in all)"),
             "{:?}",
             b.warnings
         );
@@ -1171,7 +1357,14 @@ mod tests {
         let spans = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap();
         assert_eq!(spans[0].conversation_id.as_deref(), Some("c"));
         let mut nodes = Vec::new();
-        let b = build_jobs(&spans, JobBy::Conversation, &mut nodes, MAX_OTEL_NODES).unwrap();
+        let b = build_jobs(
+            &spans,
+            "t.jsonl",
+            JobBy::Conversation,
+            &mut nodes,
+            MAX_OTEL_NODES,
+        )
+        .unwrap();
         assert_eq!(b.jobs.len(), 1);
         assert_eq!(
             show(&nodes, b.jobs[0].root),
@@ -1184,7 +1377,7 @@ mod tests {
         let good = line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]);
         let text = format!("{good}{good}{{\"resourceSpans\": 7}}\n");
         let e = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap_err();
-        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        assert_eq!(e.line, Some(3), "{e}");
         assert!(e.to_string().starts_with("t.jsonl:3:"), "{e}");
         let bad_time = good.replace(&format!("\"{}\"", T0), "\"soon\"");
         let e = parse_spans(&bad_time, "t.jsonl", &ReadOptions::default()).unwrap_err();
@@ -1192,6 +1385,98 @@ mod tests {
         let backwards = line(&[span("r", "", (100, 0), "chat", None)]);
         let e = parse_spans(&backwards, "t.jsonl", &ReadOptions::default()).unwrap_err();
         assert!(e.message.contains("expected an endTimeUnixNano"), "{e}");
+    }
+
+    #[test]
+    fn a_span_ending_before_its_start_mid_file_is_an_error_at_its_line() {
+        let good = line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]);
+        let bad = line(&[
+            span("x", "", (0, 100), "chat", Some((1, 1))),
+            span("b", "", (100, 0), "chat", Some((1, 1))),
+        ]);
+        let text = format!("{good}{good}{bad}{good}{good}");
+        let e = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(3), None), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.jsonl:3: span t1/b \"b\": expected an endTimeUnixNano"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn each_span_keeps_the_line_its_object_begins_on() {
+        let lines = [
+            line(&[span("a", "", (0, 100), "chat", Some((1, 1)))]),
+            "\n".to_string(),
+            line(&[
+                span("b", "", (0, 100), "chat", Some((1, 1))),
+                span("c", "b", (0, 100), "chat", Some((1, 1))),
+            ]),
+        ];
+        let spans = parse_spans(&lines.concat(), "t.jsonl", &ReadOptions::default()).unwrap();
+        let at: Vec<u32> = spans.iter().map(|s| s.line).collect();
+        assert_eq!(at, [1, 3, 3]);
+        // Pretty-printed: the line of each span's `{`.
+        let pretty = "{\"resourceSpans\": [{\"scopeSpans\": [{\"spans\": [\n  {\"traceId\": \"t\",\n   \"spanId\": \"1\", \"startTimeUnixNano\": \"0\", \"endTimeUnixNano\": \"0\"},\n\n  {\n   \"traceId\": \"t\", \"spanId\": \"2\", \"startTimeUnixNano\": \"0\", \"endTimeUnixNano\": \"0\"}\n]}]}]}\n";
+        let spans = parse_spans(pretty, "t.json", &ReadOptions::default()).unwrap();
+        let at: Vec<u32> = spans.iter().map(|s| s.line).collect();
+        assert_eq!(at, [2, 5]);
+    }
+
+    #[test]
+    fn warnings_name_the_line_and_ids_of_the_first_span_they_count() {
+        let text = [
+            line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]),
+            line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]),
+            line(&[span("p", "", (0, 300), "invoke_agent", None)]),
+            line(&[
+                span("q", "p", (0, 100), "chat", Some((1, 1))),
+                span("o", "gone", (0, 100), "chat", Some((1, 1))),
+            ]),
+            line(&[span("u", "q", (0, 50), "other", None)]),
+        ]
+        .concat();
+        let (b, _) = build(&text);
+        let w = b.warnings.join("\n");
+        assert!(
+            w.contains(
+                "t.jsonl:2: span t1/r \"r\" repeats the trace and span ids of the span at line 1"
+            ),
+            "{w}"
+        );
+        assert!(
+            w.contains("t.jsonl:4: span t1/o \"o\" names a parent"),
+            "{w}"
+        );
+        assert!(
+            w.contains("t.jsonl:5: span t1/u \"u\" lies under an inference span"),
+            "{w}"
+        );
+        // A cycle: x -> y -> x, on lines 2 and 3.
+        let cycle = [
+            line(&[span("r", "", (0, 100), "chat", Some((1, 1)))]),
+            line(&[span("x", "y", (0, 100), "invoke_agent", None)]),
+            line(&[span("y", "x", (0, 100), "invoke_agent", None)]),
+        ]
+        .concat();
+        let (b, _) = build(&cycle);
+        assert!(
+            b.warnings.iter().any(|w| w.starts_with(
+                "t.jsonl:2: span t1/x \"x\" is in a parent cycle (no root above it): ignored (2 span(s)"
+            )),
+            "{:?}",
+            b.warnings
+        );
+    }
+
+    #[test]
+    fn long_ids_and_names_are_cut_in_messages() {
+        let long = "n".repeat(1000);
+        let text = line(&[span(&long, "gone", (0, 100), "chat", Some((1, 1)))]);
+        let (b, _) = build(&text);
+        assert!(b.warnings[0].len() < 400, "{}", b.warnings[0]);
+        assert!(b.warnings[0].contains(&format!("{}...", "n".repeat(64))));
     }
 
     #[test]
@@ -1253,7 +1538,7 @@ mod tests {
         );
         let e = read_spans_at_most(&p, &ReadOptions::default(), 3).unwrap_err();
         assert!(e.message.contains("expected at most 3 spans"), "{e}");
-        assert_eq!(e.position.map(|p| p.0), Some(4), "{e}");
+        assert_eq!(e.line, Some(4), "{e}");
     }
 
     #[test]
@@ -1264,7 +1549,8 @@ mod tests {
             span("b", "r", (300, 500), "chat", Some((20, 2))),
         ]);
         let spans = parse_spans(&text, "t.jsonl", &ReadOptions::default()).unwrap();
-        let e = build_jobs(&spans, JobBy::Root, &mut Vec::new(), 3).unwrap_err();
-        assert!(e.contains("at most 3 nodes"), "{e}");
+        let e = build_jobs(&spans, "t.jsonl", JobBy::Root, &mut Vec::new(), 3).unwrap_err();
+        assert!(e.message.contains("at most 3 nodes"), "{e}");
+        assert!(e.to_string().starts_with("t.jsonl:1: span t1/"), "{e}");
     }
 }
