@@ -161,8 +161,9 @@ fn workload(
     };
     let spans = read_spans(trace, &read).map_err(|e| e.to_string())?;
     let mut nodes = Vec::new();
-    let built = build_jobs(&spans, options.job_by, &mut nodes, MAX_OTEL_NODES)
-        .map_err(|e| format!("{}: {e}", trace.display()))?;
+    let shown = trace.display().to_string();
+    let built = build_jobs(&spans, &shown, options.job_by, &mut nodes, MAX_OTEL_NODES)
+        .map_err(|e| e.to_string())?;
     drop(spans);
     let Some(first_start) = built.jobs.first().map(|j| j.start_ns) else {
         return Err(format!("trace {} has no spans", trace.display()));
@@ -296,11 +297,7 @@ fn workload(
         csv: String::from_utf8(csv).expect("the CSV holds the trace's UTF-8 strings"),
         first: first.expect("a trace with jobs"),
         jobs: built.jobs.len(),
-        warnings: built
-            .warnings
-            .into_iter()
-            .map(|w| format!("{}: {w}", trace.display()))
-            .collect(),
+        warnings: built.warnings,
     })
 }
 
