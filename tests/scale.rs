@@ -277,7 +277,11 @@ fn an_otel_trace_of_100000_spans_validates_in_linear_time() {
         panic!("a trace source");
     };
     assert_eq!(rows.len(), 20_000);
-    assert_eq!(scenario.tenants.len(), 100, "the users; every job names one");
+    assert_eq!(
+        scenario.tenants.len(),
+        100,
+        "the users; every job names one"
+    );
 }
 
 /// The span cap itself, through the CLI: 1,000,000 spans validate, one more is bad input. About
