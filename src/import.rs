@@ -519,6 +519,18 @@ pub fn import_scenario(path: &Path, text: &str, out: &Path) -> Result<Imported, 
     Ok(imported)
 }
 
+/// Imports `input` to be written at `out`: a scenario (a `.toml` file, checked whole first so its
+/// errors keep their positions) through [`import_scenario`], a trace through [`import_trace`].
+pub fn import_path(input: &Path, out: &Path, options: &ImportOptions) -> Result<Imported, String> {
+    if input.extension().is_some_and(|e| e == "toml") {
+        crate::scenario::load(input).map_err(|e| e.to_string())?;
+        let text = crate::scenario::read_file(input).map_err(|e| e.to_string())?;
+        import_scenario(input, &text, out)
+    } else {
+        import_trace(input, out, options)
+    }
+}
+
 /// Writes the trace CSVs, then the scenario, each whole or not at all (the scenario last: it is
 /// what names the others). Refuses to replace an existing scenario unless `force`.
 pub fn write(imported: &Imported, out: &Path, force: bool) -> Result<(), String> {

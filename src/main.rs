@@ -367,26 +367,14 @@ fn import_command(
     force: bool,
 ) -> ExitCode {
     use stampede::import;
-    let is_scenario = input.extension().is_some_and(|e| e == "toml");
-    let imported = if is_scenario {
-        // A scenario is checked whole first, so its errors come with their positions.
-        if let Err(e) = scenario::load(input) {
-            return fail(EXIT_BAD_INPUT, &e.to_string());
-        }
-        match scenario::read_file(input) {
-            Ok(text) => import::import_scenario(input, &text, out),
-            Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
-        }
-    } else {
-        let options = import::ImportOptions {
-            tenant_attribute,
-            job_by: match job_by {
-                JobByArg::Root => scenario::otel::JobBy::Root,
-                JobByArg::Conversation => scenario::otel::JobBy::Conversation,
-            },
-        };
-        import::import_trace(input, out, &options)
+    let options = import::ImportOptions {
+        tenant_attribute,
+        job_by: match job_by {
+            JobByArg::Root => scenario::otel::JobBy::Root,
+            JobByArg::Conversation => scenario::otel::JobBy::Conversation,
+        },
     };
+    let imported = import::import_path(input, out, &options);
     let imported = match imported {
         Ok(i) => i,
         Err(e) => return fail(EXIT_BAD_INPUT, &e),

@@ -425,6 +425,55 @@ fn presets() -> PyResult<Vec<(String, String, String)>> {
         .collect())
 }
 
+/// `stampede calibrate TRACE`'s text: a `[[provider]]` section per model with its fit.
+#[pyfunction]
+fn calibrate(py: Python<'_>, trace: PathBuf) -> PyResult<String> {
+    py.allow_threads(|| stampede::calibrate::calibrate_trace(&trace))
+        .map_err(PyValueError::new_err)
+}
+
+/// `stampede import`: writes `out` and its trace CSVs; returns (jobs, templates, the CSVs'
+/// names, warnings).
+#[pyfunction]
+#[pyo3(signature = (input, out, tenant_attribute=None, job_by="root", force=false))]
+fn import_trace(
+    py: Python<'_>,
+    input: PathBuf,
+    out: PathBuf,
+    tenant_attribute: Option<String>,
+    job_by: &str,
+    force: bool,
+) -> PyResult<(usize, usize, Vec<String>, Vec<String>)> {
+    use stampede::import;
+    use stampede::scenario::otel::JobBy;
+    let job_by = match job_by {
+        "root" => JobBy::Root,
+        "conversation" => JobBy::Conversation,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "job_by: expected \"root\" or \"conversation\", found \"{other}\""
+            )));
+        }
+    };
+    let options = import::ImportOptions {
+        tenant_attribute,
+        job_by,
+    };
+    let imported = py
+        .allow_threads(|| {
+            let imported = import::import_path(&input, &out, &options)?;
+            import::write(&imported, &out, force)?;
+            Ok::<_, String>(imported)
+        })
+        .map_err(PyValueError::new_err)?;
+    Ok((
+        imported.jobs,
+        imported.templates,
+        imported.traces.into_iter().map(|(name, _)| name).collect(),
+        imported.warnings,
+    ))
+}
+
 /// The extension module.
 #[pymodule]
 fn _stampede(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -439,5 +488,7 @@ fn _stampede(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(check_scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(calibrate, m)?)?;
+    m.add_function(wrap_pyfunction!(import_trace, m)?)?;
     Ok(())
 }

@@ -37,6 +37,8 @@ __all__ = [
     "sweep",
     "check",
     "presets",
+    "calibrate",
+    "import_trace",
     "__version__",
 ]
 
@@ -318,3 +320,30 @@ def check(
 def presets() -> pd.DataFrame:
     """The provider presets ``stampede presets`` lists: name, source and as_of."""
     return pd.DataFrame(_stampede.presets(), columns=["name", "source", "as_of"])
+
+
+def calibrate(trace: PathLike) -> str:
+    """``stampede calibrate TRACE``: a ``[[provider]]`` section per model of an OpenTelemetry GenAI
+    trace (OTLP JSON), its time to first token, decode speed and error rate fitted with their
+    intervals in comments; ready to paste into a scenario (docs/traces.md)."""
+    return _stampede.calibrate(os.fspath(trace))
+
+
+def import_trace(
+    input: PathLike,
+    out: PathLike,
+    tenant_attribute: Optional[str] = None,
+    job_by: str = "root",
+    force: bool = False,
+) -> Path:
+    """``stampede import``: writes ``out`` (a scenario) and its trace CSV beside it, the jobs of a
+    trace (or of a scenario's ``otel`` sources) as editable templates that replay to the same
+    numbers. Returns ``out``; the reader's warnings are emitted as :class:`UserWarning`."""
+    import warnings
+
+    _, _, _, notes = _stampede.import_trace(
+        os.fspath(input), os.fspath(out), tenant_attribute, job_by, force
+    )
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return Path(out)

@@ -243,3 +243,25 @@ def test_the_notebook_example_runs() -> None:
     ).stdout
     assert "report: " in out
     assert "policy.fixed.bucket.rate" in out
+
+
+def test_calibrate_and_import_match_the_command_line(cli, tmp_path):
+    trace = ROOT / "examples/otel/agents.jsonl"
+    cli = subprocess.run(
+        [str(cli), "calibrate", str(trace)], check=True, capture_output=True, text=True
+    ).stdout
+    assert stampede.calibrate(trace) == cli
+    out = tmp_path / "replay.toml"
+    with pytest.warns(UserWarning, match="skipped"):
+        written = stampede.import_trace(ROOT / "scenarios/replay_otel.toml", out)
+    assert written == out
+    subprocess.run(
+        [str(cli), "import", str(ROOT / "scenarios/replay_otel.toml"), "--out", str(tmp_path / "cli.toml")],
+        check=True, capture_output=True,
+    )
+    assert (tmp_path / "replay.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
+    assert 'file = "replay.csv"' in out.read_text()
+    with pytest.raises(ValueError, match="--force"):
+        stampede.import_trace(ROOT / "scenarios/replay_otel.toml", out)
+    with pytest.raises(ValueError, match="job_by"):
+        stampede.import_trace(trace, tmp_path / "x.toml", job_by="span")
