@@ -111,6 +111,9 @@ enum Command {
         /// directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Do not draw the frontier chart (DIR/charts/frontier.svg, .png).
+        #[arg(long)]
+        no_charts: bool,
     },
     /// Join the output directories of a sharded sweep into the files one unsharded run writes.
     Merge {
@@ -309,6 +312,7 @@ fn main() -> ExitCode {
             seed,
             budget,
             out,
+            no_charts,
         } => tune_command(
             &scenario,
             &tune::TuneOptions {
@@ -317,6 +321,7 @@ fn main() -> ExitCode {
                 budget,
             },
             out,
+            no_charts,
         ),
         Command::Merge {
             dirs,
@@ -613,7 +618,12 @@ fn sweep_command(
 
 /// `stampede tune`: search, validate, write, print the recommendation; exit 1 when no frontier
 /// setting passes its constraints on the validation replications.
-fn tune_command(path: &Path, options: &tune::TuneOptions, out: Option<PathBuf>) -> ExitCode {
+fn tune_command(
+    path: &Path,
+    options: &tune::TuneOptions,
+    out: Option<PathBuf>,
+    no_charts: bool,
+) -> ExitCode {
     let file = path.display().to_string();
     let text = match scenario::read_file(path) {
         Ok(t) => t,
@@ -638,10 +648,16 @@ fn tune_command(path: &Path, options: &tune::TuneOptions, out: Option<PathBuf>) 
         Ok(o) => o,
         Err(e) => return tune_fail(path, e),
     };
-    let files = match tune::export::write(&dir, &plan, &outcome) {
-        Ok(f) => f,
+    let mut files: Vec<String> = match tune::export::write(&dir, &plan, &outcome) {
+        Ok(f) => f.into_iter().map(String::from).collect(),
         Err(e) => return tune_fail(path, e),
     };
+    if !no_charts {
+        match report::charts::plot_tune(&dir, &plan, &outcome) {
+            Ok(_) => files.push("charts/frontier.svg (and .png)".into()),
+            Err(e) => return plot_fail(&e),
+        }
+    }
     let text = format!(
         "{}results in {}: {}\n",
         tune::export::summary(&plan, &outcome),

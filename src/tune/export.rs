@@ -183,11 +183,39 @@ fn shown(plan: &Plan) -> Vec<&'static str> {
 
 /// `mean ± ci95`, the mean to four significant digits and the half-width to as many decimals.
 fn mean_ci(a: &Aggregate, metric: &str) -> String {
-    let mean = a.mean.get(metric).unwrap_or(f64::NAN);
-    let half = a.ci95.get(metric).unwrap_or(f64::NAN);
-    let m = num(mean);
-    let decimals = m.split_once('.').map_or(0, |(_, d)| d.len());
-    format!("{m} ± {half:.decimals$}")
+    interval(
+        a.mean.get(metric).unwrap_or(f64::NAN),
+        a.ci95.get(metric).unwrap_or(f64::NAN),
+    )
+}
+
+/// `mean ± half`, both with the decimals that give the mean four significant digits (or the
+/// half-width two, for a zero mean); `0 ± 0` for an exact zero.
+fn interval(mean: f64, half: f64) -> String {
+    if mean == 0.0 && half == 0.0 {
+        return "0 ± 0".into();
+    }
+    let lead = |x: f64, digits: i32| (digits - 1 - x.abs().log10().floor() as i32).clamp(0, 6);
+    let decimals = if mean != 0.0 && mean.is_finite() {
+        lead(mean, 4)
+    } else if half.is_finite() && half != 0.0 {
+        lead(half, 2)
+    } else {
+        0
+    } as usize;
+    format!("{mean:.decimals$} ± {half:.decimals$}")
+}
+
+/// `a - b` on `metric`, replication by replication, as `mean ± ci95` (signed).
+fn paired_difference(a: &[Metrics], b: &[Metrics], metric: &str) -> String {
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.get(metric).unwrap_or(f64::NAN) - y.get(metric).unwrap_or(f64::NAN))
+        .collect();
+    let (mean, half) = crate::metrics::summary::mean_ci95(&d);
+    let sign = if mean > 0.0 { "+" } else { "" };
+    format!("{sign}{}", interval(mean, half))
 }
 
 /// The constraints as written: `jobs_failed == 0, rate_limited <= 10`.
@@ -255,7 +283,11 @@ pub fn snippet(plan: &Plan, outcome: &Outcome) -> Option<String> {
     for m in shown(plan) {
         let mut line = format!("#   {m} = {}", mean_ci(&v.aggregate, m));
         if let Some(w) = written {
-            line.push_str(&format!("   (as written: {})", mean_ci(&w.aggregate, m)));
+            line.push_str(&format!(
+                "   (as written: {}; difference {}, paired)",
+                mean_ci(&w.aggregate, m),
+                paired_difference(&v.runs, &w.runs, m)
+            ));
         }
         s.push_str(&line);
         s.push('\n');
@@ -358,8 +390,9 @@ pub fn summary(plan: &Plan, outcome: &Outcome) -> String {
     );
     let metrics = shown(plan);
     s.push_str(&format!(
-        "frontier ({} feasible settings; search numbers, mean ± 95% CI):\n",
-        outcome.frontier.len()
+        "frontier ({} feasible setting{}; search numbers, mean ± 95% CI):\n",
+        outcome.frontier.len(),
+        if outcome.frontier.len() == 1 { "" } else { "s" }
     ));
     for &i in &outcome.frontier {
         let c: &Candidate = &outcome.candidates[i];

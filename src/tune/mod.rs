@@ -222,6 +222,9 @@ pub struct Validated {
     pub candidate: Option<usize>,
     /// The candidate's id or the policy's name.
     pub label: String,
+    /// Each validation replication's metrics, replication `r` on
+    /// `replication_seed(validation_seed, r)`.
+    pub runs: Vec<crate::metrics::Metrics>,
     /// Means and intervals over the validation replications.
     pub aggregate: Aggregate,
     /// The constraints on those.
@@ -376,6 +379,7 @@ pub fn run(
             label,
             verdict: search::judge(&spec.constraints, &aggregate),
             aggregate,
+            runs: runs.to_vec(),
         }
     };
     let validated: Vec<Validated> = checked
