@@ -677,10 +677,16 @@ fn tune_command(
 fn tune_fail(path: &Path, e: tune::TuneError) -> ExitCode {
     match &e {
         tune::TuneError::Guard {
-            parameters, seed, ..
+            parameters,
+            policy,
+            seed,
+            ..
         } => {
+            let after = parameters.as_ref().map_or(String::new(), |p| {
+                format!(", after writing {p} in the file")
+            });
             let msg = format!(
-                "{e}\nraise the limit in the scenario's [guards] table, or reproduce with: stampede run {} --seed {seed} --replications 1, after writing {parameters} in the file",
+                "{e}\nraise the limit in the scenario's [guards] table, or reproduce with: stampede run {} --policy {policy} --seed {seed} --replications 1{after}",
                 path.display()
             );
             fail(EXIT_GUARD, &msg)

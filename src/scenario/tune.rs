@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::{Spanned, Value};
 
-/// The most simulated replications one tune may spend on its search: far above what a tune on
-/// one machine finishes in an hour, low enough that a typo (an extra zero or three) is refused
-/// before anything is allocated for it.
-pub const MAX_BUDGET: u64 = 1_000_000;
+/// The most simulated replications one tune may spend on its search. Each replication's metrics
+/// are kept for the paired comparisons (~400 bytes), so the cap bounds them at ~80 MB, and a
+/// typo (an extra zero or three) is refused before anything is allocated for it.
+pub const MAX_BUDGET: u64 = 200_000;
 /// The most parameters one tune searches at once (a space-filling design thins out fast beyond
 /// a handful; past this it is a typo or a generated file).
 pub const MAX_PARAMETERS: usize = 32;

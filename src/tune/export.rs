@@ -64,6 +64,13 @@ pub fn tune_csv(plan: &Plan, outcome: &Outcome) -> Vec<u8> {
         row.push(c.rungs.to_string());
         row.push(c.status.label());
         row.push(c.runs.len().to_string());
+        if c.runs.is_empty() {
+            // Proposed, but the budget ended first: no numbers, not zeros.
+            row.extend(std::iter::repeat_n(String::new(), 2 * Metrics::NAMES.len()));
+            row.push("not run".into());
+            w.write_record(&row).expect("in-memory CSV");
+            continue;
+        }
         push_metrics(&mut row, &a);
         row.push(verdict_cell(super::search::judge(&plan.spec.constraints, &a)).into());
         w.write_record(&row).expect("in-memory CSV");
@@ -394,7 +401,8 @@ pub fn summary(plan: &Plan, outcome: &Outcome) -> String {
         outcome.frontier.len(),
         if outcome.frontier.len() == 1 { "" } else { "s" }
     ));
-    for &i in &outcome.frontier {
+    const SHOWN: usize = 10;
+    for &i in outcome.frontier.iter().take(SHOWN) {
         let c: &Candidate = &outcome.candidates[i];
         let a = c.aggregate();
         s.push_str(&format!(
@@ -406,6 +414,12 @@ pub fn summary(plan: &Plan, outcome: &Outcome) -> String {
                 .map(|m| format!("{m} {}", mean_ci(&a, m)))
                 .collect::<Vec<_>>()
                 .join(", ")
+        ));
+    }
+    if outcome.frontier.len() > SHOWN {
+        s.push_str(&format!(
+            "  ... and {} more in {PARETO_CSV}\n",
+            outcome.frontier.len() - SHOWN
         ));
     }
     for (k, v) in outcome.validated.iter().enumerate() {
@@ -424,6 +438,10 @@ pub fn summary(plan: &Plan, outcome: &Outcome) -> String {
             s.push_str(&snippet);
             s.push('\n');
         }
+        None if outcome.frontier.is_empty() => s.push_str(&format!(
+            "no recommendation: no candidate met the constraints ({}) in the search; widen the ranges, relax the constraints or raise the budget\n",
+            constraints(plan)
+        )),
         None => s.push_str(&format!(
             "no recommendation: no frontier setting meets the constraints ({}) on the validation replications\n",
             constraints(plan)

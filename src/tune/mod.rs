@@ -59,14 +59,14 @@ pub enum TuneError {
     #[error("{0}")]
     Input(String),
     /// A replication tripped a simulation guard.
-    #[error(
-        "candidate {candidate} ({parameters}), replication {replication} (seed {seed}): {message}"
-    )]
+    #[error("{setting}, replication {replication} (seed {seed}): {message}")]
     Guard {
-        /// The candidate's id.
-        candidate: usize,
-        /// Its parameters, as `path = value` pairs.
-        parameters: String,
+        /// `candidate N (path = value, ...)`, or `policy "NAME" as written`.
+        setting: String,
+        /// The tuned policy's name, or the policy's as written.
+        policy: String,
+        /// The candidate's parameters as `path = value` pairs (none for a policy as written).
+        parameters: Option<String>,
         /// The replication.
         replication: u32,
         /// Its seed.
@@ -301,9 +301,11 @@ pub fn run(
         Ok(()) => {}
         Err(SearchError::Invalid(m)) => return Err(invalid(m)),
         Err(SearchError::Guard(t)) => {
+            let parameters = plan.describe(&search.candidates[t.candidate].values);
             return Err(TuneError::Guard {
-                parameters: plan.describe(&search.candidates[t.candidate].values),
-                candidate: t.candidate,
+                setting: format!("candidate {} ({parameters})", t.candidate),
+                policy: spec.policy.clone(),
+                parameters: Some(parameters),
                 replication: t.replication,
                 seed: t.seed,
                 message: t.message,
@@ -355,15 +357,16 @@ pub fn run(
         match result {
             Ok(m) => runs[k].push(m),
             Err((k, r, seed, message)) => {
-                let (candidate, parameters) = match checked.get(k) {
-                    Some(&i) => (i, plan.describe(&search.candidates[i].values)),
-                    None => (
-                        usize::MAX,
-                        format!("policy \"{}\" as written", policies[k].name),
-                    ),
+                let (setting, parameters) = match checked.get(k) {
+                    Some(&i) => {
+                        let p = plan.describe(&search.candidates[i].values);
+                        (format!("candidate {i} ({p}), re-validation"), Some(p))
+                    }
+                    None => (format!("policy \"{}\" as written", policies[k].name), None),
                 };
                 return Err(TuneError::Guard {
-                    candidate,
+                    setting,
+                    policy: policies[k].name.clone(),
                     parameters,
                     replication: r,
                     seed,

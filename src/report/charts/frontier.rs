@@ -65,8 +65,13 @@ impl FrontierFigure {
         let get = |a: &crate::metrics::Aggregate, m: &str| a.mean.get(m).unwrap_or(f64::NAN);
         let mut xs = Vec::new();
         let mut ys = Vec::new();
-        let aggregates: Vec<_> = outcome.candidates.iter().map(|c| c.aggregate()).collect();
-        for a in &aggregates {
+        // Candidates the budget stopped before their first replication have no numbers.
+        let aggregates: Vec<_> = outcome
+            .candidates
+            .iter()
+            .map(|c| (!c.runs.is_empty()).then(|| c.aggregate()))
+            .collect();
+        for a in aggregates.iter().flatten() {
             xs.push(get(a, xm));
             ys.push(get(a, ym));
         }
@@ -84,7 +89,7 @@ impl FrontierFigure {
         let at = |a: &crate::metrics::Aggregate| (x.map(get(a, xm)), y.map(get(a, ym)));
         let mut feasible = Vec::new();
         let mut infeasible = Vec::new();
-        for a in &aggregates {
+        for a in aggregates.iter().flatten() {
             if crate::tune::search::judge(&plan.spec.constraints, a) == Verdict::Violated {
                 infeasible.push(at(a));
             } else {
@@ -94,7 +99,7 @@ impl FrontierFigure {
         let mut frontier: Vec<(f64, f64)> = outcome
             .frontier
             .iter()
-            .map(|&i| at(&aggregates[i]))
+            .filter_map(|&i| aggregates[i].as_ref().map(at))
             .collect();
         frontier.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         let mut labelled: Vec<Point> = Vec::new();
