@@ -10,6 +10,7 @@
 use crate::metrics::Metrics;
 use crate::metrics::summary::mean_ci95;
 use crate::scenario::Objective;
+use std::cmp::Ordering;
 
 /// `x` oriented so that lower is better for `objective`.
 fn lower_better(objective: &Objective, x: f64) -> f64 {
@@ -24,7 +25,8 @@ pub fn dominates(objectives: &[Objective], a: &Metrics, b: &Metrics) -> bool {
             lower_better(o, a.get(o.metric).unwrap_or(f64::NAN)),
             lower_better(o, b.get(o.metric).unwrap_or(f64::NAN)),
         );
-        if !(x <= y) {
+        // NaN is never "no worse".
+        if !matches!(x.partial_cmp(&y), Some(Ordering::Less | Ordering::Equal)) {
             return false;
         }
         better |= x < y;
@@ -52,7 +54,7 @@ pub fn dominates_paired(objectives: &[Objective], a: &[Metrics], b: &[Metrics]) 
         }
         let (mean, half) = mean_ci95(&diffs);
         let upper = mean + half;
-        if !(upper <= 0.0) {
+        if !matches!(upper.partial_cmp(&0.0), Some(Ordering::Less | Ordering::Equal)) {
             return false;
         }
         better |= upper < 0.0;
