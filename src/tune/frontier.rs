@@ -54,7 +54,10 @@ pub fn dominates_paired(objectives: &[Objective], a: &[Metrics], b: &[Metrics]) 
         }
         let (mean, half) = mean_ci95(&diffs);
         let upper = mean + half;
-        if !matches!(upper.partial_cmp(&0.0), Some(Ordering::Less | Ordering::Equal)) {
+        if !matches!(
+            upper.partial_cmp(&0.0),
+            Some(Ordering::Less | Ordering::Equal)
+        ) {
             return false;
         }
         better |= upper < 0.0;
