@@ -348,6 +348,11 @@ fn bad_tune_tables_are_refused_at_their_line_and_column() {
     // A range end the policy refuses is found before the search, naming the parameter.
     let (_dir, path) = edited(&[("range = [2, 8]", "range = [0, 8]")]);
     let err = refused(&path, "tune");
+    let line = line_of(&path, "range = [0, 8]");
+    assert!(
+        err.starts_with(&format!("error: {}:{line}:1: ", path.display())),
+        "{err}"
+    );
     assert!(
         err.contains("field `tune.parameters.\"policy.fixed.retry.max_attempts\"`: the end 0"),
         "{err}"

@@ -487,3 +487,132 @@ fn objectives(raw: Spanned<Vec<Spanned<Value>>>) -> Result<Vec<Objective>, Inval
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_tune;
+
+    const BASE: &str = r#"[scenario]
+name = "t"
+[provider]
+ttft = "1s"
+[[source]]
+name = "s"
+arrival = { process = "burst" }
+[source.job]
+prompt_tokens = 10
+max_tokens = 10
+output_tokens = 5
+[[policy]]
+name = "naive"
+[[policy]]
+name = "fixed"
+bucket = { rate = 100, burst = 100 }
+retry = { max_attempts = 3, wait = { kind = "fixed", wait = "1s" } }
+"#;
+
+    fn spec(table: &str) -> Result<TuneSpec, String> {
+        parse_tune(&format!("{BASE}{table}"), "t.toml")
+            .map(|(_, t)| t.expect("a [tune] table"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_form_of_parameter_and_objective_reads() {
+        let s = spec(
+            r#"[tune]
+policy = "fixed"
+objectives = ["job_latency_p99_s", { maximize = "jobs_ok" }]
+[tune.parameters]
+"policy.fixed.bucket.rate" = { range = [50, 200], scale = "log" }
+"policy.1.retry.max_attempts" = { range = [1, 6], integer = true }
+"policy.fixed.retry.wait" = { values = [{ kind = "fixed", wait = "1s" }, { kind = "fixed", wait = "2s" }] }
+"policy.fixed.retry.wait.wait" = { range = ["100ms", "2s"] }
+[[tune.constraint]]
+metric = "rate_limited"
+op = "<="
+value = 10
+"#,
+        )
+        .unwrap();
+        assert_eq!((s.policy.as_str(), s.policy_index), ("fixed", 1));
+        assert_eq!(s.budget, DEFAULT_BUDGET);
+        assert_eq!(s.validation_replications, DEFAULT_VALIDATION);
+        assert_eq!(
+            s.objectives[1],
+            Objective {
+                metric: "jobs_ok",
+                maximize: true
+            }
+        );
+        assert_eq!(s.parameters[1].within_policy, "retry.max_attempts");
+        assert!(matches!(
+            s.parameters[0].domain,
+            Domain::Range {
+                log: true,
+                integer: false,
+                unit: Unit::Number,
+                ..
+            }
+        ));
+        assert!(matches!(s.parameters[2].domain, Domain::Choices(ref v) if v.len() == 2));
+        assert_eq!(
+            s.parameters[3].domain,
+            Domain::Range {
+                lo: 0.1,
+                hi: 2.0,
+                log: false,
+                integer: false,
+                unit: Unit::Duration
+            }
+        );
+        assert_eq!(s.constraints[0].metric.name(), "rate_limited");
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_the_field() {
+        let table = |params: &str, extra: &str| {
+            spec(&format!(
+                "[tune]\npolicy = \"fixed\"\nobjectives = [\"job_latency_p99_s\"]\n{extra}[tune.parameters]\n{params}\n"
+            ))
+            .unwrap_err()
+        };
+        let rate = "\"policy.fixed.bucket.rate\"";
+        let e = table(
+            &format!("{rate} = {{ range = [0, 10], scale = \"log\" }}"),
+            "",
+        );
+        assert!(e.contains("a log scale needs lo > 0"), "{e}");
+        let e = table(&format!("{rate} = {{ range = [1, 10], values = [1] }}"), "");
+        assert!(e.contains("not both"), "{e}");
+        let e = table(&format!("{rate} = {{ range = [1, \"2s\"] }}"), "");
+        assert!(e.contains("both ends numbers or both durations"), "{e}");
+        let e = table(
+            &format!("{rate} = {{ range = [1.2, 1.8], integer = true }}"),
+            "",
+        );
+        assert!(e.contains("holding a whole number"), "{e}");
+        let e = table(&format!("{rate} = {{ values = [] }}"), "");
+        assert!(
+            e.contains("expected from 1 to 10000 values, found 0"),
+            "{e}"
+        );
+        let e = table(
+            &format!("{rate} = {{ range = [1, 2] }}"),
+            "validation_replications = 1\n",
+        );
+        assert!(e.contains("field `tune.validation_replications`"), "{e}");
+        let e = table(
+            &format!(
+                "{rate} = {{ range = [1, 2] }}\n[[tune.constraint]]\nmetric = \"jobs_ok\"\nop = \">=\"\nrelative_to = \"naive\""
+            ),
+            "",
+        );
+        assert!(e.contains("field `tune.constraint[0].relative_to`"), "{e}");
+        let e = spec("[tune]\npolicy = \"fixed\"\nobjectives = [{ maximise = \"jobs_ok\" }]\n[tune.parameters]\n\"policy.fixed.bucket.rate\" = { range = [1, 2] }\n").unwrap_err();
+        assert!(e.contains("field `tune.objectives[0]`"), "{e}");
+        let e = spec("[tune]\npolicy = \"fixed\"\nobjectives = [\"cost_usd\"]\n").unwrap_err();
+        assert!(e.contains("nothing to tune"), "{e}");
+    }
+}

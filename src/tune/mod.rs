@@ -154,17 +154,25 @@ impl Plan {
             file: file.to_string(),
         };
         for i in 0..plan.space.dims() {
-            for u in [0.0, 1.0] {
+            let parameter = &plan.space.parameters[i];
+            // A range's two ends; every value of a short list, the two ends of a long one.
+            let tried: Vec<(Value, &str)> = match &parameter.domain {
+                scenario::Domain::Choices(list) if list.len() <= MAX_CHOICES_TRIED => {
+                    list.iter().map(|v| (v.clone(), "the value")).collect()
+                }
+                _ => vec![
+                    (plan.space.value(i, 0.0), "the end"),
+                    (plan.space.value(i, 1.0), "the end"),
+                ],
+            };
+            for (value, what) in tried {
                 let mut values = plan.incumbent.clone();
-                values[i] = plan.space.value(i, u);
+                values[i] = value;
                 plan.policy(&values).map_err(|message| ScenarioError {
                     file: plan.file.clone(),
-                    position: None,
-                    field: Some(format!(
-                        "tune.parameters.\"{}\"",
-                        plan.space.parameters[i].path
-                    )),
-                    message: format!("the end {} of the range: {message}", values[i]),
+                    position: key_position(text, &parameter.path),
+                    field: Some(format!("tune.parameters.\"{}\"", parameter.path)),
+                    message: format!("{what} {}: {message}", values[i]),
                 })?;
             }
         }
@@ -213,6 +221,24 @@ impl Plan {
             &values,
         )
     }
+}
+
+/// Lists of choices up to this long have every value tried before the search.
+const MAX_CHOICES_TRIED: usize = 100;
+
+/// Where the `[tune.parameters]` key of `path` is written: the first `"path"` (or `'path'`)
+/// after the `[tune.parameters]` header, else anywhere (the key must be quoted to be one key).
+fn key_position(text: &str, path: &str) -> Option<(usize, usize)> {
+    let from = text.find("[tune.parameters]").unwrap_or(0);
+    [format!("\"{path}\""), format!("'{path}'")]
+        .iter()
+        .find_map(|k| {
+            text[from..]
+                .find(k.as_str())
+                .map(|o| from + o)
+                .or_else(|| text.find(k.as_str()))
+        })
+        .map(|offset| scenario::line_col(text, offset))
 }
 
 /// A setting re-run on the validation replications.
