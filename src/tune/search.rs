@@ -172,6 +172,9 @@ pub struct Candidate {
     pub policy: Policy,
     /// Each replication's metrics, replication `r` on `replication_seed(seed, r)`.
     pub runs: Vec<Metrics>,
+    /// Means and intervals over `runs`, kept up to date with them: the barriers read them for
+    /// every candidate, and a confidence interval costs a Student-t quantile per metric.
+    stats: Aggregate,
     /// Replications it is to have after the current rung.
     pub target: u32,
     /// Rungs it completed.
@@ -182,8 +185,8 @@ pub struct Candidate {
 
 impl Candidate {
     /// Means and intervals over its replications.
-    pub fn aggregate(&self) -> Aggregate {
-        Aggregate::of(&self.runs)
+    pub fn aggregate(&self) -> &Aggregate {
+        &self.stats
     }
 }
 
@@ -267,6 +270,7 @@ impl<'a> Search<'a> {
             stage,
             policy,
             runs: Vec::new(),
+            stats: Aggregate::of(&[]),
             target: FIRST_RUNG,
             rungs: 0,
             status: Status::Racing,
@@ -367,7 +371,7 @@ impl<'a> Search<'a> {
     /// Ids of the candidates whose status passes `keep`, whose constraints hold, and whose means
     /// no other such candidate dominates (in id order).
     pub fn frontier(&self, keep: impl Fn(&Status) -> bool) -> Vec<usize> {
-        let pool: Vec<(usize, Aggregate)> = self
+        let pool: Vec<(usize, &Aggregate)> = self
             .candidates
             .iter()
             .filter(|c| keep(&c.status) && !c.runs.is_empty())
@@ -463,13 +467,17 @@ impl<'a> Search<'a> {
             let m = result.map_err(SearchError::Guard)?;
             self.candidates[i].runs.push(m);
         }
+        for &i in racing {
+            let c = &mut self.candidates[i];
+            c.stats = Aggregate::of(&c.runs);
+        }
         Ok(())
     }
 
     /// `ids` best first: constraints holding, then undecided; then fewest of `ids` dominating
     /// their means; then the first objective's mean; then id.
     fn ranked(&self, ids: &[usize]) -> Vec<usize> {
-        let aggs: Vec<Aggregate> = ids
+        let aggs: Vec<&Aggregate> = ids
             .iter()
             .map(|&i| self.candidates[i].aggregate())
             .collect();
@@ -496,7 +504,7 @@ impl<'a> Search<'a> {
     fn barrier(&mut self, racing: &[usize]) {
         for &i in racing {
             self.candidates[i].rungs += 1;
-            if judge(self.constraints, &self.candidates[i].aggregate()) == Verdict::Violated {
+            if judge(self.constraints, self.candidates[i].aggregate()) == Verdict::Violated {
                 self.candidates[i].status = Status::Infeasible;
             }
         }

@@ -69,7 +69,7 @@ impl FrontierFigure {
         let aggregates: Vec<_> = outcome
             .candidates
             .iter()
-            .map(|c| (!c.runs.is_empty()).then(|| c.aggregate()))
+            .map(|c| (!c.runs.is_empty()).then(|| c.aggregate().clone()))
             .collect();
         for a in aggregates.iter().flatten() {
             xs.push(get(a, xm));
