@@ -316,7 +316,7 @@ fn bad_tune_tables_are_refused_at_their_line_and_column() {
         (
             "budget = 4_000 ",
             "budget = 5_000_000 ",
-            "field `tune.budget`: expected from 1 to 200000, found 5000000",
+            "field `tune.budget`: expected from 4 to 200000, found 5000000",
             "budget = 5_000_000",
         ),
         (
@@ -373,7 +373,7 @@ fn a_budget_over_the_cap_is_refused_before_anything_runs() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("--budget: expected from 1 to 200000 replications, found 1000000000000"),
+        err.contains("--budget: expected from 4 to 200000 replications, found 1000000000000"),
         "{err}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
@@ -390,7 +390,7 @@ fn a_budget_over_the_cap_is_refused_before_anything_runs() {
     .err()
     .unwrap()
     .to_string();
-    assert!(e.contains("--budget: expected from 1 to 200000"), "{e}");
+    assert!(e.contains("--budget: expected from 4 to 200000"), "{e}");
 }
 
 #[test]

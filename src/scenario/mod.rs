@@ -24,7 +24,7 @@ pub use expect::{Bound, Expectation, MetricRef, Op};
 pub use overrides::{Axis, SweepSpec};
 pub use tune::{
     DEFAULT_BUDGET, DEFAULT_VALIDATION, Domain, MAX_BUDGET, MAX_CHOICES, MAX_INITIAL,
-    MAX_PARAMETERS, Objective, Parameter, TuneSpec, Unit,
+    MAX_PARAMETERS, MIN_BUDGET, Objective, Parameter, TuneSpec, Unit,
 };
 
 use std::path::Path;

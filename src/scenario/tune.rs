@@ -21,6 +21,8 @@ use toml::{Spanned, Value};
 /// are kept for the paired comparisons (~400 bytes), so the cap bounds them at ~80 MB, and a
 /// typo (an extra zero or three) is refused before anything is allocated for it.
 pub const MAX_BUDGET: u64 = 200_000;
+/// The least budget: one candidate's first rung (see `crate::tune::search`).
+pub const MIN_BUDGET: u64 = 4;
 /// The most parameters one tune searches at once (a space-filling design thins out fast beyond
 /// a handful; past this it is a typo or a generated file).
 pub const MAX_PARAMETERS: usize = 32;
@@ -173,7 +175,7 @@ impl RawTune {
             );
         };
         let budget = match &self.budget {
-            Some(b) => count(b, "tune.budget", 1, MAX_BUDGET)?,
+            Some(b) => count(b, "tune.budget", MIN_BUDGET as i64, MAX_BUDGET)?,
             None => DEFAULT_BUDGET,
         };
         let initial = match &self.initial {

@@ -22,7 +22,7 @@ use crate::metrics::Aggregate;
 use crate::model::world::simulate_full;
 use crate::model::{Policy, Scenario};
 use crate::run::replication_seed;
-use crate::scenario::{self, MAX_BUDGET, ScenarioError, TuneSpec};
+use crate::scenario::{self, MAX_BUDGET, MIN_BUDGET, ScenarioError, TuneSpec};
 use rayon::prelude::*;
 use search::{Candidate, Search, SearchError, Stage, Verdict};
 use space::Space;
@@ -111,10 +111,10 @@ impl Plan {
     /// not halfway through the search.
     pub fn new(text: &str, file: &str, options: &TuneOptions) -> Result<Plan, TuneError> {
         if let Some(b) = options.budget
-            && !(1..=MAX_BUDGET).contains(&b)
+            && !(MIN_BUDGET..=MAX_BUDGET).contains(&b)
         {
             return Err(TuneError::Input(format!(
-                "--budget: expected from 1 to {MAX_BUDGET} replications, found {b}"
+                "--budget: expected from {MIN_BUDGET} to {MAX_BUDGET} replications, found {b}"
             )));
         }
         let (scenario, spec) = scenario::parse_tune(text, file)?;

@@ -31,7 +31,7 @@ use toml::Value;
 
 /// Replications of a candidate's first rung: the fewest that give a paired interval at all
 /// (Student-t with 3 degrees of freedom is wide, so early eliminations are the clear ones).
-pub const FIRST_RUNG: u32 = 4;
+pub const FIRST_RUNG: u32 = crate::scenario::MIN_BUDGET as u32;
 /// Replications of a finished candidate: the last rung.
 pub const LAST_RUNG: u32 = 32;
 /// Most frontier points refined around in one generation (spread along the first objective).
