@@ -71,8 +71,8 @@ pub fn tune_csv(plan: &Plan, outcome: &Outcome) -> Vec<u8> {
             w.write_record(&row).expect("in-memory CSV");
             continue;
         }
-        push_metrics(&mut row, &a);
-        row.push(verdict_cell(super::search::judge(&plan.spec.constraints, &a)).into());
+        push_metrics(&mut row, a);
+        row.push(verdict_cell(super::search::judge(&plan.spec.constraints, a)).into());
         w.write_record(&row).expect("in-memory CSV");
     }
     w.into_inner().expect("in-memory CSV")
@@ -106,7 +106,7 @@ pub fn pareto_csv(plan: &Plan, outcome: &Outcome) -> Vec<u8> {
     for &i in &outcome.frontier {
         let c = &outcome.candidates[i];
         let mut row = cells(&c.values);
-        push_metrics(&mut row, &c.aggregate());
+        push_metrics(&mut row, c.aggregate());
         row.push(c.id.to_string());
         row.push(c.runs.len().to_string());
         let validated = match outcome.validated.iter().find(|v| v.candidate == Some(i)) {
@@ -305,7 +305,7 @@ pub fn snippet(plan: &Plan, outcome: &Outcome) -> Option<String> {
         a.replications,
         shown(plan)
             .iter()
-            .map(|m| format!("{m} = {}", mean_ci(&a, m)))
+            .map(|m| format!("{m} = {}", mean_ci(a, m)))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -411,7 +411,7 @@ pub fn summary(plan: &Plan, outcome: &Outcome) -> String {
             plan.describe(&c.values),
             metrics
                 .iter()
-                .map(|m| format!("{m} {}", mean_ci(&a, m)))
+                .map(|m| format!("{m} {}", mean_ci(a, m)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

@@ -486,7 +486,7 @@ impl<'a> Search<'a> {
         let first = &self.objectives[0];
         let mut order: Vec<usize> = (0..ids.len()).collect();
         let key = |k: usize| {
-            let held = judge(self.constraints, &aggs[k]) != Verdict::Holds;
+            let held = judge(self.constraints, aggs[k]) != Verdict::Holds;
             let v = aggs[k].mean.get(first.metric).unwrap_or(f64::NAN);
             (held, counts[k], if first.maximize { -v } else { v })
         };
