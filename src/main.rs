@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use stampede::model::config::MAX_REPLICATIONS;
-use stampede::{check, report, run, scenario, sweep};
+use stampede::{check, report, run, scenario, sweep, tune};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,6 +88,30 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Do not draw charts.
+        #[arg(long)]
+        no_charts: bool,
+    },
+    /// Search one policy's settings for the frontier of the [tune] table's objectives under its
+    /// constraints; re-check the frontier on unseen replications and print the recommendation.
+    Tune {
+        /// The scenario file (TOML), with a [tune] table.
+        scenario: PathBuf,
+        /// Worker threads [default: all cores]. The results do not depend on it.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+        /// The search's seed [default: the [tune] table's, else the scenario's].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replications the search may spend [default: the [tune] table's].
+        #[arg(long)]
+        budget: Option<u64>,
+        /// Where to write tune.csv (every candidate), pareto.csv (the feasible frontier),
+        /// validation.csv (the frontier and the policies as written on unseen replications) and
+        /// recommended.toml [default: output/<scenario name>-tune]. Not a run's or sweep's
+        /// directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Do not draw the frontier chart (DIR/charts/frontier.svg, .png).
         #[arg(long)]
         no_charts: bool,
     },
@@ -297,6 +321,23 @@ fn main() -> ExitCode {
                 shard,
                 resume,
                 cancel: None,
+            },
+            out,
+            no_charts,
+        ),
+        Command::Tune {
+            scenario,
+            threads,
+            seed,
+            budget,
+            out,
+            no_charts,
+        } => tune_command(
+            &scenario,
+            &tune::TuneOptions {
+                threads: threads.map(|t| t as usize),
+                seed,
+                budget,
             },
             out,
             no_charts,
@@ -646,6 +687,85 @@ fn sweep_command(
         )
     };
     print_out(&format!("{head}{tail}"))
+}
+
+/// `stampede tune`: search, validate, write, print the recommendation; exit 1 when no frontier
+/// setting passes its constraints on the validation replications.
+fn tune_command(
+    path: &Path,
+    options: &tune::TuneOptions,
+    out: Option<PathBuf>,
+    no_charts: bool,
+) -> ExitCode {
+    let file = path.display().to_string();
+    let text = match scenario::read_file(path) {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_BAD_INPUT, &e.to_string()),
+    };
+    let plan = match tune::Plan::new(&text, &file, options) {
+        Ok(p) => p,
+        Err(e) => return tune_fail(path, e),
+    };
+    let dir = out.unwrap_or_else(|| tune::default_dir(&plan.scenario.name));
+    let bar = progress_bar();
+    let tick = |total: usize| {
+        if total > 0 {
+            bar.set_length(total as u64);
+        } else {
+            bar.inc(1);
+        }
+    };
+    let outcome = tune::run(&plan, options, &tick);
+    bar.finish_and_clear();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return tune_fail(path, e),
+    };
+    let mut files: Vec<String> = match tune::export::write(&dir, &plan, &outcome) {
+        Ok(f) => f.into_iter().map(String::from).collect(),
+        Err(e) => return tune_fail(path, e),
+    };
+    if !no_charts {
+        match report::charts::plot_tune(&dir, &plan, &outcome) {
+            Ok(_) => files.push("charts/frontier.svg (and .png)".into()),
+            Err(e) => return plot_fail(&e),
+        }
+    }
+    let text = format!(
+        "{}results in {}: {}\n",
+        tune::export::summary(&plan, &outcome),
+        dir.display(),
+        files.join(", ")
+    );
+    let printed = print_out(&text);
+    if outcome.recommended.is_some() {
+        printed
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Maps a tune's error to its exit code: 3 for a guard (with the command that reproduces it),
+/// 2 for bad input or a file that cannot be written.
+fn tune_fail(path: &Path, e: tune::TuneError) -> ExitCode {
+    match &e {
+        tune::TuneError::Guard {
+            parameters,
+            policy,
+            seed,
+            ..
+        } => {
+            let after = parameters.as_ref().map_or(String::new(), |p| {
+                format!(", after writing {p} in the file")
+            });
+            let msg = format!(
+                "{e}\nraise the limit in the scenario's [guards] table, or reproduce with: stampede run {} --policy {policy} --seed {seed} --replications 1{after}",
+                path.display()
+            );
+            fail(EXIT_GUARD, &msg)
+        }
+        _ => fail(EXIT_BAD_INPUT, &e.to_string()),
+    }
 }
 
 /// `stampede merge`: join shards' directories.

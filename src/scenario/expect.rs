@@ -185,7 +185,7 @@ impl MetricRef {
 }
 
 /// The known name nearest to `name` by edit distance, when it is near enough to be a typo.
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(super) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (strsim::levenshtein(name, k), *k))
@@ -407,6 +407,95 @@ pub fn validate(
             metric,
             op,
             bound,
+            line: lines.line_at(entry_span.start),
+        });
+    }
+    Ok(out)
+}
+
+/// Validates `[[tune.constraint]]` entries (`prefix` names them in errors): the `[[expect]]`
+/// grammar, about the tuned policy itself, so with an absolute `value` on a metric of the run
+/// summary (the search compares candidates with each other, not with another policy).
+pub fn validate_constraints(
+    entries: Vec<Spanned<RawExpect>>,
+    prefix: &str,
+    tenants: &[String],
+    providers: &[String],
+    text: &str,
+) -> Result<Vec<Expectation>, Invalid> {
+    let mut lines = super::error::LineCounter::new(text);
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let path = format!("{prefix}[{i}]");
+        let entry_span = entry.span();
+        let e = entry.into_inner();
+        if let Some(p) = &e.policy {
+            return invalid(
+                p.span(),
+                format!("{path}.policy"),
+                "a constraint is about the tuned policy (`tune.policy`); leave `policy` out".into(),
+            );
+        }
+        if let Some(r) = e
+            .relative_to
+            .as_ref()
+            .map(Spanned::span)
+            .or(e.factor.as_ref().map(Spanned::span))
+        {
+            return invalid(
+                r,
+                format!("{path}.relative_to"),
+                "expected an absolute bound, `value = N`: a tune compares candidates with each other, not with another policy".into(),
+            );
+        }
+        let Some(v) = &e.value else {
+            return invalid(
+                entry_span,
+                path,
+                "a constraint needs a bound: `value = N`".into(),
+            );
+        };
+        if !v.get_ref().is_finite() {
+            return invalid(
+                v.span(),
+                format!("{path}.value"),
+                format!("expected a finite number, found {}", v.get_ref()),
+            );
+        }
+        let metric = match MetricRef::parse_with_providers(
+            e.metric.get_ref(),
+            &Names::new(tenants),
+            &Names::new(if providers.len() > 1 { providers } else { &[] }),
+        ) {
+            Ok(MetricRef::Summary(m)) => MetricRef::Summary(m),
+            Ok(other) => {
+                return invalid(
+                    e.metric.span(),
+                    format!("{path}.metric"),
+                    format!(
+                        "expected a metric of the run summary: a tune judges the policy's own numbers, found \"{}\"",
+                        other.name()
+                    ),
+                );
+            }
+            Err(m) => return invalid(e.metric.span(), format!("{path}.metric"), m),
+        };
+        let Some(op) = Op::parse(e.op.get_ref().trim()) else {
+            return invalid(
+                e.op.span(),
+                format!("{path}.op"),
+                format!(
+                    "expected one of {}, found \"{}\"",
+                    Op::SYMBOLS.join(" "),
+                    e.op.get_ref()
+                ),
+            );
+        };
+        out.push(Expectation {
+            policy: None,
+            metric,
+            op,
+            bound: Bound::Value(*v.get_ref()),
             line: lines.line_at(entry_span.start),
         });
     }

@@ -14,6 +14,7 @@ pub mod presets;
 mod raw;
 mod templates;
 mod trace;
+mod tune;
 pub mod units;
 mod values;
 
@@ -21,6 +22,10 @@ pub use crate::model::Scenario;
 pub use error::{ScenarioError, line_col};
 pub use expect::{Bound, Expectation, MetricRef, Op};
 pub use overrides::{Axis, SweepSpec};
+pub use tune::{
+    DEFAULT_BUDGET, DEFAULT_VALIDATION, Domain, MAX_BUDGET, MAX_CHOICES, MAX_INITIAL,
+    MAX_PARAMETERS, MIN_BUDGET, Objective, Parameter, TuneSpec, Unit,
+};
 
 use std::path::Path;
 
@@ -99,21 +104,27 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
 
 /// [`parse`], keeping the `[[expect]]` entries.
 pub fn parse_with_expectations(text: &str, file: &str) -> Result<WithExpectations, ScenarioError> {
-    parse_all(text, file).map(|(s, _)| s)
+    parse_all(text, file).map(|(s, _, _)| s)
 }
 
 /// [`parse`], also returning the `[sweep]` table when there is one, its paths checked against
 /// the document.
 pub fn parse_sweep(text: &str, file: &str) -> Result<(Scenario, Option<SweepSpec>), ScenarioError> {
-    parse_all(text, file).map(|(s, sweep)| (s.scenario, sweep))
+    parse_all(text, file).map(|(s, sweep, _)| (s.scenario, sweep))
 }
+
+/// [`parse`], also returning the `[tune]` table when there is one, checked against the
+/// document.
+pub fn parse_tune(text: &str, file: &str) -> Result<(Scenario, Option<TuneSpec>), ScenarioError> {
+    parse_all(text, file).map(|(s, _, tune)| (s.scenario, tune))
+}
+
+/// Everything a file holds: the scenario with its expectations, its `[sweep]` and `[tune]`.
+type Parsed = (WithExpectations, Option<SweepSpec>, Option<TuneSpec>);
 
 /// Everything a scenario file holds, validated, its provider preset applied first (positions in
 /// errors are the user's, whatever lines the preset added).
-fn parse_all(
-    text: &str,
-    file: &str,
-) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {
+fn parse_all(text: &str, file: &str) -> Result<Parsed, ScenarioError> {
     match presets::expand_text(text) {
         Ok(None) => parse_expanded(text, file),
         Ok(Some(presets::Expansion::Text(x))) => parse_expanded(&x.text, file).map_err(|e| {
@@ -152,10 +163,7 @@ fn parse_all(
 }
 
 /// [`parse_all`] of a text whose preset, if any, has been applied.
-fn parse_expanded(
-    text: &str,
-    file: &str,
-) -> Result<(WithExpectations, Option<SweepSpec>), ScenarioError> {
+fn parse_expanded(text: &str, file: &str) -> Result<Parsed, ScenarioError> {
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|e| toml_error(text, file, None, &e))?;
     let mut raw: raw::RawScenario =
@@ -169,6 +177,7 @@ fn parse_expanded(
             toml_error(text, file, field, e.inner())
         })?;
     let sweep = raw.sweep.take();
+    let tune = raw.tune.take();
     let expect = std::mem::take(&mut raw.expect);
     let invalid = |inv: raw::Invalid| ScenarioError {
         file: file.to_string(),
@@ -201,11 +210,16 @@ fn parse_expanded(
             field: Some(inv.field),
             message: inv.message,
         })?;
+    let provider_names: Vec<String> = scenario.providers.iter().map(|p| p.name.clone()).collect();
+    let tune = tune
+        .map(|t| t.validate(text, &scenario.tenants, &provider_names))
+        .transpose()
+        .map_err(invalid)?;
     let scenario = WithExpectations {
         scenario,
         expectations,
     };
-    Ok((scenario, sweep))
+    Ok((scenario, sweep, tune))
 }
 
 /// The `[sweep]` table of scenario `text`, its paths checked, without validating the rest of
@@ -257,6 +271,32 @@ impl Overridable {
                 field: None,
                 message,
             })),
+        }
+    }
+
+    /// The value written at dotted `path` (the provider preset not applied).
+    pub fn value_at(&self, path: &str) -> Result<toml::Value, String> {
+        overrides::get(&self.doc, path)
+    }
+
+    /// The `[[policy]]` entry at position `index`, named `name`, with `values` written at paths
+    /// inside it (`bucket.rate`): the tuned policy ready to paste.
+    pub fn policy_entry(
+        &self,
+        index: usize,
+        name: &str,
+        values: &[(String, toml::Value)],
+    ) -> Result<toml::Table, String> {
+        let mut entry = overrides::get(&self.doc, &format!("policy.{index}"))?;
+        for (path, value) in values {
+            overrides::set(&mut entry, path, value.clone())?;
+        }
+        match entry {
+            toml::Value::Table(mut t) => {
+                t.insert("name".into(), toml::Value::String(name.to_string()));
+                Ok(t)
+            }
+            other => Err(format!("policy {index} is the value {other}, not a table")),
         }
     }
 

@@ -159,6 +159,8 @@ pub fn document(text: &str) -> Result<Value, String> {
 pub fn raw_document(text: &str) -> Result<Value, String> {
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
     table.remove("sweep");
+    // A tune's search is not part of the scenario it searches (nor of a sweep's manifest).
+    table.remove("tune");
     Ok(Value::Table(table))
 }
 
@@ -231,6 +233,12 @@ pub fn check_axis(doc: &Value, axis: &Axis) -> Result<(), String> {
 pub fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
     *slot(doc, path)? = value;
     Ok(())
+}
+
+/// A copy of the value at dotted `path` in `doc`.
+pub fn get(doc: &Value, path: &str) -> Result<Value, String> {
+    let mut doc = doc.clone();
+    slot(&mut doc, path).map(|v| v.clone())
 }
 
 /// The value at dotted `path` in `doc`, or why there is none.

@@ -63,6 +63,9 @@ pub struct RawScenario {
     /// A sweep's grid (`stampede sweep`); `run` ignores it. Checked in `super::parse_all`.
     #[serde(default)]
     pub(super) sweep: Option<super::overrides::RawSweep>,
+    /// A tune's search (`stampede tune`); `run` ignores it. Checked in `super::parse_all`.
+    #[serde(default)]
+    pub(super) tune: Option<super::tune::RawTune>,
 }
 
 #[derive(Deserialize)]

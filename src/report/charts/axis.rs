@@ -18,6 +18,8 @@ pub(super) struct Axis {
 pub(super) enum AxisKind {
     Linear,
     Log,
+    /// log10(1 + v): a count from 0 to thousands, its zeros on the axis floor.
+    Log1p,
     Categories(Vec<String>),
 }
 
@@ -73,6 +75,24 @@ impl Axis {
         }
     }
 
+    /// A log axis of `1 + v` from 0 to `hi` (> 0), ticks at 0, 1, 10, 100, ...
+    pub(super) fn log1p(hi: f64) -> Axis {
+        let top = (1.0 + hi.max(1.0)).log10();
+        let mut ticks = vec![0.0];
+        let mut t = 1.0f64;
+        while (1.0 + t).log10() <= top * 1.000001 {
+            ticks.push((1.0f64 + t).log10());
+            t *= 10.0;
+        }
+        Axis {
+            lo: 0.0,
+            hi: top * 1.04,
+            ticks,
+            kind: AxisKind::Log1p,
+            decimals: 0,
+        }
+    }
+
     /// Categories at 0, 1, ..., each labelled.
     pub(super) fn categories(labels: Vec<String>) -> Axis {
         let n = labels.len().max(1) as f64;
@@ -89,6 +109,7 @@ impl Axis {
     pub(super) fn map(&self, v: f64) -> f64 {
         match self.kind {
             AxisKind::Log => v.log10(),
+            AxisKind::Log1p => (1.0 + v.max(0.0)).log10(),
             _ => v,
         }
     }
@@ -98,6 +119,7 @@ impl Axis {
         match &self.kind {
             AxisKind::Linear => format_tick(v, self.decimals),
             AxisKind::Log => format_plain(clean(10f64.powf(v))),
+            AxisKind::Log1p => format_tick(clean(10f64.powf(v) - 1.0).round(), 0),
             AxisKind::Categories(labels) => {
                 let i = v.round();
                 if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {

@@ -12,6 +12,8 @@
 //!   confidence band; `heatmap_<metric>`: with two swept parameters, a heatmap per policy on one
 //!   shared colour scale (`sweep_summary.csv`);
 //! - `tenants`: per-tenant job latency p99 and 429s, a bar per policy (`tenants.csv`);
+//! - `frontier` (a tune's directory, drawn by [`plot_tune`] from the tune's results): every
+//!   candidate evaluated, the frontier, the recommendation and the policies as written;
 //! - `providers`: with several providers, each provider's answered attempts and 429s, a bar per
 //!   policy (`providers.csv`); the time-series chart then also has each provider's goodput and
 //!   429s over time.
@@ -33,6 +35,7 @@ use std::path::{Path, PathBuf};
 mod axis;
 mod cdf;
 mod frame;
+mod frontier;
 mod heatmap;
 mod providers;
 mod series;
@@ -45,6 +48,7 @@ pub use axis::metric_label;
 use axis::*;
 use cdf::*;
 use frame::*;
+pub use frontier::plot_tune;
 use heatmap::*;
 use providers::*;
 use series::*;
