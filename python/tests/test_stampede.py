@@ -247,10 +247,10 @@ def test_the_notebook_example_runs() -> None:
 
 def test_calibrate_and_import_match_the_command_line(cli, tmp_path):
     trace = ROOT / "examples/otel/agents.jsonl"
-    cli = subprocess.run(
+    printed = subprocess.run(
         [str(cli), "calibrate", str(trace)], check=True, capture_output=True, text=True
     ).stdout
-    assert stampede.calibrate(trace) == cli
+    assert stampede.calibrate(trace) == printed
     out = tmp_path / "replay.toml"
     with pytest.warns(UserWarning, match="skipped"):
         written = stampede.import_trace(ROOT / "scenarios/replay_otel.toml", out)
