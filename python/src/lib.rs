@@ -425,6 +425,53 @@ fn presets() -> PyResult<Vec<(String, String, String)>> {
         .collect())
 }
 
+fn tune_error(py: Python<'_>, e: stampede::tune::TuneError) -> PyErr {
+    use stampede::tune::TuneError;
+    match e {
+        TuneError::Scenario(s) => scenario_error(py, &s),
+        TuneError::Guard { .. } => GuardTripped::new_err(e.to_string()),
+        TuneError::Io { .. } => PyOSError::new_err(e.to_string()),
+        TuneError::Input(_) => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// `stampede tune`: the texts of tune.csv, pareto.csv, validation.csv, recommended.toml (when a
+/// recommendation passed re-validation) and the summary the command line prints, by name.
+#[pyfunction]
+#[pyo3(signature = (text, file, threads=None, seed=None, budget=None))]
+fn tune_scenario(
+    py: Python<'_>,
+    text: &str,
+    file: &str,
+    threads: Option<usize>,
+    seed: Option<u64>,
+    budget: Option<u64>,
+) -> PyResult<BTreeMap<&'static str, String>> {
+    use stampede::tune::{self, export};
+    let options = tune::TuneOptions {
+        threads,
+        seed,
+        budget,
+    };
+    let plan = tune::Plan::new(text, file, &options).map_err(|e| tune_error(py, e))?;
+    let outcome = py
+        .allow_threads(|| tune::run(&plan, &options, &|_| {}))
+        .map_err(|e| tune_error(py, e))?;
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("CSV text is UTF-8");
+    let mut files = BTreeMap::new();
+    files.insert("tune.csv", text(export::tune_csv(&plan, &outcome)));
+    files.insert("pareto.csv", text(export::pareto_csv(&plan, &outcome)));
+    files.insert(
+        "validation.csv",
+        text(export::validation_csv(&plan, &outcome)),
+    );
+    if let Some(snippet) = export::snippet(&plan, &outcome) {
+        files.insert("recommended.toml", snippet);
+    }
+    files.insert("summary", export::summary(&plan, &outcome));
+    Ok(files)
+}
+
 /// `stampede calibrate TRACE`'s text: a `[[provider]]` section per model with its fit.
 #[pyfunction]
 fn calibrate(py: Python<'_>, trace: PathBuf) -> PyResult<String> {
@@ -489,6 +536,7 @@ fn _stampede(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     m.add_function(wrap_pyfunction!(calibrate, m)?)?;
+    m.add_function(wrap_pyfunction!(tune_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(import_trace, m)?)?;
     Ok(())
 }

@@ -39,6 +39,8 @@ __all__ = [
     "presets",
     "calibrate",
     "import_trace",
+    "tune",
+    "TuneResult",
     "__version__",
 ]
 
@@ -347,3 +349,58 @@ def import_trace(
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     return Path(out)
+
+
+class TuneResult:
+    """The results of :func:`tune`, as ``stampede tune`` writes them.
+
+    Attributes:
+        candidates: every candidate, its stage, replications and metrics (``tune.csv``).
+        pareto: the feasible, non-dominated settings (``pareto.csv``).
+        validation: the frontier and the policies as written on unseen seeds (``validation.csv``).
+        recommended: the ``[[policy]]`` snippet to paste (``recommended.toml``), or ``None`` when
+            no frontier point passed re-validation.
+        text: what the command line prints.
+        files: the files by name, with the bytes the CLI writes.
+    """
+
+    def __init__(self, files: Mapping[str, str]):
+        self.files: Dict[str, str] = {k: v for k, v in files.items() if k != "summary"}
+        self.text: str = files["summary"]
+        self.candidates: pd.DataFrame = _frame(self.files["tune.csv"])
+        self.pareto: pd.DataFrame = _frame(self.files["pareto.csv"])
+        self.validation: pd.DataFrame = _frame(self.files["validation.csv"])
+        self.recommended: Optional[str] = self.files.get("recommended.toml")
+
+    def __repr__(self) -> str:
+        return (
+            f"<stampede.TuneResult: {len(self.candidates)} candidates, "
+            f"{len(self.pareto)} on the frontier, "
+            f"{'a' if self.recommended else 'no'} recommendation>"
+        )
+
+
+def tune(
+    scenario: Union[Scenario, PathLike],
+    threads: Optional[int] = None,
+    seed: Optional[int] = None,
+    budget: Optional[int] = None,
+) -> TuneResult:
+    """Searches the ``[tune]`` table's parameters for the frontier of its objectives
+    (``stampede tune``, docs/tune.md); the same files for any number of threads.
+
+    Args:
+        scenario: a :class:`Scenario` without overrides, or a path; it needs a ``[tune]`` table.
+        threads: worker threads (all cores by default).
+        seed: the search's seed, overriding the table's.
+        budget: simulated replications the search may spend, overriding the table's.
+
+    Raises:
+        ScenarioError: the scenario or its ``[tune]`` table is invalid.
+        GuardTripped: a simulation guard stopped a runaway model.
+        ValueError: overrides on the scenario, a budget out of range.
+    """
+    s = _scenario(scenario)
+    if s.overrides:
+        raise ValueError("tune reads the scenario as written: write the overrides into the file")
+    return TuneResult(_stampede.tune_scenario(s.text, s.file, threads, seed, budget))

@@ -71,3 +71,10 @@ def import_trace(
     job_by: str = "root",
     force: bool = False,
 ) -> Tuple[int, int, List[str], List[str]]: ...
+def tune_scenario(
+    text: str,
+    file: str,
+    threads: Optional[int] = None,
+    seed: Optional[int] = None,
+    budget: Optional[int] = None,
+) -> Dict[str, str]: ...

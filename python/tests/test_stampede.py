@@ -265,3 +265,21 @@ def test_calibrate_and_import_match_the_command_line(cli, tmp_path):
         stampede.import_trace(ROOT / "scenarios/replay_otel.toml", out)
     with pytest.raises(ValueError, match="job_by"):
         stampede.import_trace(trace, tmp_path / "x.toml", job_by="span")
+
+
+def test_tune_matches_the_command_line(cli, tmp_path):
+    scenario = ROOT / "scenarios/cascade_tune.toml"
+    subprocess.run(
+        [str(cli), "tune", str(scenario), "--budget", "400", "--out", str(tmp_path), "--no-charts"],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    result = stampede.tune(scenario, budget=400, threads=1)
+    for name in ("tune.csv", "pareto.csv", "validation.csv"):
+        assert result.files[name] == (tmp_path / name).read_text(), name
+    assert (result.recommended is not None) == (tmp_path / "recommended.toml").exists()
+    if result.recommended is not None:
+        assert result.recommended == (tmp_path / "recommended.toml").read_text()
+    assert "job_latency_p99_s" in result.pareto.columns
+    assert len(result.candidates) > len(result.pareto) > 0
+    with pytest.raises(ValueError, match="overrides"):
+        stampede.tune(stampede.load(scenario).with_overrides({"policy.fixed.bucket.rate": 50000}))

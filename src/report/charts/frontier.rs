@@ -247,7 +247,7 @@ impl Figure for FrontierFigure {
                     .msg()?;
             }
         }
-        place_labels(root, &chart, &self.labelled)?;
+        place_labels(root, &chart, &self.labelled, true)?;
         let (_, total) = root.dim_in_pixel();
         let note = "grey circles: candidates meeting the constraints (search numbers); light red \u{d7}: candidates breaking one; black: the frontier";
         let style = TextStyle::from((FONT, 13.0).into_font()).color(&MUTED);

@@ -175,7 +175,7 @@ impl Figure for TradeoffFigure {
                     )))
                     .msg()?;
             }
-            place_labels(root, &chart, points)?;
+            place_labels(root, &chart, points, false)?;
         }
         let note = if self.any_failed {
             "red \u{2717} in a ring, label in red: that policy FAILED jobs (mean jobs_failed > 0); it looks cheap and fast only because it stopped early"
@@ -215,10 +215,14 @@ fn nearest_on_box(b: &PxBox, (x, y): (i32, i32)) -> (i32, i32) {
 /// or leaves the plot area (so it never covers an axis, a tick label or the title). A label goes
 /// beside its point when there is room; otherwise at the nearest free place in the plot, joined to
 /// its point by a thin leader line that crosses no other label or marker.
+/// Places each point's label beside it (or, crowded, elsewhere with a leader line). With
+/// `backdrop`, each label sits on a white box, for charts whose labels may lie over a cloud of
+/// unlabelled marks (a tune's candidates).
 pub(super) fn place_labels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &Plot<'_, DB>,
     points: &[Point],
+    backdrop: bool,
 ) -> Drawn {
     let style = font(LEGEND_SIZE);
     let (xr, yr) = chart.plotting_area().get_pixel_range();
@@ -341,6 +345,13 @@ pub(super) fn place_labels<DB: DrawingBackend>(
             leaders.push((a, c));
         }
         labels.push(b);
+        if backdrop {
+            root.draw(&Rectangle::new(
+                [(b.0, b.1), (b.2, b.3)],
+                WHITE.mix(0.85).filled(),
+            ))
+            .msg()?;
+        }
         let colour = if p.failed { FAILURE } else { p.color };
         root.draw_text(&p.label, &style.color(&colour), (x, y))
             .msg()?;
