@@ -725,11 +725,22 @@ fn tune_command(
         Ok(f) => f.into_iter().map(String::from).collect(),
         Err(e) => return tune_fail(path, e),
     };
+    let mut svg = None;
     if !no_charts {
         match report::charts::plot_tune(&dir, &plan, &outcome) {
-            Ok(_) => files.push("charts/frontier.svg (and .png)".into()),
+            Ok(paths) => {
+                files.push("charts/frontier.svg (and .png)".into());
+                svg = paths
+                    .iter()
+                    .find(|p| p.extension().is_some_and(|e| e == "svg"))
+                    .and_then(|p| std::fs::read_to_string(p).ok());
+            }
             Err(e) => return plot_fail(&e),
         }
+    }
+    match report::tune_report::write(&dir, &plan, &outcome, svg.as_deref()) {
+        Ok(_) => files.push("report.html, report.md".into()),
+        Err(e) => return plot_fail(&e),
     }
     let text = format!(
         "{}results in {}: {}\n",

@@ -28,11 +28,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 7] = [
     "tune.csv",
     "pareto.csv",
     "validation.csv",
     "recommended.toml",
+    "charts/frontier.svg",
+    "report.html",
+    "report.md",
 ];
 
 /// The cascade's tune run once with `--threads 1` and once with `--threads 2` (shared by the
@@ -414,5 +417,53 @@ fn run_and_validate_accept_a_file_with_a_tune_table_and_run_ignores_it() {
     for (x, y) in a.policies.iter().zip(&b.policies) {
         assert_eq!(x.name, y.name);
         assert_eq!(x.runs, y.runs);
+    }
+}
+
+/// The report a review reads: the recommendation's snippet and numbers, the table on unseen seeds
+/// with every policy as written, the frontier chart inline (HTML) or by path (Markdown).
+#[test]
+fn the_tune_report_shows_the_recommendation_beside_the_policies_as_written() {
+    let (dir, _, _) = tuned();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let snippet = std::fs::read_to_string(dir.path().join("recommended.toml")).unwrap();
+    let policy: String = snippet
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(md.contains(policy.trim_end()), "the snippet in report.md");
+    assert!(html.contains("<svg role=\"img\""), "the chart inline");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
+    assert!(md.contains("![the frontier](charts/frontier.png)"));
+    // One row per setting of validation.csv, in its order, its p99 as written there.
+    let rows = read_csv(&dir.path().join("validation.csv"));
+    let table: Vec<&str> = md
+        .split("## On unseen seeds")
+        .nth(1)
+        .and_then(|rest| rest.split("## The frontier").next())
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| setting"))
+        .collect();
+    assert_eq!(table.len(), rows.len(), "{table:?}");
+    for (line, row) in table.iter().zip(&rows) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(cells[0], row["setting"]);
+        let p99 = number(row, "job_latency_p99_s");
+        let shown: f64 = cells[cells.len() - 3]
+            .split(" ± ")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (shown - p99).abs() <= 0.01 * p99.abs().max(1.0),
+            "{shown} vs {p99}"
+        );
     }
 }

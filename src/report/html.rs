@@ -81,7 +81,7 @@ fn inline_svg(svg: &str) -> String {
         .replacen("<svg ", "<svg role=\"img\" ", 1)
 }
 
-const STYLE: &str = "\
+pub(super) const STYLE: &str = "\
 body{font-family:'DejaVu Sans',Verdana,'Segoe UI',Helvetica,Arial,sans-serif;color:#1e1e1e;\
 background:#fff;max-width:1200px;margin:0 auto;padding:24px 32px;line-height:1.5}\
 h1{font-size:28px;margin:0 0 4px}h2{font-size:21px;margin:32px 0 8px;border-bottom:1px solid #ddd;\

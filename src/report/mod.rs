@@ -11,5 +11,6 @@ mod sweep_reading;
 mod sweep_section;
 mod table;
 mod text;
+pub mod tune_report;
 
 pub use table::table;

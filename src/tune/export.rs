@@ -176,7 +176,7 @@ pub fn num(x: f64) -> String {
 }
 
 /// The metrics the summary and the snippet show: the objectives, then the constraints'.
-fn shown(plan: &Plan) -> Vec<&'static str> {
+pub fn shown(plan: &Plan) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = plan.spec.objectives.iter().map(|o| o.metric).collect();
     for c in &plan.spec.constraints {
         if let MetricRef::Summary(m) = c.metric
@@ -198,7 +198,7 @@ fn mean_ci(a: &Aggregate, metric: &str) -> String {
 
 /// `mean ± half`, both with the decimals that give the mean four significant digits (or the
 /// half-width two, for a zero mean); `0 ± 0` for an exact zero.
-fn interval(mean: f64, half: f64) -> String {
+pub fn interval(mean: f64, half: f64) -> String {
     if mean == 0.0 && half == 0.0 {
         return "0 ± 0".into();
     }
