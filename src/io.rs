@@ -168,11 +168,19 @@ pub fn remove_old_leftovers(dir: &Path, age: std::time::Duration) {
 pub struct Staging {
     dir: PathBuf,
     tmp: tempfile::TempDir,
+    /// Files of this kind of output besides a run's: removed when the new set lacks them.
+    owned: &'static [&'static str],
 }
 
 impl Staging {
     /// Creates `dir` if missing, removes what killed runs left in it, and opens a staging folder.
     pub fn new(dir: &Path) -> std::io::Result<Staging> {
+        Self::owning(dir, &[])
+    }
+
+    /// [`Staging::new`] for an output that also writes `owned` (a tune's CSVs): those an earlier
+    /// set left and this one does not write are removed when it moves in.
+    pub fn owning(dir: &Path, owned: &'static [&'static str]) -> std::io::Result<Staging> {
         create_output_dir(dir)?;
         remove_leftovers(dir);
         remove_leftovers(&dir.join(CHARTS));
@@ -182,6 +190,7 @@ impl Staging {
         Ok(Staging {
             dir: dir.to_path_buf(),
             tmp,
+            owned,
         })
     }
 
@@ -205,7 +214,7 @@ impl Staging {
         let manifest = manifest(staged)?;
         write_atomic(&staged.join(MANIFEST), manifest.as_bytes())?;
         remove_if_present(&self.dir.join(MANIFEST))?;
-        for name in RUN_FILES.iter().chain(&DERIVED_FILES) {
+        for name in RUN_FILES.iter().chain(&DERIVED_FILES).chain(self.owned) {
             if !staged.join(name).exists() {
                 remove_if_present(&self.dir.join(name))?;
             }

@@ -691,6 +691,38 @@ fn sweep_command(
 
 /// `stampede tune`: search, validate, write, print the recommendation; exit 1 when no frontier
 /// setting passes its constraints on the validation replications.
+/// Writes a tune's files, chart and report into `dir` as one set: staged, then moved into place,
+/// so that no file of an earlier tune survives beside them. Returns what was written, to print.
+fn write_tune(
+    dir: &Path,
+    plan: &tune::Plan,
+    outcome: &tune::Outcome,
+    no_charts: bool,
+) -> Result<Vec<String>, String> {
+    tune::export::check_dir(dir).map_err(|e| e.to_string())?;
+    let cannot = |e: std::io::Error| format!("cannot write results to {}: {e}", dir.display());
+    let staging = stampede::io::Staging::owning(dir, &tune::export::FILES).map_err(cannot)?;
+    let staged = staging.path();
+    let mut files: Vec<String> = tune::export::write_files(staged, plan, outcome)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut svg = None;
+    if !no_charts {
+        let paths = report::charts::plot_tune(staged, plan, outcome).map_err(|e| e.to_string())?;
+        files.push("charts/frontier.svg (and .png)".into());
+        svg = paths
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "svg"))
+            .and_then(|p| std::fs::read_to_string(p).ok());
+    }
+    report::tune_report::write(staged, plan, outcome, svg.as_deref()).map_err(|e| e.to_string())?;
+    files.push("report.html, report.md".into());
+    staging.commit().map_err(cannot)?;
+    Ok(files)
+}
+
 fn tune_command(
     path: &Path,
     options: &tune::TuneOptions,
@@ -707,6 +739,9 @@ fn tune_command(
         Err(e) => return tune_fail(path, e),
     };
     let dir = out.unwrap_or_else(|| tune::default_dir(&plan.scenario.name));
+    if let Err(e) = tune::export::check_dir(&dir) {
+        return tune_fail(path, e);
+    }
     let bar = progress_bar();
     let tick = |total: usize| {
         if total > 0 {
@@ -721,27 +756,10 @@ fn tune_command(
         Ok(o) => o,
         Err(e) => return tune_fail(path, e),
     };
-    let mut files: Vec<String> = match tune::export::write(&dir, &plan, &outcome) {
-        Ok(f) => f.into_iter().map(String::from).collect(),
-        Err(e) => return tune_fail(path, e),
+    let files = match write_tune(&dir, &plan, &outcome, no_charts) {
+        Ok(f) => f,
+        Err(e) => return fail(EXIT_BAD_INPUT, &e),
     };
-    let mut svg = None;
-    if !no_charts {
-        match report::charts::plot_tune(&dir, &plan, &outcome) {
-            Ok(paths) => {
-                files.push("charts/frontier.svg (and .png)".into());
-                svg = paths
-                    .iter()
-                    .find(|p| p.extension().is_some_and(|e| e == "svg"))
-                    .and_then(|p| std::fs::read_to_string(p).ok());
-            }
-            Err(e) => return plot_fail(&e),
-        }
-    }
-    match report::tune_report::write(&dir, &plan, &outcome, svg.as_deref()) {
-        Ok(_) => files.push("report.html, report.md".into()),
-        Err(e) => return plot_fail(&e),
-    }
     let text = format!(
         "{}results in {}: {}\n",
         tune::export::summary(&plan, &outcome),

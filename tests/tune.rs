@@ -467,3 +467,54 @@ fn the_tune_report_shows_the_recommendation_beside_the_policies_as_written() {
         );
     }
 }
+
+/// A tune's files, chart and report move in as one set: a second tune into the same directory
+/// replaces them all, removes the first one's recommendation when it has none, and keeps files
+/// that are not a tune's.
+#[test]
+fn a_tune_replaces_an_earlier_tunes_files_as_one_set() {
+    let (dir, path) = edited(&[(
+        "[[tune.constraint]]\nmetric = \"jobs_failed\"\nop = \"==\"\nvalue = 0",
+        "[[tune.constraint]]\nmetric = \"jobs_failed\"\nop = \"<\"\nvalue = -1",
+    )]);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("recommended.toml"), "# an earlier tune's\n").unwrap();
+    std::fs::write(out.join("notes.txt"), "mine\n").unwrap();
+    let o = stampede()
+        .arg("tune")
+        .arg(&path)
+        .args(["--budget", "40", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "no recommendation: {}",
+        text(&o.stderr)
+    );
+    assert!(
+        !out.join("recommended.toml").exists(),
+        "the earlier recommendation is gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    for f in [
+        "tune.csv",
+        "pareto.csv",
+        "validation.csv",
+        "report.md",
+        "manifest.json",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

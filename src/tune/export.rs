@@ -334,42 +334,40 @@ fn key(k: &str) -> String {
     }
 }
 
-/// Writes the files into `dir`: computed in full first, then each written atomically, the
-/// recommendation's snippet before `tune.csv`, which is written last; a recommendation left from
-/// an earlier tune is removed when this one has none. A directory holding a run's or a sweep's
-/// results is refused.
-pub fn write(dir: &Path, plan: &Plan, outcome: &Outcome) -> Result<Vec<&'static str>, TuneError> {
-    if let Some(file) = crate::sweep::holds_run(dir).or_else(|| crate::sweep::holds_sweep(dir)) {
+/// The files a tune writes at the top of its directory (a stale one is removed when a new tune
+/// moves in without it: `recommended.toml` when there is no recommendation).
+pub const FILES: [&str; 4] = [TUNE_CSV, PARETO_CSV, VALIDATION_CSV, RECOMMENDED_TOML];
+
+/// Refuses a directory holding a run's or a sweep's results.
+pub fn check_dir(dir: &Path) -> Result<(), TuneError> {
+    let run = ["summary.json"].into_iter().find(|f| dir.join(f).exists());
+    if let Some(file) = run.or_else(|| crate::sweep::holds_sweep(dir)) {
         return Err(TuneError::Input(format!(
             "{} holds a run's or a sweep's results ({file}); choose another --out (a tune writes into output/<name>-tune by default)",
             dir.display()
         )));
     }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TuneError::Io { path, source }
-    };
-    crate::io::create_output_dir(dir).map_err(io(dir))?;
+    Ok(())
+}
+
+/// Writes the tune's files into `staged`, a staging folder moved into place whole (with the
+/// chart and the report) by [`crate::io::Staging::commit`]; returns their names.
+pub fn write_files(
+    staged: &Path,
+    plan: &Plan,
+    outcome: &Outcome,
+) -> Result<Vec<&'static str>, TuneError> {
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![
         (VALIDATION_CSV, validation_csv(plan, outcome)),
         (PARETO_CSV, pareto_csv(plan, outcome)),
     ];
-    match snippet(plan, outcome) {
-        Some(s) => files.push((RECOMMENDED_TOML, s.into_bytes())),
-        None => {
-            let path = dir.join(RECOMMENDED_TOML);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(io(&path)(e));
-                }
-                _ => {}
-            }
-        }
+    if let Some(s) = snippet(plan, outcome) {
+        files.push((RECOMMENDED_TOML, s.into_bytes()));
     }
     files.push((TUNE_CSV, tune_csv(plan, outcome)));
     for (name, bytes) in &files {
-        let path = dir.join(name);
-        write_atomic(&path, bytes).map_err(io(&path))?;
+        let path = staged.join(name);
+        write_atomic(&path, bytes).map_err(|source| TuneError::Io { path, source })?;
     }
     Ok(files.iter().map(|(n, _)| *n).collect())
 }
