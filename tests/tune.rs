@@ -518,3 +518,18 @@ fn a_tune_replaces_an_earlier_tunes_files_as_one_set() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// `plot` and `report` on a tune's directory say that the tune draws and writes them.
+#[test]
+fn plot_and_report_point_a_tunes_directory_back_to_the_tune() {
+    let (dir, _, _) = tuned();
+    for command in ["plot", "report"] {
+        let o = stampede().arg(command).arg(dir.path()).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{command}");
+        assert!(
+            text(&o.stderr).contains("holds a tune's results"),
+            "{command}: {}",
+            text(&o.stderr)
+        );
+    }
+}

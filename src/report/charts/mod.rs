@@ -70,6 +70,12 @@ pub enum PlotError {
         dir.display()
     )]
     NoData { dir: PathBuf },
+    /// The directory holds a tune's results, whose chart and report `stampede tune` writes.
+    #[error(
+        "{} holds a tune's results: `stampede tune` draws their chart (charts/frontier.svg) and writes report.html and report.md itself; run the tune again to redraw them",
+        dir.display()
+    )]
+    TuneDir { dir: PathBuf },
     /// The path is not a directory.
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
@@ -97,6 +103,7 @@ impl PlotError {
             self,
             PlotError::Io { .. }
                 | PlotError::NoData { .. }
+                | PlotError::TuneDir { .. }
                 | PlotError::NotADirectory(_)
                 | PlotError::Data(_)
                 | PlotError::Mixed(_)
@@ -152,6 +159,11 @@ pub fn render_dir(dir: &Path) -> Result<Charts, PlotError> {
         && inputs.tenants.is_none()
         && inputs.providers.is_none()
     {
+        if dir.join(crate::tune::export::TUNE_CSV).exists() {
+            return Err(PlotError::TuneDir {
+                dir: dir.to_path_buf(),
+            });
+        }
         return Err(PlotError::NoData {
             dir: dir.to_path_buf(),
         });
