@@ -506,13 +506,7 @@ fn run_command(
         );
     }
     let bar = progress_bar();
-    let tick = |total: usize| {
-        if total > 0 {
-            bar.set_length(total as u64);
-        } else {
-            bar.inc(1);
-        }
-    };
+    let tick = |total: usize| advance(&bar, total);
     let report = run::run_with_progress(&scenario, &options, &tick);
     bar.finish_and_clear();
     let report = match report {
@@ -623,13 +617,7 @@ fn sweep_command(
     };
     let dir = out.unwrap_or_else(|| sweep::default_dir(&plan.grid.name));
     let bar = progress_bar();
-    let tick = |total: usize| {
-        if total > 0 {
-            bar.set_length(total as u64);
-        } else {
-            bar.inc(1);
-        }
-    };
+    let tick = |total: usize| advance(&bar, total);
     let outcome = sweep::run(&plan, &dir, options, &tick);
     bar.finish_and_clear();
     let o = match outcome {
@@ -743,13 +731,7 @@ fn tune_command(
         return tune_fail(path, e);
     }
     let bar = progress_bar();
-    let tick = |total: usize| {
-        if total > 0 {
-            bar.set_length(total as u64);
-        } else {
-            bar.inc(1);
-        }
-    };
+    let tick = |total: usize| advance(&bar, total);
     let outcome = tune::run(&plan, options, &tick);
     bar.finish_and_clear();
     let outcome = match outcome {
@@ -873,6 +855,15 @@ fn report_command(dir: &Path) -> ExitCode {
 fn plot_fail(e: &report::charts::PlotError) -> ExitCode {
     let code = if e.is_bad_input() { EXIT_BAD_INPUT } else { 1 };
     fail(code, &e.to_string())
+}
+
+/// The library's progress callback on `bar`: a total once (`total > 0`), then one tick per run.
+fn advance(bar: &indicatif::ProgressBar, total: usize) {
+    if total > 0 {
+        bar.set_length(total as u64);
+    } else {
+        bar.inc(1);
+    }
 }
 
 /// A progress bar on stderr when it is a terminal, hidden when piped or under CI.

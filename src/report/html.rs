@@ -36,8 +36,15 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
         providers: data::read_providers(dir)?,
         charts,
     };
+    let mut written = write_pages(dir, &page.html(), &page.markdown())?;
+    written.extend(chart_files);
+    Ok(written)
+}
+
+/// Writes a report's two pages, `report.html` and `report.md`, into `dir`; returns their paths.
+pub(super) fn write_pages(dir: &Path, html: &str, md: &str) -> Result<Vec<PathBuf>, PlotError> {
     let mut written = Vec::new();
-    for (name, text) in [(HTML_FILE, page.html()), (MD_FILE, page.markdown())] {
+    for (name, text) in [(HTML_FILE, html), (MD_FILE, md)] {
         let path = dir.join(name);
         crate::io::write_atomic(&path, text.as_bytes()).map_err(|source| PlotError::Io {
             path: path.clone(),
@@ -45,7 +52,6 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
         })?;
         written.push(path);
     }
-    written.extend(chart_files);
     Ok(written)
 }
 
@@ -76,7 +82,7 @@ struct Page {
 
 /// An SVG document as an element of an HTML page: no XML namespace attribute (HTML does not need
 /// it, and the page then names no outside address at all).
-fn inline_svg(svg: &str) -> String {
+pub(super) fn inline_svg(svg: &str) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
         .replacen("<svg ", "<svg role=\"img\" ", 1)
 }

@@ -183,10 +183,11 @@ fn html(p: &Parts, svg: Option<&str>) -> String {
         html_table(&p.validation)
     );
     if let Some(svg) = svg {
-        let svg = svg
-            .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
-            .replacen("<svg ", "<svg role=\"img\" ", 1);
-        let _ = writeln!(h, "<h2>The frontier</h2>\n<figure>{svg}</figure>");
+        let _ = writeln!(
+            h,
+            "<h2>The frontier</h2>\n<figure>{}</figure>",
+            super::html::inline_svg(svg)
+        );
     } else {
         h.push_str("<h2>The frontier</h2>\n");
     }
@@ -231,17 +232,5 @@ pub fn write(
     chart: Option<&str>,
 ) -> Result<Vec<PathBuf>, PlotError> {
     let p = parts(plan, outcome);
-    let mut written = Vec::new();
-    for (name, text) in [
-        (super::html::HTML_FILE, html(&p, chart)),
-        (super::html::MD_FILE, markdown(&p, chart.is_some())),
-    ] {
-        let path = dir.join(name);
-        crate::io::write_atomic(&path, text.as_bytes()).map_err(|source| PlotError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        written.push(path);
-    }
-    Ok(written)
+    super::html::write_pages(dir, &html(&p, chart), &markdown(&p, chart.is_some()))
 }
